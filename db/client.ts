@@ -1,0 +1,40 @@
+// One database handle per request: in workerd a socket may not outlive the request that opened
+// it, so the pool is created here and ended by the caller (ctx.waitUntil(db.close())).
+import { Pool, neonConfig } from "@neondatabase/serverless";
+import { drizzle, type NeonDatabase } from "drizzle-orm/neon-serverless";
+import * as schema from "./schema/index.js";
+
+export type Database = NeonDatabase<typeof schema>;
+export interface DbHandle {
+  db: Database;
+  close(): Promise<void>;
+}
+
+export interface DbSettings {
+  DATABASE_URL: string;
+  /** host:port/path of a local WebSocket-to-TCP proxy; unset against Neon */
+  NEON_WS_PROXY?: string;
+}
+
+let configuredProxy: string | undefined;
+
+function configureLocalProxy(proxy: string | undefined) {
+  if (!proxy || proxy === configuredProxy) return;
+  // Settings for a plain Postgres behind our own proxy (see TOOLCHAIN.md): no TLS on loopback,
+  // and no pipelined connect, which only works with cleartext passwords.
+  neonConfig.wsProxy = (host, port) => `${proxy}?address=${host}:${port}`;
+  neonConfig.useSecureWebSocket = false;
+  neonConfig.pipelineTLS = false;
+  neonConfig.pipelineConnect = false;
+  neonConfig.coalesceWrites = false;
+  configuredProxy = proxy;
+}
+
+export function openDb(settings: DbSettings): DbHandle {
+  configureLocalProxy(settings.NEON_WS_PROXY);
+  const pool = new Pool({ connectionString: settings.DATABASE_URL, max: 4 });
+  // An idle client's socket error must not become an unhandled rejection that kills the isolate.
+  pool.on("error", () => {});
+  const db = drizzle({ client: pool, schema });
+  return { db, close: () => pool.end() };
+}

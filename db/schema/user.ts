@@ -1,0 +1,96 @@
+// The user store: identities, devices, login history and blocks between users.
+import { sql } from "drizzle-orm";
+import { bigserial, boolean, index, pgTable, smallint, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { UserStatus } from "../codes.js";
+import { at, createdAt, updatedAt } from "./columns.js";
+
+export const users = pgTable(
+  "users",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    // stored lower-case; the API normalises before every lookup
+    handle: text("handle").notNull(),
+    displayName: text("display_name").notNull(),
+    status: smallint("status").notNull().default(UserStatus.active),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("users_handle_key").on(t.handle),
+    // prefix search (LIKE 'abc%') needs pattern ops to use a btree under a non-C collation
+    index("users_handle_prefix_idx").using("btree", sql`${t.handle} text_pattern_ops`),
+    index("users_display_name_prefix_idx").using("btree", sql`lower(${t.displayName}) text_pattern_ops`),
+  ],
+);
+
+export const userDevices = pgTable(
+  "user_devices",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id),
+    platform: smallint("platform").notNull(),
+    // APNs / FCM registration token, or the Web Push endpoint URL
+    token: text("token").notNull(),
+    // Web Push subscription keys (RFC 8291); null for APNs and FCM
+    p256dh: text("p256dh"),
+    authSecret: text("auth_secret"),
+    appId: text("app_id"),
+    name: text("name"),
+    active: boolean("active").notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    // a push token identifies one installation: re-registering moves it to the new owner
+    uniqueIndex("user_devices_platform_token_key").on(t.platform, t.token),
+    index("user_devices_user_idx").on(t.userId),
+  ],
+);
+
+export const userLoginHistory = pgTable(
+  "user_login_history",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id),
+    platform: smallint("platform").notNull(),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+    at: at(),
+  },
+  (t) => [index("user_login_history_user_idx").on(t.userId, t.at)],
+);
+
+export const userBlock = pgTable(
+  "user_block",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    blockerId: uuid("blocker_id")
+      .notNull()
+      .references(() => users.id),
+    blockedId: uuid("blocked_id")
+      .notNull()
+      .references(() => users.id),
+    status: smallint("status").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("user_block_pair_key").on(t.blockerId, t.blockedId),
+    index("user_block_blocked_idx").on(t.blockedId),
+  ],
+);
+
+export const userBlockHistory = pgTable("user_block_history", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  blockerId: uuid("blocker_id").notNull(),
+  blockedId: uuid("blocked_id").notNull(),
+  status: smallint("status").notNull(),
+  at: at(),
+});
+
+export type UserRow = typeof users.$inferSelect;
+export type DeviceRow = typeof userDevices.$inferSelect;

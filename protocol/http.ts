@@ -1,0 +1,85 @@
+// Request bodies and queries of the HTTP API (PROTOCOL.md), as zod schemas. Objects are strict:
+// an unknown field is an error, so a typo never silently does nothing.
+import { z } from "zod";
+import * as L from "./limits.js";
+
+export const Id = z.uuid({ message: "must be a UUID" });
+
+/** Counts Unicode code points, not UTF-16 units, so an emoji counts once. */
+export const codePoints = (s: string) => [...s].length;
+
+// Names people see: no control characters (they break rendering and logs).
+const humanText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .refine((s) => codePoints(s) <= max, `must be at most ${max} characters`)
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "must not contain control characters");
+
+export const Handle = z
+  .string()
+  .min(L.HANDLE_MIN)
+  .max(L.HANDLE_MAX)
+  .regex(/^[A-Za-z0-9_.]+$/, "may contain only letters, digits, '_' and '.'")
+  .transform((s) => s.toLowerCase());
+
+export const Password = z.string().min(L.PASSWORD_MIN).max(L.PASSWORD_MAX);
+
+export const RegisterBody = z.strictObject({ handle: Handle, password: Password, display_name: humanText(L.DISPLAY_NAME_MAX) });
+export const LoginBody = z.strictObject({ handle: z.string().min(1).max(L.HANDLE_MAX).transform((s) => s.toLowerCase()), password: z.string().min(1).max(L.PASSWORD_MAX) });
+export const RefreshBody = z.strictObject({ refresh_token: z.string().min(1).max(200) });
+export const LogoutBody = RefreshBody;
+
+export const UserSearchQuery = z.strictObject({
+  q: z.string().trim().min(1).max(L.DISPLAY_NAME_MAX),
+  limit: z.coerce.number().int().min(1).max(L.USER_SEARCH_LIMIT_MAX).default(20),
+});
+
+export const FriendPatchBody = z
+  .strictObject({ favorite: z.boolean().optional(), blocked: z.boolean().optional() })
+  .refine((b) => b.favorite !== undefined || b.blocked !== undefined, "give favorite or blocked");
+
+export const CreateRoomBody = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("direct"), peer_id: Id }),
+  z.strictObject({
+    type: z.literal("group"),
+    name: humanText(L.ROOM_NAME_MAX),
+    // the creator is the 1,000th member
+    member_ids: z.array(Id).max(L.MAX_GROUP_MEMBERS - 1, `a group has at most ${L.MAX_GROUP_MEMBERS} members, the creator included`),
+  }),
+]);
+
+export const RoomPatchBody = z
+  .strictObject({
+    name: humanText(L.ROOM_NAME_MAX).optional(),
+    notice: z.string().max(L.ROOM_NOTICE_MAX).nullable().optional(),
+    description: z.string().max(L.ROOM_DESCRIPTION_MAX).nullable().optional(),
+    pinned_seq: z.number().int().positive().nullable().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, "give at least one of name, notice, description, pinned_seq");
+
+export const AddMembersBody = z.strictObject({ user_ids: z.array(Id).min(1).max(L.MAX_GROUP_MEMBERS - 1) });
+export const RoleName = z.enum(["member", "admin", "owner"]);
+export const MemberPatchBody = z.strictObject({ role: RoleName });
+export const MyRoomSettingsBody = z
+  .strictObject({ muted: z.boolean().optional(), hidden: z.boolean().optional() })
+  .refine((b) => b.muted !== undefined || b.hidden !== undefined, "give muted or hidden");
+
+const deviceMeta = { app_id: z.string().min(1).max(255).optional(), name: z.string().max(100).optional() };
+export const DeviceBody = z.discriminatedUnion("platform", [
+  // APNs device tokens are hex (64 today; Apple says not to assume a length)
+  z.strictObject({ platform: z.literal("apns"), token: z.string().regex(/^[0-9a-fA-F]{32,400}$/, "must be a hex APNs device token"), ...deviceMeta }),
+  z.strictObject({ platform: z.literal("fcm"), token: z.string().min(1).max(L.PUSH_TOKEN_MAX), ...deviceMeta }),
+  z.strictObject({
+    platform: z.literal("webpush"),
+    token: z.url({ protocol: /^https$/, message: "must be the https endpoint of a push subscription" }).max(L.PUSH_TOKEN_MAX),
+    keys: z.strictObject({ p256dh: z.string().min(1).max(200), auth: z.string().min(1).max(100) }),
+    ...deviceMeta,
+  }),
+]);
+
+export type RegisterBody = z.infer<typeof RegisterBody>;
+export type CreateRoomBody = z.infer<typeof CreateRoomBody>;
+export type DeviceBody = z.infer<typeof DeviceBody>;
+export type RoleName = z.infer<typeof RoleName>;

@@ -1,0 +1,4 @@
+export * from "./errors.js";
+export * from "./limits.js";
+export * from "./http.js";
+export * from "./models.js";

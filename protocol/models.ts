@@ -1,0 +1,60 @@
+// Shapes the API answers with. Field names are the wire names (snake_case).
+import type { RoleName } from "./http.js";
+
+export interface PublicUser {
+  id: string;
+  handle: string;
+  display_name: string;
+}
+
+export interface AuthTokens {
+  access_token: string;
+  refresh_token: string;
+  /** when the access token stops being accepted; refresh before then */
+  access_token_expires_at: string;
+}
+
+export interface AuthResponse extends AuthTokens {
+  user: PublicUser;
+}
+
+export interface Friend {
+  user: PublicUser;
+  favorite: boolean;
+  blocked: boolean;
+}
+
+export interface Room {
+  id: string;
+  type: "direct" | "group";
+  name: string | null;
+  description: string | null;
+  notice: string | null;
+  pinned_seq: number | null;
+  created_by: string;
+  created_at: string;
+  member_count: number;
+  /** for direct rooms: the other member */
+  peer_id?: string;
+}
+
+export interface RoomMember {
+  user_id: string;
+  role: RoleName;
+}
+
+export interface RoomListEntry {
+  room: Room;
+  last_message: unknown | null;
+  unread_count: number;
+  read_seq: number;
+  muted: boolean;
+  hidden: boolean;
+}
+
+export interface Device {
+  id: string;
+  platform: "apns" | "fcm" | "webpush";
+  name: string | null;
+  created_at: string;
+}

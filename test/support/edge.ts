@@ -1,0 +1,39 @@
+// A real workerd running the bundled Worker (Miniflare), one per test file, over the shared test
+// database. Bindings come from wrangler.toml, plus the secrets a deployment would set.
+import { Miniflare } from "miniflare";
+import { inject } from "vitest";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import path from "node:path";
+
+export interface Edge {
+  url: string;
+  mf: Miniflare;
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startEdge(vars: Record<string, string> = {}): Promise<Edge> {
+  const root = path.resolve(import.meta.dirname, "../..");
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, "wrangler.toml"));
+  const mf = new Miniflare({
+    ...(workerOptions as object),
+    modules: true,
+    scriptPath: inject("workerScript"),
+    modulesRoot: path.dirname(inject("workerScript")),
+    bindings: {
+      ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
+      DATABASE_URL: inject("databaseUrl"),
+      NEON_WS_PROXY: inject("neonProxy"),
+      JWT_PRIVATE_JWK: inject("privateJwk"),
+      REFRESH_TOKEN_SECRET: "test-refresh-secret-0123456789abcdef",
+      ...vars,
+    },
+  } as ConstructorParameters<typeof Miniflare>[0]);
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return {
+    url,
+    mf,
+    fetch: (p, init) => fetch(url + p, init),
+    close: () => mf.dispose(),
+  };
+}

@@ -1,0 +1,31 @@
+// The edge HTTP API (PROTOCOL.md, prefix /v1).
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { MAX_HTTP_BODY_BYTES, type ErrorBody } from "../protocol/index.js";
+import { authRoutes } from "./auth/index.js";
+import { requireAuth } from "./auth/require-auth.js";
+import type { AppBindings } from "./env.js";
+import { closeDb } from "./http/db.js";
+import { HttpError, errorResponse } from "./http/errors.js";
+import { healthRoutes } from "./health/index.js";
+
+export function createApp() {
+  const app = new Hono<AppBindings>().basePath("/v1");
+  app.onError((err, c) => errorResponse(c, err));
+  app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } } satisfies ErrorBody, 404));
+  app.use(
+    bodyLimit({
+      maxSize: MAX_HTTP_BODY_BYTES,
+      onError: () => {
+        throw new HttpError(413, "too_large", `the body is larger than ${MAX_HTTP_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+  app.use(closeDb);
+
+  app.route("/", healthRoutes);
+  app.route("/auth", authRoutes);
+  // everything below needs a valid access token
+  app.use("/*", requireAuth);
+  return app;
+}

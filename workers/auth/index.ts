@@ -1,0 +1,171 @@
+// /v1/auth: register, login, refresh (rotating), logout.
+import { and, eq, isNull, sql } from "drizzle-orm";
+import { Hono, type Context } from "hono";
+import type { Database } from "../../db/client.js";
+import { AuthEvent, AuthProvider, UserStatus } from "../../db/codes.js";
+import { authAccounts, authLogs, refreshTokens, userLoginHistory, users } from "../../db/schema/index.js";
+import { LoginBody, LogoutBody, RefreshBody, RegisterBody, type AuthResponse, type AuthTokens } from "../../protocol/index.js";
+import type { AppBindings, Env } from "../env.js";
+import { clientInfo, type ClientInfo } from "../http/client-info.js";
+import { dbOf } from "../http/db.js";
+import { HttpError, conflict, unauthorized } from "../http/errors.js";
+import { readJson } from "../http/validate.js";
+import { publicUser } from "../users/public-user.js";
+import { signAccessToken } from "./access-tokens.js";
+import { DEFAULT_SCRYPT, dummyHash, hashPassword, verifyPassword, type ScryptParams } from "./password.js";
+import { DEFAULT_REFRESH_TTL_DAYS, REUSE_GRACE_MS, hashRefreshToken, isWellFormed, newRefreshToken, successorOf } from "./refresh-tokens.js";
+import { requireAuth } from "./require-auth.js";
+import { assertLoginAllowed } from "./throttle.js";
+
+const BAD_CREDENTIALS = "wrong handle or password";
+
+function scryptParams(env: Env): ScryptParams {
+  const logN = Number(env.PASSWORD_SCRYPT_LOG_N);
+  return Number.isInteger(logN) && logN >= 10 && logN <= 20 ? { ...DEFAULT_SCRYPT, logN } : DEFAULT_SCRYPT;
+}
+
+function refreshExpiry(env: Env): Date {
+  const days = Number(env.REFRESH_TOKEN_TTL_DAYS ?? DEFAULT_REFRESH_TTL_DAYS);
+  return new Date(Date.now() + days * 86_400_000);
+}
+
+async function issueTokens(c: Context<AppBindings>, db: Database, user: { id: string; handle: string }, familyId?: string): Promise<AuthTokens> {
+  const refresh = newRefreshToken();
+  await db.insert(refreshTokens).values({
+    userId: user.id,
+    tokenHash: await hashRefreshToken(refresh),
+    familyId: familyId ?? crypto.randomUUID(),
+    expiresAt: refreshExpiry(c.env),
+  });
+  const access = await signAccessToken(c.env, { userId: user.id, handle: user.handle });
+  return { access_token: access.token, refresh_token: refresh, access_token_expires_at: access.expiresAt.toISOString() };
+}
+
+async function logAuth(db: Database, event: number, success: boolean, info: ClientInfo, userId: string | null, handle: string | null) {
+  await db.insert(authLogs).values({ event, success, userId, handle, ip: info.ip, userAgent: info.userAgent });
+}
+
+export const authRoutes = new Hono<AppBindings>();
+
+authRoutes.post("/register", async (c) => {
+  const body = await readJson(c, RegisterBody);
+  const db = dbOf(c);
+  const info = clientInfo(c);
+  const passwordHash = await hashPassword(body.password, scryptParams(c.env));
+  const user = await db.transaction(async (tx) => {
+    const [created] = await tx
+      .insert(users)
+      .values({ handle: body.handle, displayName: body.display_name })
+      .onConflictDoNothing({ target: users.handle })
+      .returning();
+    if (!created) return null;
+    await tx.insert(authAccounts).values({ userId: created.id, provider: AuthProvider.password, identifier: body.handle, passwordHash });
+    return created;
+  });
+  if (!user) throw conflict("that handle is taken");
+  const tokens = await issueTokens(c, db, user);
+  await Promise.all([
+    logAuth(db, AuthEvent.register, true, info, user.id, user.handle),
+    db.insert(userLoginHistory).values({ userId: user.id, platform: info.platform, ip: info.ip, userAgent: info.userAgent }),
+  ]);
+  return c.json({ user: publicUser(user), ...tokens } satisfies AuthResponse, 201);
+});
+
+authRoutes.post("/login", async (c) => {
+  const body = await readJson(c, LoginBody);
+  const db = dbOf(c);
+  const info = clientInfo(c);
+  await assertLoginAllowed(db, body.handle, info.ip);
+  const [found] = await db
+    .select({ user: users, account: authAccounts })
+    .from(authAccounts)
+    .innerJoin(users, eq(users.id, authAccounts.userId))
+    .where(and(eq(authAccounts.provider, AuthProvider.password), eq(authAccounts.identifier, body.handle)));
+  const params = scryptParams(c.env);
+  const check = await verifyPassword(body.password, found?.account.passwordHash ?? (await dummyHash(params)), params);
+  // a deleted account answers exactly like an unknown handle
+  if (!found || !check.ok || found.user.status === UserStatus.deleted) {
+    await logAuth(db, AuthEvent.login, false, info, found?.user.id ?? null, body.handle);
+    throw unauthorized(BAD_CREDENTIALS);
+  }
+  if (found.user.status !== UserStatus.active) {
+    await logAuth(db, AuthEvent.login, false, info, found.user.id, body.handle);
+    throw new HttpError(403, "forbidden", "this account is suspended");
+  }
+  if (check.needsRehash) {
+    await db.update(authAccounts).set({ passwordHash: await hashPassword(body.password, params), updatedAt: new Date() }).where(eq(authAccounts.id, found.account.id));
+  }
+  const tokens = await issueTokens(c, db, found.user);
+  await Promise.all([
+    logAuth(db, AuthEvent.login, true, info, found.user.id, body.handle),
+    db.insert(userLoginHistory).values({ userId: found.user.id, platform: info.platform, ip: info.ip, userAgent: info.userAgent }),
+  ]);
+  return c.json({ user: publicUser(found.user), ...tokens } satisfies AuthResponse);
+});
+
+authRoutes.post("/refresh", async (c) => {
+  const { refresh_token: presented } = await readJson(c, RefreshBody);
+  if (!isWellFormed(presented)) throw unauthorized("the refresh token is invalid");
+  const db = dbOf(c);
+  const info = clientInfo(c);
+  const [row] = await db
+    .select({ token: refreshTokens, user: users })
+    .from(refreshTokens)
+    .innerJoin(users, eq(users.id, refreshTokens.userId))
+    .where(eq(refreshTokens.tokenHash, await hashRefreshToken(presented)));
+  const fail = async (message: string, revokeFamily: boolean) => {
+    if (row && revokeFamily) await revokeFamilyOf(db, row.token.familyId);
+    await logAuth(db, AuthEvent.refresh, false, info, row?.user.id ?? null, row?.user.handle ?? null);
+    return unauthorized(message);
+  };
+  if (!row) throw await fail("the refresh token is invalid", false);
+  if (row.token.revokedAt) throw await fail("the refresh token was revoked", false);
+  if (row.token.expiresAt.getTime() <= Date.now()) throw await fail("the refresh token expired", false);
+  if (row.user.status !== UserStatus.active) throw await fail("this account cannot sign in", true);
+
+  const successor = await successorOf(presented, c.env.REFRESH_TOKEN_SECRET);
+  const successorHash = await hashRefreshToken(successor);
+  // Claim the rotation atomically: of two concurrent refreshes, one rotates, the other takes the grace path.
+  const claimed = await db
+    .update(refreshTokens)
+    .set({ rotatedAt: new Date() })
+    .where(and(eq(refreshTokens.id, row.token.id), isNull(refreshTokens.rotatedAt), isNull(refreshTokens.revokedAt)))
+    .returning({ id: refreshTokens.id });
+  if (claimed.length) {
+    await db.insert(refreshTokens).values({
+      userId: row.user.id,
+      tokenHash: successorHash,
+      familyId: row.token.familyId,
+      rotatedFrom: row.token.id,
+      expiresAt: refreshExpiry(c.env),
+    });
+  } else {
+    // Presented again after rotation: the same successor within the grace period, else theft.
+    const [fresh] = await db.select().from(refreshTokens).where(eq(refreshTokens.id, row.token.id));
+    const rotatedAt = fresh?.rotatedAt?.getTime() ?? 0;
+    const [next] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, successorHash));
+    const withinGrace = Date.now() - rotatedAt <= REUSE_GRACE_MS;
+    if (!withinGrace || !next || next.revokedAt || fresh?.revokedAt) throw await fail("the refresh token was already used; sign in again", true);
+  }
+  const access = await signAccessToken(c.env, { userId: row.user.id, handle: row.user.handle });
+  await logAuth(db, AuthEvent.refresh, true, info, row.user.id, row.user.handle);
+  return c.json({ access_token: access.token, refresh_token: successor, access_token_expires_at: access.expiresAt.toISOString() } satisfies AuthTokens);
+});
+
+authRoutes.post("/logout", requireAuth, async (c) => {
+  const { refresh_token } = await readJson(c, LogoutBody);
+  const db = dbOf(c);
+  const me = c.get("auth");
+  const [row] = await db
+    .select({ familyId: refreshTokens.familyId })
+    .from(refreshTokens)
+    .where(and(eq(refreshTokens.tokenHash, await hashRefreshToken(refresh_token)), eq(refreshTokens.userId, me.userId)));
+  // Unknown or foreign tokens change nothing; logout stays idempotent.
+  if (row) await revokeFamilyOf(db, row.familyId);
+  await logAuth(db, AuthEvent.logout, true, clientInfo(c), me.userId, me.handle);
+  return c.body(null, 204);
+});
+
+async function revokeFamilyOf(db: Database, familyId: string) {
+  await db.update(refreshTokens).set({ revokedAt: sql`now()` }).where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
+}
