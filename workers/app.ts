@@ -8,6 +8,10 @@ import type { AppBindings } from "./env.js";
 import { closeDb } from "./http/db.js";
 import { HttpError, errorResponse } from "./http/errors.js";
 import { healthRoutes } from "./health/index.js";
+import { devicesRoutes } from "./devices/index.js";
+import { friendsRoutes } from "./friends/index.js";
+import { roomsRoutes } from "./rooms/index.js";
+import { usersRoutes } from "./users/index.js";
 
 export function createApp() {
   const app = new Hono<AppBindings>().basePath("/v1");
@@ -27,5 +31,9 @@ export function createApp() {
   app.route("/auth", authRoutes);
   // everything below needs a valid access token
   app.use("/*", requireAuth);
+  app.route("/", usersRoutes); // /me, /users
+  app.route("/friends", friendsRoutes);
+  app.route("/rooms", roomsRoutes);
+  app.route("/devices", devicesRoutes);
   return app;
 }

@@ -32,7 +32,8 @@ export default async function setup(project: TestProject) {
   await migrateDatabase(databaseUrl);
 
   const proxy = await startWsProxy();
-  const outdir = path.join(root, ".test-dist");
+  // per run: several test runs (or developers) may bundle at once
+  const outdir = path.join(root, ".test-dist", String(process.pid));
   const build = spawnSync(process.execPath, [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir], {
     cwd: root,
     encoding: "utf8",
