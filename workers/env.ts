@@ -21,6 +21,8 @@ export interface Env {
 export interface AuthContext {
   userId: string;
   handle: string;
+  /** epoch ms when the access token that authenticated this request expires */
+  expiresAt: number;
 }
 
 export type AppBindings = { Bindings: Env; Variables: { auth: AuthContext; dbHandle?: DbHandle } };

@@ -29,7 +29,7 @@ async function keysFor(env: Pick<Env, "JWT_PRIVATE_JWK" | "JWT_PUBLIC_JWKS">): P
   return cached;
 }
 
-export async function signAccessToken(env: Env, user: AuthContext): Promise<{ token: string; expiresAt: Date }> {
+export async function signAccessToken(env: Env, user: Pick<AuthContext, "userId" | "handle">): Promise<{ token: string; expiresAt: Date }> {
   const keys = await keysFor(env);
   const ttl = Number(env.ACCESS_TOKEN_TTL_SECONDS ?? DEFAULT_ACCESS_TTL_SECONDS);
   const now = Math.floor(Date.now() / 1000);
@@ -44,12 +44,8 @@ export async function signAccessToken(env: Env, user: AuthContext): Promise<{ to
   return { token, expiresAt: new Date((now + ttl) * 1000) };
 }
 
-export interface VerifiedToken extends AuthContext {
-  expiresAt: number;
-}
-
 /** null for any token that is not ours, not valid yet, or expired. */
-export async function verifyAccessToken(env: Env, token: string): Promise<VerifiedToken | null> {
+export async function verifyAccessToken(env: Env, token: string): Promise<AuthContext | null> {
   try {
     const keys = await keysFor(env);
     const { payload } = await jwtVerify(token, keys.verify, { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], typ: "at+jwt" });

@@ -29,7 +29,7 @@ function refreshExpiry(env: Env): Date {
   return new Date(Date.now() + days * 86_400_000);
 }
 
-async function issueTokens(c: Context<AppBindings>, db: Database, user: { id: string; handle: string }, familyId?: string): Promise<AuthTokens> {
+async function issueTokens(c: Context<AppBindings>, db: Pick<Database, "insert">, user: { id: string; handle: string }, familyId?: string): Promise<AuthTokens> {
   const refresh = newRefreshToken();
   await db.insert(refreshTokens).values({
     userId: user.id,
@@ -52,18 +52,19 @@ authRoutes.post("/register", async (c) => {
   const db = dbOf(c);
   const info = clientInfo(c);
   const passwordHash = await hashPassword(body.password, scryptParams(c.env));
-  const user = await db.transaction(async (tx) => {
-    const [created] = await tx
+  // the account and its first tokens commit together: a failure leaves the handle free
+  const created = await db.transaction(async (tx) => {
+    const [user] = await tx
       .insert(users)
       .values({ handle: body.handle, displayName: body.display_name })
       .onConflictDoNothing({ target: users.handle })
       .returning();
-    if (!created) return null;
-    await tx.insert(authAccounts).values({ userId: created.id, provider: AuthProvider.password, identifier: body.handle, passwordHash });
-    return created;
+    if (!user) return null;
+    await tx.insert(authAccounts).values({ userId: user.id, provider: AuthProvider.password, identifier: body.handle, passwordHash });
+    return { user, tokens: await issueTokens(c, tx, user) };
   });
-  if (!user) throw conflict("that handle is taken");
-  const tokens = await issueTokens(c, db, user);
+  if (!created) throw conflict("that handle is taken");
+  const { user, tokens } = created;
   await Promise.all([
     logAuth(db, AuthEvent.register, true, info, user.id, user.handle),
     db.insert(userLoginHistory).values({ userId: user.id, platform: info.platform, ip: info.ip, userAgent: info.userAgent }),
@@ -75,12 +76,15 @@ authRoutes.post("/login", async (c) => {
   const body = await readJson(c, LoginBody);
   const db = dbOf(c);
   const info = clientInfo(c);
-  await assertLoginAllowed(db, body.handle, info.ip);
-  const [found] = await db
-    .select({ user: users, account: authAccounts })
-    .from(authAccounts)
-    .innerJoin(users, eq(users.id, authAccounts.userId))
-    .where(and(eq(authAccounts.provider, AuthProvider.password), eq(authAccounts.identifier, body.handle)));
+  // the throttle check and the lookup are independent: one round trip's latency, not two
+  const [, [found]] = await Promise.all([
+    assertLoginAllowed(db, body.handle, info.ip),
+    db
+      .select({ user: users, account: authAccounts })
+      .from(authAccounts)
+      .innerJoin(users, eq(users.id, authAccounts.userId))
+      .where(and(eq(authAccounts.provider, AuthProvider.password), eq(authAccounts.identifier, body.handle))),
+  ]);
   const params = scryptParams(c.env);
   const check = await verifyPassword(body.password, found?.account.passwordHash ?? (await dummyHash(params)), params);
   // a deleted account answers exactly like an unknown handle
@@ -95,8 +99,8 @@ authRoutes.post("/login", async (c) => {
   if (check.needsRehash) {
     await db.update(authAccounts).set({ passwordHash: await hashPassword(body.password, params), updatedAt: new Date() }).where(eq(authAccounts.id, found.account.id));
   }
-  const tokens = await issueTokens(c, db, found.user);
-  await Promise.all([
+  const [tokens] = await Promise.all([
+    issueTokens(c, db, found.user),
     logAuth(db, AuthEvent.login, true, info, found.user.id, body.handle),
     db.insert(userLoginHistory).values({ userId: found.user.id, platform: info.platform, ip: info.ip, userAgent: info.userAgent }),
   ]);
@@ -125,21 +129,25 @@ authRoutes.post("/refresh", async (c) => {
 
   const successor = await successorOf(presented, c.env.REFRESH_TOKEN_SECRET);
   const successorHash = await hashRefreshToken(successor);
-  // Claim the rotation atomically: of two concurrent refreshes, one rotates, the other takes the grace path.
-  const claimed = await db
-    .update(refreshTokens)
-    .set({ rotatedAt: new Date() })
-    .where(and(eq(refreshTokens.id, row.token.id), isNull(refreshTokens.rotatedAt), isNull(refreshTokens.revokedAt)))
-    .returning({ id: refreshTokens.id });
-  if (claimed.length) {
-    await db.insert(refreshTokens).values({
+  // Claim the rotation and store the successor in one transaction: a concurrent refresh with the
+  // same token blocks on the row lock until the successor exists, then takes the grace path.
+  const rotated = await db.transaction(async (tx) => {
+    const claimed = await tx
+      .update(refreshTokens)
+      .set({ rotatedAt: new Date() })
+      .where(and(eq(refreshTokens.id, row.token.id), isNull(refreshTokens.rotatedAt), isNull(refreshTokens.revokedAt)))
+      .returning({ id: refreshTokens.id });
+    if (!claimed.length) return false;
+    await tx.insert(refreshTokens).values({
       userId: row.user.id,
       tokenHash: successorHash,
       familyId: row.token.familyId,
       rotatedFrom: row.token.id,
       expiresAt: refreshExpiry(c.env),
     });
-  } else {
+    return true;
+  });
+  if (!rotated) {
     // Presented again after rotation: the same successor within the grace period, else theft.
     const [fresh] = await db.select().from(refreshTokens).where(eq(refreshTokens.id, row.token.id));
     const rotatedAt = fresh?.rotatedAt?.getTime() ?? 0;
@@ -150,6 +158,12 @@ authRoutes.post("/refresh", async (c) => {
   const access = await signAccessToken(c.env, { userId: row.user.id, handle: row.user.handle });
   await logAuth(db, AuthEvent.refresh, true, info, row.user.id, row.user.handle);
   return c.json({ access_token: access.token, refresh_token: successor, access_token_expires_at: access.expiresAt.toISOString() } satisfies AuthTokens);
+});
+
+// The caller's token as the edge sees it; answered from the token alone (no database).
+authRoutes.get("/session", requireAuth, async (c) => {
+  const me = c.get("auth");
+  return c.json({ user_id: me.userId, handle: me.handle, expires_at: new Date(me.expiresAt).toISOString() });
 });
 
 authRoutes.post("/logout", requireAuth, async (c) => {

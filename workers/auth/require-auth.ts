@@ -9,6 +9,6 @@ export const requireAuth: MiddlewareHandler<AppBindings> = async (c, next) => {
   if (!match) throw unauthorized();
   const verified = await verifyAccessToken(c.env, match[1]!);
   if (!verified) throw unauthorized("the access token is invalid or expired");
-  c.set("auth", { userId: verified.userId, handle: verified.handle });
+  c.set("auth", verified);
   await next();
 };

@@ -1,0 +1,35 @@
+// Local signing keys and secrets, made once on the first `npm start` and kept under .data/.
+// Production keys never come from here: they are Worker secrets (wrangler secret put).
+import fs from "node:fs";
+import path from "node:path";
+import { exportJWK, generateKeyPair } from "jose";
+
+export interface DevSecrets {
+  JWT_PRIVATE_JWK: string;
+  REFRESH_TOKEN_SECRET: string;
+}
+
+export async function loadOrCreateDevSecrets(file: string): Promise<DevSecrets> {
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as DevSecrets;
+  const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const jwk = { ...(await exportJWK(privateKey)), kid: `dev-${Date.now().toString(36)}`, alg: "ES256" };
+  const secrets: DevSecrets = {
+    JWT_PRIVATE_JWK: JSON.stringify(jwk),
+    REFRESH_TOKEN_SECRET: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"),
+  };
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+/** KEY='value' lines for wrangler's --env-file (dotenv keeps single-quoted values literal). */
+export function toEnvFile(vars: Record<string, string>): string {
+  return (
+    Object.entries(vars)
+      .map(([k, v]) => {
+        if (/['\n]/.test(v)) throw new Error(`${k} cannot be written to an env file (quote or newline)`);
+        return `${k}='${v}'`;
+      })
+      .join("\n") + "\n"
+  );
+}

@@ -1,0 +1,154 @@
+// `npm start`: the whole system on one machine with embedded defaults.
+//   PostgreSQL  DATABASE_URL if set, else an embedded PostgreSQL under .data/postgres
+//   proxy       the WebSocket-to-TCP relay the Neon driver needs for a non-Neon Postgres
+//   edge        wrangler dev (workerd) on 127.0.0.1:8787, state under .wrangler/state
+// Ctrl-C stops everything it started.
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { ensureDatabase, migrateDatabase } from "../db/migrate.js";
+import { canConnect, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "../db/local/postgres.js";
+import { startWsProxy, type WsProxy } from "../db/local/ws-proxy.js";
+import { loadOrCreateDevSecrets, toEnvFile } from "./dev-secrets.js";
+
+const root = path.resolve(import.meta.dirname, "..");
+const dataDir = path.join(root, ".data");
+const host = process.env.HOST ?? "127.0.0.1";
+const port = Number(process.env.PORT ?? 8787);
+const pgPort = Number(process.env.EMBEDDED_PG_PORT ?? 54329);
+
+const log = (what: string, line: string) => console.log(`[${what}] ${line}`);
+const cleanups: Array<() => Promise<void> | void> = [];
+let stopping = false;
+
+async function stopAll(code: number) {
+  if (stopping) return;
+  stopping = true;
+  log("start", "stopping…");
+  for (const fn of cleanups.reverse()) {
+    try {
+      await fn();
+    } catch (err) {
+      console.error(err);
+    }
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => void stopAll(0));
+process.on("SIGTERM", () => void stopAll(0));
+
+async function postgres(): Promise<{ url: string; server: RunningPostgres }> {
+  if (process.env.DATABASE_URL) {
+    const url = process.env.DATABASE_URL;
+    log("postgres", `using DATABASE_URL (${new URL(url).host})`);
+    return { url, server: { adminUrl: url, origin: "configured", stop: async () => {} } };
+  }
+  const dir = path.join(dataDir, "postgres");
+  log("postgres", `starting embedded PostgreSQL on 127.0.0.1:${pgPort} (data in ${path.relative(root, dir)}/)`);
+  if (await canConnect(`postgres://postgres@127.0.0.1:${pgPort}/postgres`, 500)) {
+    throw new Error(`port ${pgPort} already has a PostgreSQL (another npm start?); set EMBEDDED_PG_PORT or DATABASE_URL`);
+  }
+  fs.mkdirSync(dataDir, { recursive: true });
+  const server = await startEmbeddedPostgres(dir, pgPort, (l) => log("postgres", l));
+  return { url: withDatabase(server.adminUrl, "chat"), server };
+}
+
+function startWrangler(envFile: string): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(root, "node_modules/wrangler/bin/wrangler.js"),
+      "dev",
+      "--ip", host,
+      "--port", String(port),
+      "--env-file", envFile,
+      "--persist-to", path.join(root, ".wrangler/state"),
+      "--show-interactive-dev-session=false",
+      "--log-level", "warn",
+    ],
+    {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_ERROR_REPORTS: "false" },
+      detached: true, // its own process group, so workerd goes down with it
+    },
+  );
+  const forward = (chunk: Buffer) => {
+    for (const line of chunk.toString().split("\n")) if (line.trim()) log("edge", line);
+  };
+  child.stdout!.on("data", forward);
+  child.stderr!.on("data", forward);
+  return child;
+}
+
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
+}
+
+async function main() {
+  const started = Date.now();
+  const { url: databaseUrl, server } = await postgres();
+  cleanups.push(() => server.stop());
+  await ensureDatabase(databaseUrl);
+  await migrateDatabase(databaseUrl);
+  log("postgres", "migrations applied");
+
+  const proxy: WsProxy = await startWsProxy();
+  cleanups.push(() => proxy.close());
+  log("proxy", `Neon WebSocket proxy on ${proxy.endpoint}`);
+
+  const secrets = await loadOrCreateDevSecrets(path.join(dataDir, "dev-secrets.json"));
+  const envFile = path.join(dataDir, "edge.env");
+  fs.writeFileSync(envFile, toEnvFile({ DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.endpoint, ...secrets }), { mode: 0o600 });
+
+  const edge = startWrangler(envFile);
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        if (edge.exitCode !== null) return resolve();
+        edge.once("exit", () => resolve());
+        try {
+          process.kill(-edge.pid!, "SIGTERM");
+        } catch {
+          resolve();
+        }
+        setTimeout(() => {
+          try {
+            process.kill(-edge.pid!, "SIGKILL");
+          } catch {}
+        }, 5000).unref();
+      }),
+  );
+  edge.on("exit", (code) => {
+    if (!stopping) {
+      log("edge", `wrangler dev exited (${code}); stopping everything`);
+      void stopAll(1);
+    }
+  });
+  const base = `http://${host}:${port}`;
+  await waitForHealth(`${base}/v1/readyz`, edge, 90_000);
+
+  console.log(`
+  edge-chat is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)
+    edge (HTTP + WebSocket)  ${base}            health: ${base}/v1/healthz
+    PostgreSQL               ${new URL(databaseUrl).host}${server.origin === "embedded" ? " (embedded, .data/postgres)" : ""}
+    Neon WebSocket proxy     ws://${proxy.endpoint}
+  Press Ctrl-C to stop.
+`);
+}
+
+main().catch(async (err) => {
+  console.error(`[start] ${err instanceof Error ? err.message : err}`);
+  await stopAll(1);
+});
