@@ -5,6 +5,7 @@ export default defineConfig({
     include: ["**/*.test.ts"],
     exclude: ["node_modules/**", ".wrangler/**", ".test-dist/**", ".data/**"],
     globalSetup: ["test/support/global-setup.ts"],
+    reporters: ["default", "./test/support/summary-reporter.ts"],
     pool: "forks",
     // two cores: more workers only queue behind each other and workerd
     maxWorkers: 2,

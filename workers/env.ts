@@ -1,8 +1,9 @@
 import type { DbHandle } from "../db/client.js";
 
-// Settings of the edge Worker. Plain vars come from wrangler.toml ([vars]); the rest are secrets
-// (`wrangler secret put`) or, locally, written to .dev.vars by `npm start`.
-export interface Env {
+// Settings of the edge Worker. Plain vars and bindings are typed by `wrangler types` from
+// wrangler.toml (worker-configuration.d.ts, regenerate with `npm run types`); secrets are declared
+// here because they live outside wrangler.toml (`wrangler secret put`, locally .data/edge.env).
+export interface Env extends Cloudflare.Env {
   DATABASE_URL: string;
   /** host:port/path of a local WebSocket-to-TCP Postgres proxy; unset in production (Neon) */
   NEON_WS_PROXY?: string;
@@ -12,10 +13,6 @@ export interface Env {
   JWT_PUBLIC_JWKS?: string;
   /** HMAC key that derives a refresh token's successor (see auth/refresh-tokens.ts) */
   REFRESH_TOKEN_SECRET: string;
-  ACCESS_TOKEN_TTL_SECONDS?: string;
-  REFRESH_TOKEN_TTL_DAYS?: string;
-  /** log2 of scrypt's N for new password hashes */
-  PASSWORD_SCRYPT_LOG_N?: string;
 }
 
 export interface AuthContext {
