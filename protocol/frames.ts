@@ -1,0 +1,94 @@
+// WebSocket frames of protocol v1 (PROTOCOL.md): what clients may send on a room stream or the
+// session socket, and what the server sends back. Every client frame is checked against these
+// before it can change anything.
+import { z } from "zod";
+import { Id, codePoints } from "./http.js";
+
+export const MAX_FRAME_BYTES = 64 * 1024;
+export const MAX_BODY_CODE_POINTS = 4000;
+export const MAX_BODY_BYTES = 16 * 1024;
+export const MAX_MENTIONS = 100;
+export const MAX_ATTACHMENTS = 10;
+export const MAX_WATCHED_USERS = 200;
+export const MAX_REPLAY = 500;
+export const HISTORY_PAGE_MAX = 100;
+/** the exact bytes the runtime answers without waking the object */
+export const PING_FRAME = '{"type":"ping"}';
+export const PONG_FRAME = '{"type":"pong"}';
+
+const utf8Length = (s: string) => new TextEncoder().encode(s).length;
+const frameId = z.string().min(1).max(64).optional();
+
+export const ClientMessageId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_\-:.]+$/, "may contain only letters, digits and - _ : .");
+
+export const MessageBody = z
+  .string()
+  .refine((s) => codePoints(s) <= MAX_BODY_CODE_POINTS, `body must be at most ${MAX_BODY_CODE_POINTS} characters`)
+  .refine((s) => utf8Length(s) <= MAX_BODY_BYTES, `body must be at most ${MAX_BODY_BYTES} bytes of UTF-8`);
+
+export const Attachment = z.strictObject({
+  id: z.string().min(1).max(128),
+  url: z.url({ protocol: /^https?$/ }).max(2048),
+  mime: z.string().min(1).max(255).regex(/^[\w.+-]+\/[\w.+-]+$/, "must be a MIME type"),
+  size: z.number().int().min(0).max(10 * 1024 ** 3),
+  name: z.string().min(1).max(255),
+});
+export type Attachment = z.infer<typeof Attachment>;
+
+export const SendFrame = z
+  .strictObject({
+    type: z.literal("send"),
+    id: frameId,
+    room_id: Id,
+    client_message_id: ClientMessageId,
+    body: MessageBody,
+    mentions: z.array(Id).max(MAX_MENTIONS).optional(),
+    mention_all: z.boolean().optional(),
+    reply_to_seq: z.number().int().positive().optional(),
+    attachments: z.array(Attachment).max(MAX_ATTACHMENTS).optional(),
+  })
+  .refine((f) => f.body.trim().length > 0 || (f.attachments?.length ?? 0) > 0, "a message needs a body or an attachment");
+
+export const ReadFrame = z.strictObject({ type: z.literal("read"), id: frameId, room_id: Id, seq: z.number().int().min(0) });
+export const TypingFrame = z.strictObject({ type: z.literal("typing"), id: frameId, room_id: Id });
+export const AuthFrame = z.strictObject({ type: z.literal("auth"), id: frameId, access_token: z.string().min(1).max(4096) });
+export const PingFrame = z.strictObject({ type: z.literal("ping"), id: frameId });
+export const WatchPresenceFrame = z.strictObject({ type: z.literal("watch_presence"), id: frameId, user_ids: z.array(Id).max(MAX_WATCHED_USERS) });
+
+export const RoomClientFrame = z.discriminatedUnion("type", [SendFrame, ReadFrame, TypingFrame, AuthFrame, PingFrame]);
+export const SessionClientFrame = z.discriminatedUnion("type", [WatchPresenceFrame, AuthFrame, PingFrame]);
+export type SendFrame = z.infer<typeof SendFrame>;
+export type RoomClientFrame = z.infer<typeof RoomClientFrame>;
+export type SessionClientFrame = z.infer<typeof SessionClientFrame>;
+
+export interface Message {
+  room_id: string;
+  seq: number;
+  message_id: string;
+  sender_id: string;
+  client_message_id: string;
+  body: string;
+  mentions: string[];
+  mention_all: boolean;
+  reply_to_seq?: number;
+  attachments?: Attachment[];
+  created_at: string;
+}
+
+export type ServerFrame =
+  | ({ type: "message" } & Message)
+  | { type: "synced"; room_id: string; last_seq: number; has_more: boolean }
+  | { type: "ack"; room_id: string; client_message_id: string; seq: number; message_id: string; created_at: string; duplicate?: boolean }
+  | { type: "receipt"; room_id: string; user_id: string; read_seq?: number; delivered_seq?: number }
+  | { type: "receipts"; room_id: string; offsets: Array<{ user_id: string; read_seq?: number; delivered_seq?: number }> }
+  | { type: "typing"; room_id: string; user_id: string }
+  | { type: "activity"; room_id: string; last_seq: number; unread_count: number; message?: Message; mentioned?: boolean }
+  | { type: "read_sync"; room_id: string; read_seq: number }
+  | { type: "presence"; user_id: string; status: "online" | "offline"; last_seen_at?: string }
+  | { type: "room"; room_id: string; event: "created" | "member_added" | "member_removed" | "updated" }
+  | { type: "error"; code: string; message: string; ref?: string; retry_after_ms?: number }
+  | { type: "pong" };

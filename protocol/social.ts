@@ -1,0 +1,26 @@
+// Answers of the user, friend and device endpoints (PROTOCOL.md). Kept apart from models.ts so
+// the shapes of one group of endpoints can be read (and imported) together.
+import type { Device, Friend, PublicUser } from "./models.js";
+
+/** GET /v1/me */
+export type MeResponse = PublicUser;
+
+/** GET /v1/users?q= */
+export interface UserSearchResponse {
+  users: PublicUser[];
+}
+
+/** GET /v1/friends */
+export interface FriendListResponse {
+  friends: Friend[];
+}
+
+/** PUT and PATCH /v1/friends/:user_id */
+export interface FriendResponse {
+  friend: Friend;
+}
+
+/** POST /v1/devices */
+export interface DeviceResponse {
+  device: Device;
+}
