@@ -5,6 +5,9 @@ import { drizzle, type NeonDatabase } from "drizzle-orm/neon-serverless";
 import * as schema from "./schema/index.js";
 
 export type Database = NeonDatabase<typeof schema>;
+/** A transaction handle; `Exec` is anything that can run a query (the database or a transaction). */
+export type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
+export type Exec = Database | Tx;
 export interface DbHandle {
   db: Database;
   close(): Promise<void>;

@@ -4,3 +4,4 @@ export * from "./http.js";
 export * from "./models.js";
 export * from "./frames.js";
 export * from "./social.js";
+export * from "./rooms.js";

@@ -1,13 +1,14 @@
 // Reads and writes of the friend store shared by the /v1/friends handlers. Every function takes
 // the transaction it runs in: a friend change and its history row commit together or not at all.
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
-import type { Database } from "../../db/client.js";
+import type { Database, Tx } from "../../db/client.js";
 import { BlockStatus, FriendAction, FriendStatus, type Code } from "../../db/codes.js";
 import { chatRooms, friendHistory, friends, userBlock, userBlockHistory, users } from "../../db/schema/index.js";
 import type { Friend } from "../../protocol/index.js";
+import { directKey } from "../rooms/serialize.js";
 import { publicUser } from "../users/public-user.js";
 
-export type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
+export type { Tx };
 export type FriendRow = typeof friends.$inferSelect;
 export interface TargetUser {
   id: string;
@@ -186,12 +187,6 @@ export async function unblock(tx: Tx, ownerId: string, friendId: string, current
 
   const changed = friendChanged || lifted !== undefined;
   return { row, changed, room: changed ? await bumpDirectRoom(tx, ownerId, friendId) : null };
-}
-
-/** The direct_key of a pair's direct room: the two ids in string order, so either side finds it. */
-export function directKey(a: string, b: string): string {
-  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
-  return x < y ? `${x}:${y}` : `${y}:${x}`;
 }
 
 async function bumpDirectRoom(tx: Tx, a: string, b: string) {

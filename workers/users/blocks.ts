@@ -1,11 +1,11 @@
 // Blocks between users (the user store's user_block), asked by friends and rooms alike.
 import { and, eq, inArray } from "drizzle-orm";
-import type { Database } from "../../db/client.js";
+import type { Exec } from "../../db/client.js";
 import { BlockStatus } from "../../db/codes.js";
 import { userBlock } from "../../db/schema/index.js";
 
 /** Of `userIds`, those who have blocked `target` (so target may not add them or open rooms with them). */
-export async function whoBlocked(db: Database, target: string, userIds: string[]): Promise<Set<string>> {
+export async function whoBlocked(db: Exec, target: string, userIds: string[]): Promise<Set<string>> {
   if (userIds.length === 0) return new Set();
   const rows = await db
     .select({ blockerId: userBlock.blockerId })
