@@ -5,3 +5,4 @@ export * from "./models.js";
 export * from "./frames.js";
 export * from "./social.js";
 export * from "./rooms.js";
+export * from "./archive.js";
