@@ -29,7 +29,8 @@ export const Password = z.string().min(L.PASSWORD_MIN).max(L.PASSWORD_MAX);
 export const RegisterBody = z.strictObject({ handle: Handle, password: Password, display_name: humanText(L.DISPLAY_NAME_MAX) });
 export const LoginBody = z.strictObject({ handle: z.string().min(1).max(L.HANDLE_MAX).transform((s) => s.toLowerCase()), password: z.string().min(1).max(L.PASSWORD_MAX) });
 export const RefreshBody = z.strictObject({ refresh_token: z.string().min(1).max(200) });
-export const LogoutBody = RefreshBody;
+// device_id: the id the device opened its sockets with; they close on logout
+export const LogoutBody = z.strictObject({ refresh_token: z.string().min(1).max(200), device_id: z.string().min(1).max(64).optional() });
 
 export const UserSearchQuery = z.strictObject({
   q: z.string().trim().min(1).max(L.DISPLAY_NAME_MAX),

@@ -5,4 +5,5 @@ export * from "./models.js";
 export * from "./frames.js";
 export * from "./social.js";
 export * from "./rooms.js";
+export * from "./realtime.js";
 export * from "./archive.js";

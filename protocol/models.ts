@@ -1,4 +1,5 @@
 // Shapes the API answers with. Field names are the wire names (snake_case).
+import type { Message } from "./frames.js";
 import type { RoleName } from "./http.js";
 
 export interface PublicUser {
@@ -45,7 +46,7 @@ export interface RoomMember {
 
 export interface RoomListEntry {
   room: Room;
-  last_message: unknown | null;
+  last_message: Message | null;
   unread_count: number;
   read_seq: number;
   muted: boolean;

@@ -8,6 +8,7 @@ import type { AppBindings } from "./env.js";
 import { closeDb } from "./http/db.js";
 import { HttpError, errorResponse } from "./http/errors.js";
 import { healthRoutes } from "./health/index.js";
+import { realtimeRoutes, upgradeRoutes } from "./realtime/index.js";
 import { devicesRoutes } from "./devices/index.js";
 import { friendsRoutes } from "./friends/index.js";
 import { roomsRoutes } from "./rooms/index.js";
@@ -29,9 +30,11 @@ export function createApp() {
 
   app.route("/", healthRoutes);
   app.route("/auth", authRoutes);
+  app.route("/", upgradeRoutes); // WebSocket upgrades carry a ticket instead of a token
   // everything below needs a valid access token
   app.use("/*", requireAuth);
   app.route("/", usersRoutes); // /me, /users
+  app.route("/", realtimeRoutes); // /connect/ticket, /rooms/:id/messages
   app.route("/friends", friendsRoutes);
   app.route("/rooms", roomsRoutes);
   app.route("/devices", devicesRoutes);

@@ -1,6 +1,9 @@
 import { createApp } from "./app.js";
 import type { Env } from "./env.js";
 
+export { ChatRoom } from "../durable-objects/chat-room/index.js";
+export { UserSession } from "../durable-objects/user-session/index.js";
+
 const app = createApp();
 
 export default {

@@ -1,6 +1,6 @@
 // A real workerd running the bundled Worker (Miniflare), one per test file, over the shared test
 // database. Bindings come from wrangler.toml, plus the secrets a deployment would set.
-import { Miniflare } from "miniflare";
+import { Log, LogLevel, Miniflare } from "miniflare";
 import { inject } from "vitest";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import path from "node:path";
@@ -18,6 +18,8 @@ export async function startEdge(vars: Record<string, string> = {}): Promise<Edge
   const mf = new Miniflare({
     ...(workerOptions as object),
     modules: true,
+    // EDGE_LOG=1 shows workerd's own log (console output of the Worker and the objects)
+    ...(process.env.EDGE_LOG ? { log: new Log(LogLevel.DEBUG) } : {}),
     scriptPath: inject("workerScript"),
     modulesRoot: path.dirname(inject("workerScript")),
     bindings: {

@@ -3,7 +3,7 @@
 import { SignJWT, createLocalJWKSet, importJWK, jwtVerify, type JWK, type JWTVerifyGetKey } from "jose";
 import type { AuthContext, Env } from "../env.js";
 
-const ISSUER = "edge-chat";
+export const ISSUER = "edge-chat";
 const AUDIENCE = "edge-chat:api";
 export const DEFAULT_ACCESS_TTL_SECONDS = 900;
 
@@ -15,7 +15,8 @@ interface Keys {
 }
 let cached: Keys | undefined;
 
-async function keysFor(env: Pick<Env, "JWT_PRIVATE_JWK" | "JWT_PUBLIC_JWKS">): Promise<Keys> {
+/** The signing key and the verifier of every key still accepted; also signs connect tickets. */
+export async function keysFor(env: Pick<Env, "JWT_PRIVATE_JWK" | "JWT_PUBLIC_JWKS">): Promise<Keys> {
   const source = env.JWT_PRIVATE_JWK + (env.JWT_PUBLIC_JWKS ?? "");
   if (cached?.source === source) return cached;
   if (!env.JWT_PRIVATE_JWK) throw new Error("JWT_PRIVATE_JWK is not configured");

@@ -14,6 +14,7 @@ import { publicUser } from "../users/public-user.js";
 import { signAccessToken } from "./access-tokens.js";
 import { DEFAULT_SCRYPT, dummyHash, hashPassword, verifyPassword, type ScryptParams } from "./password.js";
 import { DEFAULT_REFRESH_TTL_DAYS, REUSE_GRACE_MS, hashRefreshToken, isWellFormed, newRefreshToken, successorOf } from "./refresh-tokens.js";
+import { sessionStub } from "../realtime/room-sync.js";
 import { requireAuth } from "./require-auth.js";
 import { assertLoginAllowed } from "./throttle.js";
 
@@ -167,7 +168,7 @@ authRoutes.get("/session", requireAuth, async (c) => {
 });
 
 authRoutes.post("/logout", requireAuth, async (c) => {
-  const { refresh_token } = await readJson(c, LogoutBody);
+  const { refresh_token, device_id } = await readJson(c, LogoutBody);
   const db = dbOf(c);
   const me = c.get("auth");
   const [row] = await db
@@ -177,6 +178,8 @@ authRoutes.post("/logout", requireAuth, async (c) => {
   // Unknown or foreign tokens change nothing; logout stays idempotent.
   if (row) await revokeFamilyOf(db, row.familyId);
   await logAuth(db, AuthEvent.logout, true, clientInfo(c), me.userId, me.handle);
+  // the device's open sockets (its session socket and room streams) close with it
+  if (device_id) await sessionStub(c.env, me.userId).closeDevice(me.userId, device_id);
   return c.body(null, 204);
 });
 

@@ -8,6 +8,7 @@ import { FriendPatchBody } from "../../protocol/index.js";
 import type { FriendListResponse, FriendResponse } from "../../protocol/social.js";
 import type { AppBindings } from "../env.js";
 import { dbOf } from "../http/db.js";
+import { pushRoomState } from "../realtime/room-sync.js";
 import { forbidden, invalid, notFound } from "../http/errors.js";
 import { idParam, readJson } from "../http/validate.js";
 import { whoBlocked } from "../users/blocks.js";
@@ -52,6 +53,7 @@ friendsRoutes.patch("/:user_id", async (c) => {
   const user = await findUser(db, target);
   // A block may outlive the blocked account, so lifting it only needs the user to exist.
   if (!user) throw notFound("no such user");
+  let directRoom: string | null = null;
   const row = await db.transaction(async (tx) => {
     let row: FriendRow | undefined = await lockFriendRow(tx, me, target);
     let blockChanged = false;
@@ -59,6 +61,7 @@ friendsRoutes.patch("/:user_id", async (c) => {
       const change = body.blocked ? await block(tx, me, target, row) : await unblock(tx, me, target, row);
       row = change.row;
       blockChanged = change.changed;
+      directRoom = change.room?.id ?? null;
     }
     if (body.favorite !== undefined) {
       // judged after the block part, so one request can block a stranger and mark them at once
@@ -69,6 +72,8 @@ friendsRoutes.patch("/:user_id", async (c) => {
     if (!row && !blockChanged) throw notFound("not in your friends");
     return row;
   });
+  // the pair's direct room shuts (or opens) from the moment this answer arrives
+  if (directRoom) await pushRoomState(c.env, db, directRoom);
   return c.json({ friend: toFriend(user, row) } satisfies FriendResponse);
 });
 

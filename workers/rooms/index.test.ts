@@ -187,7 +187,6 @@ describe("GET /rooms", () => {
     expect((await call(edge, "DELETE", `/v1/rooms/${left.id}/members/${me.id}`, { token: me.token })).status).toBe(204);
     // activity on the older room moves it to the top
     expect((await call(edge, "PATCH", `/v1/rooms/${older.id}`, { token: me.token, body: { notice: "hi" } })).status).toBe(200);
-    await db().query(`update chat_members set last_read_seq = 7 where room_id = $1 and user_id = $2`, [older.id, me.id]);
     expect((await call(edge, "PATCH", `/v1/rooms/${dm.id}/me`, { token: me.token, body: { hidden: true } })).status).toBe(200);
 
     const res = await call(edge, "GET", "/v1/rooms", { token: me.token });
@@ -197,7 +196,8 @@ describe("GET /rooms", () => {
       room: { ...older, notice: "hi" },
       last_message: null,
       unread_count: 0,
-      read_seq: 7,
+      // offsets come from the room itself (realtime tests cover them moving)
+      read_seq: 0,
       muted: false,
       hidden: false,
     });

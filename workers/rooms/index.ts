@@ -17,12 +17,14 @@ import {
   type Room,
   type RoomListEntry,
   type RoomMember,
+  type RoomSummary,
 } from "../../protocol/index.js";
 import type { AddMembersResponse, MemberResponse, MyRoomSettings, RoomDetailResponse, RoomListResponse, RoomResponse } from "../../protocol/rooms.js";
 import type { AppBindings } from "../env.js";
 import { dbOf } from "../http/db.js";
 import { HttpError, forbidden, invalid, notFound } from "../http/errors.js";
 import { idParam, readJson } from "../http/validate.js";
+import { notifySessions, pushRoomState, roomStub, sessionStub } from "../realtime/room-sync.js";
 import { whoBlocked } from "../users/blocks.js";
 import { canRemove, describePermissions, missingPermissions, nextOwner, permissionsForPatch, planRoleChange, roleName } from "./permissions.js";
 import { directKey, toRoom } from "./serialize.js";
@@ -50,14 +52,21 @@ roomsRoutes.post("/", async (c) => {
   const db = dbOf(c);
   const me = c.get("auth").userId;
   if (body.type === "direct") {
-    const { room, created } = await openDirectRoom(db, me, lower(body.peer_id));
+    const peer = lower(body.peer_id);
+    const { room, created, revived } = await openDirectRoom(db, me, peer);
+    if (created || revived) {
+      await pushRoomState(c.env, db, room.id);
+      notifySessions(c.env, c.executionCtx, [me, peer], room.id, "created");
+    }
     return c.json({ room } satisfies RoomResponse, created ? 201 : 200);
   }
-  const room = await createGroup(db, me, body.name, body.member_ids.map(lower));
+  const { room, memberIds } = await createGroup(db, me, body.name, body.member_ids.map(lower));
+  await pushRoomState(c.env, db, room.id);
+  notifySessions(c.env, c.executionCtx, memberIds, room.id, "created");
   return c.json({ room } satisfies RoomResponse, 201);
 });
 
-async function openDirectRoom(db: Database, me: string, peerId: string): Promise<{ room: Room; created: boolean }> {
+async function openDirectRoom(db: Database, me: string, peerId: string): Promise<{ room: Room; created: boolean; revived: boolean }> {
   if (peerId === me) throw invalid("a direct room needs another person; peer_id is your own id");
   const [peer] = await db.select({ id: users.id, status: users.status }).from(users).where(eq(users.id, peerId));
   if (!peer || peer.status !== UserStatus.active) throw notFound("no such user");
@@ -77,14 +86,14 @@ async function openDirectRoom(db: Database, me: string, peerId: string): Promise
       await tx.insert(chatMembers).values(
         [me, peerId].map((userId) => ({ roomId: created.id, userId, role: MemberRole.member, status: MemberStatus.active })),
       );
-      return { room: toRoom(created, null, 2, me), created: true };
+      return { room: toRoom(created, null, 2, me), created: true, revived: false };
     }
 
     // A new statement under READ COMMITTED sees the winner's committed row.
     const [existing] = await tx.select({ id: chatRooms.id, status: chatRooms.status }).from(chatRooms).where(eq(chatRooms.directKey, key));
     if (!existing) throw new HttpError(503, "unavailable", "the direct room is being created; try again");
-    if (existing.status !== RoomStatus.active) await reviveDirectRoom(tx, existing.id, [me, peerId]);
-    return { room: await roomView(tx, existing.id, me), created: false };
+    const revived = existing.status !== RoomStatus.active && (await reviveDirectRoom(tx, existing.id, [me, peerId]));
+    return { room: await roomView(tx, existing.id, me), created: false, revived };
   });
 }
 
@@ -93,13 +102,13 @@ async function openDirectRoom(db: Database, me: string, peerId: string): Promise
  * same room (and id) back instead of making a second one. Claimed with a conditional update,
  * so of two concurrent openers only one revives memberships and bumps the version.
  */
-async function reviveDirectRoom(tx: Tx, roomId: string, pair: string[]) {
+async function reviveDirectRoom(tx: Tx, roomId: string, pair: string[]): Promise<boolean> {
   const claimed = await tx
     .update(chatRooms)
     .set({ status: RoomStatus.active, updatedAt: sql`now()` })
     .where(and(eq(chatRooms.id, roomId), ne(chatRooms.status, RoomStatus.active)))
     .returning({ id: chatRooms.id });
-  if (!claimed.length) return;
+  if (!claimed.length) return false;
   const revived = await tx
     .insert(chatMembers)
     .values(pair.map((userId) => ({ roomId, userId, role: MemberRole.member, status: MemberStatus.active })))
@@ -109,10 +118,12 @@ async function reviveDirectRoom(tx: Tx, roomId: string, pair: string[]) {
       setWhere: sql`${chatMembers.status} <> ${MemberStatus.active} or ${chatMembers.leftAt} is not null`,
     })
     .returning({ id: chatMembers.id });
-  if (revived.length) await bumpMembership(tx, roomId);
+  // the version moves even when no membership row changed: the room's object must learn it is active again
+  await bumpMembership(tx, roomId);
+  return revived.length > 0 || claimed.length > 0;
 }
 
-async function createGroup(db: Database, me: string, name: string, memberIds: string[]): Promise<Room> {
+async function createGroup(db: Database, me: string, name: string, memberIds: string[]): Promise<{ room: Room; memberIds: string[] }> {
   const others = [...new Set(memberIds)].filter((id) => id !== me);
   // CreateRoomBody already caps member_ids at 999; kept so the rule holds if that schema changes
   if (others.length + 1 > MAX_GROUP_MEMBERS) throw invalid(`a group has at most ${MAX_GROUP_MEMBERS} members, the creator included`);
@@ -135,7 +146,7 @@ async function createGroup(db: Database, me: string, name: string, memberIds: st
       { roomId: room.id, userId: me, role: MemberRole.owner, status: MemberStatus.active },
       ...others.map((userId) => ({ roomId: room.id, userId, role: MemberRole.member, status: MemberStatus.active })),
     ]);
-    return toRoom(room, meta ?? null, others.length + 1, me);
+    return { room: toRoom(room, meta ?? null, others.length + 1, me), memberIds: [me, ...others] };
   });
 }
 
@@ -156,16 +167,26 @@ roomsRoutes.get("/", async (c) => {
     .leftJoin(chatRoomMetadata, eq(chatRoomMetadata.roomId, chatRooms.id))
     .where(and(eq(chatMembers.userId, me), isActiveMember, eq(chatRooms.status, RoomStatus.active)))
     .orderBy(desc(chatRooms.updatedAt), desc(chatRooms.id));
-  const rooms: RoomListEntry[] = rows.map((r) => ({
-    room: toRoom(r.room, r.meta, r.memberCount, me),
-    // last_message and unread_count come from the rooms' Durable Objects (realtime issue);
-    // until then a room reports no message and nothing unread
-    last_message: null,
-    unread_count: 0,
-    read_seq: r.readSeq,
-    muted: r.muted,
-    hidden: r.hidden,
-  }));
+  // last message and offsets come from the user's session (its per-room cache, refreshed from
+  // the rooms when it is not online); PostgreSQL's copy of read_seq is the fallback
+  let summaries: Record<string, RoomSummary> = {};
+  try {
+    if (rows.length) summaries = await sessionStub(c.env, me).summaries(me, rows.map((r) => r.room.id));
+  } catch (err) {
+    console.warn("room summaries unavailable", err);
+  }
+  const rooms: RoomListEntry[] = rows.map((r) => {
+    const s = summaries[r.room.id];
+    const readSeq = s ? s.read_seq : r.readSeq;
+    return {
+      room: toRoom(r.room, r.meta, r.memberCount, me),
+      last_message: s?.last_message ?? null,
+      unread_count: s ? Math.max(0, s.last_seq - s.read_seq) : 0,
+      read_seq: readSeq,
+      muted: r.muted,
+      hidden: r.hidden,
+    };
+  });
   return c.json({ rooms } satisfies RoomListResponse);
 });
 
@@ -226,6 +247,7 @@ roomsRoutes.patch("/:id", async (c) => {
     });
     return roomView(tx, roomId, me);
   });
+  c.executionCtx.waitUntil(roomStub(c.env, roomId).notifyUpdated(roomId).catch((err: unknown) => console.warn("room update not announced", err)));
   return c.json({ room } satisfies RoomResponse);
 });
 
@@ -272,6 +294,10 @@ roomsRoutes.post("/:id/members", async (c) => {
     await bumpMembership(tx, roomId);
     return { room: await roomView(tx, roomId, me), added: fresh };
   });
+  if (answer.added.length) {
+    await pushRoomState(c.env, db, roomId);
+    notifySessions(c.env, c.executionCtx, answer.added, roomId, "member_added");
+  }
   return c.json(answer);
 });
 
@@ -309,6 +335,8 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
     }
     await bumpMembership(tx, roomId);
   });
+  await pushRoomState(c.env, db, roomId);
+  notifySessions(c.env, c.executionCtx, [target], roomId, "member_removed");
   return c.body(null, 204);
 });
 
@@ -344,6 +372,7 @@ roomsRoutes.patch("/:id/members/:user_id", async (c) => {
     await bumpMembership(tx, roomId);
     return { user_id: target, role };
   });
+  await pushRoomState(c.env, db, roomId);
   return c.json({ member } satisfies MemberResponse);
 });
 

@@ -1,0 +1,73 @@
+// A room's membership as PostgreSQL holds it, in the shape its ChatRoom Durable Object keeps:
+// read by the rooms API after every change (to push it to the object) and by the object itself
+// when it starts without a copy.
+import { and, eq, inArray, isNull, or } from "drizzle-orm";
+import type { RoomSnapshot } from "../protocol/realtime.js";
+import type { RoleName } from "../protocol/http.js";
+import type { Exec } from "./client.js";
+import { BlockStatus, MemberRole, MemberStatus, RoomStatus, RoomType, nameOf } from "./codes.js";
+import { chatMembers, chatRoomRoles, chatRooms, userBlock } from "./schema/index.js";
+
+export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSnapshot | null> {
+  const [room] = await db
+    .select({ id: chatRooms.id, type: chatRooms.roomType, status: chatRooms.status, version: chatRooms.membershipVersion })
+    .from(chatRooms)
+    .where(eq(chatRooms.id, roomId));
+  if (!room) return null;
+  const members = await db
+    .select({ userId: chatMembers.userId, role: chatMembers.role, joinedAt: chatMembers.joinedAt, canSend: chatRoomRoles.canSend })
+    .from(chatMembers)
+    .leftJoin(chatRoomRoles, and(eq(chatRoomRoles.roomId, chatMembers.roomId), eq(chatRoomRoles.role, chatMembers.role)))
+    .where(and(eq(chatMembers.roomId, roomId), eq(chatMembers.status, MemberStatus.active), isNull(chatMembers.leftAt)));
+  const ids = members.map((m) => m.userId);
+  // Only a direct room is shut by a block; in a group, blocking someone hides nothing the group shares.
+  const blocks =
+    room.type === RoomType.direct && ids.length === 2
+      ? await db
+          .select({ blocker: userBlock.blockerId, blocked: userBlock.blockedId })
+          .from(userBlock)
+          .where(
+            and(
+              eq(userBlock.status, BlockStatus.active),
+              or(
+                and(eq(userBlock.blockerId, ids[0]!), eq(userBlock.blockedId, ids[1]!)),
+                and(eq(userBlock.blockerId, ids[1]!), eq(userBlock.blockedId, ids[0]!)),
+              ),
+              inArray(userBlock.blockerId, ids),
+            ),
+          )
+      : [];
+  return {
+    room_id: room.id,
+    version: room.version,
+    type: room.type === RoomType.direct ? "direct" : "group",
+    active: room.status === RoomStatus.active,
+    members: members.map((m) => ({
+      user_id: m.userId,
+      role: nameOf(MemberRole, m.role) as RoleName,
+      can_send: m.canSend ?? false,
+      joined_at: m.joinedAt.toISOString(),
+    })),
+    blocks: blocks.map((b) => [b.blocker, b.blocked] as [string, string]),
+  };
+}
+
+/** Marks a room cleaned up (its object found it empty and idle); a direct room comes back on the next open. */
+export async function markRoomCleaned(db: Exec, roomId: string): Promise<boolean> {
+  const rows = await db
+    .update(chatRooms)
+    .set({ status: RoomStatus.cleaned })
+    .where(and(eq(chatRooms.id, roomId), eq(chatRooms.status, RoomStatus.active)))
+    .returning({ id: chatRooms.id });
+  return rows.length > 0;
+}
+
+/** Room ids a user is an active member of (what their session subscribes to). */
+export async function activeRoomIdsOf(db: Exec, userId: string): Promise<string[]> {
+  const rows = await db
+    .select({ id: chatRooms.id })
+    .from(chatMembers)
+    .innerJoin(chatRooms, eq(chatRooms.id, chatMembers.roomId))
+    .where(and(eq(chatMembers.userId, userId), eq(chatMembers.status, MemberStatus.active), isNull(chatMembers.leftAt), eq(chatRooms.status, RoomStatus.active)));
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import type { Message } from "../../protocol/index.js";
+import { planFanout } from "./fanout.js";
+
+const msg = (seq: number, sender: string, over: Partial<Message> = {}): Message => ({
+  room_id: "r", seq, message_id: "m", sender_id: sender, client_message_id: `c${seq}`, body: "hi", mentions: [], mention_all: false, created_at: "t", ...over,
+});
+
+describe("planFanout", () => {
+  const members = [
+    { user_id: "streaming", subscribed: false },
+    { user_id: "online", subscribed: true },
+    { user_id: "both", subscribed: true },
+    { user_id: "offline", subscribed: false },
+    { user_id: "sender", subscribed: false },
+  ];
+  const streams = new Map([["streaming", ["s1"]], ["both", ["b-phone"]]]);
+
+  it("delivers to streams, tells online sessions once per batch, and pushes to offline members but never the sender", () => {
+    const plan = planFanout(members, streams, [msg(1, "sender"), msg(2, "sender", { mentions: ["offline"] })]);
+    expect(plan.delivered.sort()).toEqual(["both", "streaming"]);
+    expect(plan.activity).toEqual([
+      { user_id: "online", stream_devices: [], mentioned: false },
+      { user_id: "both", stream_devices: ["b-phone"], mentioned: false },
+    ]);
+    expect(plan.push).toEqual([
+      { seq: 1, recipients: ["offline"], mentioned: [] },
+      { seq: 2, recipients: ["offline"], mentioned: ["offline"] },
+    ]);
+  });
+  it("marks mention_all for everyone but the sender", () => {
+    const plan = planFanout([{ user_id: "online", subscribed: true }, { user_id: "sender", subscribed: true }], new Map(), [msg(1, "sender", { mention_all: true })]);
+    expect(plan.activity.map((a) => [a.user_id, a.mentioned])).toEqual([["online", true], ["sender", false]]);
+  });
+  it("plans nothing for an empty batch", () => {
+    expect(planFanout(members, streams, [])).toEqual({ delivered: [], activity: [], push: [] });
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import type { RoomSnapshot } from "../../protocol/index.js";
+import { blockedFrom, planMembership, type MemberState } from "./members.js";
+
+const snap = (members: Array<[string, string, string]>): RoomSnapshot => ({
+  room_id: "r",
+  version: 2,
+  type: "group",
+  active: true,
+  members: members.map(([user_id, role, joined_at]) => ({ user_id, role: role as "member", can_send: true, joined_at })),
+  blocks: [],
+});
+const state = (user_id: string, joined_at: string, over: Partial<MemberState> = {}): MemberState => ({
+  user_id, role: "member", can_send: true, joined_at, joined_seq: 0, read_seq: 4, delivered_seq: 5, subscribed: true, ...over,
+});
+
+describe("planMembership", () => {
+  it("lets the first members see the room from the start and later joiners from the last seq", () => {
+    expect(planMembership(new Map(), snap([["a", "member", "t1"]]), 0, true).upserts[0]!.joined_seq).toBe(0);
+    const later = planMembership(new Map([["a", state("a", "t1")]]), snap([["a", "member", "t1"], ["b", "member", "t2"]]), 42, false);
+    expect(later.joined).toEqual(["b"]);
+    expect(later.upserts).toEqual([expect.objectContaining({ user_id: "b", joined_seq: 42, read_seq: 42 })]);
+  });
+  it("removes members missing from the snapshot and restarts history for one who came back", () => {
+    const plan = planMembership(new Map([["a", state("a", "t1")], ["b", state("b", "t1")]]), snap([["a", "member", "t9"]]), 10, false);
+    expect(plan.removed).toEqual(["b"]);
+    expect(plan.upserts[0]).toMatchObject({ user_id: "a", joined_seq: 10, read_seq: 10 });
+  });
+  it("keeps offsets across a role change", () => {
+    const plan = planMembership(new Map([["a", state("a", "t1")]]), snap([["a", "admin", "t1"]]), 10, false);
+    expect(plan.upserts).toEqual([expect.objectContaining({ role: "admin", read_seq: 4, delivered_seq: 5 })]);
+    expect(plan.joined).toEqual([]);
+  });
+});
+
+describe("blockedFrom", () => {
+  it("stops both sides sending in a blocked direct room and the blocked side reading", () => {
+    expect(blockedFrom([["a", "b"]], "direct", "a")).toEqual({ send: true, read: false });
+    expect(blockedFrom([["a", "b"]], "direct", "b")).toEqual({ send: true, read: true });
+    expect(blockedFrom([["a", "b"]], "group", "b")).toEqual({ send: false, read: false });
+  });
+});

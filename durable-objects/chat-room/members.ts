@@ -1,0 +1,49 @@
+// How a membership snapshot from PostgreSQL changes the room's own copy. Pure, so the rules
+// (who joins at which seq, who keeps their offsets) are tested without a runtime.
+import type { RoomSnapshot } from "../../protocol/index.js";
+
+export interface MemberState {
+  user_id: string;
+  role: string;
+  can_send: boolean;
+  joined_at: string;
+  joined_seq: number;
+  read_seq: number;
+  delivered_seq: number;
+  subscribed: boolean;
+}
+
+export interface MembershipPlan {
+  upserts: MemberState[];
+  removed: string[];
+  /** joined now (or again, after leaving): they see messages after `last_seq` only */
+  joined: string[];
+}
+
+export function planMembership(current: ReadonlyMap<string, MemberState>, snapshot: RoomSnapshot, lastSeq: number, initial: boolean): MembershipPlan {
+  const upserts: MemberState[] = [];
+  const joined: string[] = [];
+  const seen = new Set<string>();
+  for (const m of snapshot.members) {
+    seen.add(m.user_id);
+    const had = current.get(m.user_id);
+    // a new joined_at means the member left and came back: history starts over for them
+    if (!had || had.joined_at !== m.joined_at) {
+      // members present when the room first learns of itself see the whole room
+      const from = initial ? 0 : lastSeq;
+      upserts.push({ user_id: m.user_id, role: m.role, can_send: m.can_send, joined_at: m.joined_at, joined_seq: from, read_seq: from, delivered_seq: from, subscribed: had?.subscribed ?? false });
+      joined.push(m.user_id);
+    } else if (had.role !== m.role || had.can_send !== m.can_send) {
+      upserts.push({ ...had, role: m.role, can_send: m.can_send });
+    }
+  }
+  const removed = [...current.keys()].filter((id) => !seen.has(id));
+  return { upserts, removed, joined };
+}
+
+/** In a direct room a block in either direction stops sending; the blocked person also stops reading. */
+export function blockedFrom(blocks: ReadonlyArray<readonly [string, string]>, type: "direct" | "group", userId: string): { send: boolean; read: boolean } {
+  if (type !== "direct" || blocks.length === 0) return { send: false, read: false };
+  const isBlocked = blocks.some(([, blocked]) => blocked === userId);
+  return { send: true, read: isBlocked };
+}

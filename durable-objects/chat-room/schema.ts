@@ -1,0 +1,50 @@
+// The ChatRoom's SQLite tables. Each statement is idempotent, so the object runs them on every
+// start; a later change adds statements, never edits these.
+export const ROOM_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS members (
+     user_id TEXT PRIMARY KEY,
+     role TEXT NOT NULL,
+     can_send INTEGER NOT NULL,
+     joined_at TEXT NOT NULL,
+     joined_seq INTEGER NOT NULL,
+     read_seq INTEGER NOT NULL,
+     delivered_seq INTEGER NOT NULL,
+     subscribed INTEGER NOT NULL DEFAULT 0
+   ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS blocks (blocker TEXT NOT NULL, blocked TEXT NOT NULL, PRIMARY KEY (blocker, blocked)) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS messages (
+     seq INTEGER PRIMARY KEY,
+     message_id TEXT NOT NULL,
+     sender_id TEXT NOT NULL,
+     client_message_id TEXT NOT NULL,
+     body TEXT NOT NULL,
+     mentions TEXT NOT NULL,
+     mention_all INTEGER NOT NULL,
+     reply_to_seq INTEGER,
+     attachments TEXT,
+     created_at INTEGER NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS messages_created_at ON messages (created_at)`,
+  `CREATE TABLE IF NOT EXISTS dedupe (
+     sender_id TEXT NOT NULL,
+     client_message_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     message_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (sender_id, client_message_id)
+   ) WITHOUT ROWID`,
+  `CREATE INDEX IF NOT EXISTS dedupe_created_at ON dedupe (created_at)`,
+  // kind: 'message' (seq to archive), 'read' (an offset to copy), 'push' (offline recipients)
+  `CREATE TABLE IF NOT EXISTS outbox (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind TEXT NOT NULL,
+     seq INTEGER,
+     payload TEXT,
+     created_at INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_at INTEGER NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS outbox_kind_seq ON outbox (kind, seq)`,
+  `CREATE TABLE IF NOT EXISTS used_tickets (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID`,
+];

@@ -1,0 +1,280 @@
+// The ChatRoom's storage: every read and write of its SQLite tables. Synchronous (the object's
+// SQLite runs in-process), so a caller can wrap several calls in one transactionSync.
+import type { Attachment, Message, SendFrame } from "../../protocol/index.js";
+import type { TimeUuidGenerator } from "../shared/timeuuid.js";
+import type { MemberState } from "./members.js";
+import { ROOM_SCHEMA } from "./schema.js";
+
+type Row = Record<string, SqlStorageValue>;
+
+export interface RoomMeta {
+  room_id: string;
+  type: "direct" | "group";
+  version: number;
+  active: boolean;
+  last_seq: number;
+  /** epoch ms of the last thing that happened here (message, join, socket) */
+  last_activity: number;
+}
+
+export interface SendResult {
+  sender_id: string;
+  client_message_id: string;
+  seq: number;
+  message_id: string;
+  created_at: string;
+  duplicate: boolean;
+  /** the stored message, for new sends */
+  message?: Message;
+}
+
+export interface PendingSend {
+  sender_id: string;
+  frame: SendFrame;
+}
+
+function toMessage(roomId: string, r: Row): Message {
+  const m: Message = {
+    room_id: roomId,
+    seq: r.seq as number,
+    message_id: r.message_id as string,
+    sender_id: r.sender_id as string,
+    client_message_id: r.client_message_id as string,
+    body: r.body as string,
+    mentions: JSON.parse(r.mentions as string) as string[],
+    mention_all: r.mention_all === 1,
+    created_at: new Date(r.created_at as number).toISOString(),
+  };
+  if (r.reply_to_seq !== null && r.reply_to_seq !== undefined) m.reply_to_seq = r.reply_to_seq as number;
+  if (r.attachments) m.attachments = JSON.parse(r.attachments as string) as Attachment[];
+  return m;
+}
+
+function toMember(r: Row): MemberState {
+  return {
+    user_id: r.user_id as string,
+    role: r.role as string,
+    can_send: r.can_send === 1,
+    joined_at: r.joined_at as string,
+    joined_seq: r.joined_seq as number,
+    read_seq: r.read_seq as number,
+    delivered_seq: r.delivered_seq as number,
+    subscribed: r.subscribed === 1,
+  };
+}
+
+export class RoomStore {
+  constructor(private readonly sql: SqlStorage) {
+    this.createTables();
+  }
+
+  createTables(): void {
+    for (const stmt of ROOM_SCHEMA) this.sql.exec(stmt);
+  }
+
+  // ---- meta ----
+  meta(): RoomMeta | null {
+    const rows = this.sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta").toArray();
+    if (rows.length === 0) return null;
+    const kv = Object.fromEntries(rows.map((r) => [r.key, r.value]));
+    if (!kv.room_id) return null;
+    return {
+      room_id: kv.room_id,
+      type: kv.type === "direct" ? "direct" : "group",
+      version: Number(kv.version ?? 0),
+      active: kv.active !== "0",
+      last_seq: Number(kv.last_seq ?? 0),
+      last_activity: Number(kv.last_activity ?? 0),
+    };
+  }
+
+  setMeta(values: Partial<Record<keyof RoomMeta, string | number | boolean>>): void {
+    for (const [key, value] of Object.entries(values)) {
+      const v = typeof value === "boolean" ? (value ? "1" : "0") : String(value);
+      this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, v);
+    }
+  }
+
+  // ---- members ----
+  members(): MemberState[] {
+    return this.sql.exec("SELECT * FROM members").toArray().map(toMember);
+  }
+
+  member(userId: string): MemberState | null {
+    const [row] = this.sql.exec("SELECT * FROM members WHERE user_id = ?", userId).toArray();
+    return row ? toMember(row) : null;
+  }
+
+  memberCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM members").one().n;
+  }
+
+  upsertMember(m: MemberState): void {
+    this.sql.exec(
+      `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, can_send = excluded.can_send, joined_at = excluded.joined_at,
+         joined_seq = excluded.joined_seq, read_seq = excluded.read_seq, delivered_seq = excluded.delivered_seq`,
+      m.user_id, m.role, m.can_send ? 1 : 0, m.joined_at, m.joined_seq, m.read_seq, m.delivered_seq, m.subscribed ? 1 : 0,
+    );
+  }
+
+  removeMember(userId: string): void {
+    this.sql.exec("DELETE FROM members WHERE user_id = ?", userId);
+  }
+
+  setBlocks(blocks: ReadonlyArray<readonly [string, string]>): void {
+    this.sql.exec("DELETE FROM blocks");
+    for (const [a, b] of blocks) this.sql.exec("INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?, ?)", a, b);
+  }
+
+  blocks(): Array<[string, string]> {
+    return this.sql.exec<{ blocker: string; blocked: string }>("SELECT blocker, blocked FROM blocks").toArray().map((r) => [r.blocker, r.blocked]);
+  }
+
+  setSubscribed(userId: string, on: boolean): boolean {
+    return this.sql.exec("UPDATE members SET subscribed = ? WHERE user_id = ?", on ? 1 : 0, userId).rowsWritten > 0;
+  }
+
+  subscribedCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM members WHERE subscribed = 1").one().n;
+  }
+
+  /** Moves delivered_seq of all `userIds` forward to `seq` in one statement. */
+  markDelivered(userIds: readonly string[], seq: number): void {
+    if (userIds.length === 0) return;
+    this.sql.exec("UPDATE members SET delivered_seq = ? WHERE delivered_seq < ? AND user_id IN (SELECT value FROM json_each(?))", seq, seq, JSON.stringify(userIds));
+  }
+
+  /** Moves read_seq forward only, clamped to the last seq; the new value, or null when it did not move. */
+  markRead(userId: string, seq: number, lastSeq: number): number | null {
+    const to = Math.min(seq, lastSeq);
+    const res = this.sql.exec<{ read_seq: number }>("UPDATE members SET read_seq = ? WHERE user_id = ? AND read_seq < ? RETURNING read_seq", to, userId, to).toArray();
+    return res[0]?.read_seq ?? null;
+  }
+
+  // ---- messages ----
+  /**
+   * Stores a group of sends: each is deduplicated on (sender, client_message_id) and, if new,
+   * gets the next seq and a time UUID. The caller runs this inside one transaction.
+   */
+  commitSends(roomId: string, sends: readonly PendingSend[], now: number, ids: TimeUuidGenerator, lastSeq: number): { results: SendResult[]; lastSeq: number } {
+    const results: SendResult[] = [];
+    let seq = lastSeq;
+    for (const { sender_id, frame } of sends) {
+      const [dup] = this.sql
+        .exec<{ seq: number; message_id: string; created_at: number }>(
+          "SELECT seq, message_id, created_at FROM dedupe WHERE sender_id = ? AND client_message_id = ?",
+          sender_id,
+          frame.client_message_id,
+        )
+        .toArray();
+      if (dup) {
+        results.push({ sender_id, client_message_id: frame.client_message_id, seq: dup.seq, message_id: dup.message_id, created_at: new Date(dup.created_at).toISOString(), duplicate: true });
+        continue;
+      }
+      seq += 1;
+      const { id, ms } = ids.next(now);
+      const mentions = [...new Set(frame.mentions ?? [])];
+      const attachments = frame.attachments?.length ? JSON.stringify(frame.attachments) : null;
+      this.sql.exec(
+        "INSERT INTO messages (seq, message_id, sender_id, client_message_id, body, mentions, mention_all, reply_to_seq, attachments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        seq, id, sender_id, frame.client_message_id, frame.body, JSON.stringify(mentions), frame.mention_all ? 1 : 0, frame.reply_to_seq ?? null, attachments, ms,
+      );
+      this.sql.exec("INSERT INTO dedupe (sender_id, client_message_id, seq, message_id, created_at) VALUES (?, ?, ?, ?, ?)", sender_id, frame.client_message_id, seq, id, ms);
+      this.sql.exec("INSERT INTO outbox (kind, seq, created_at, next_at) VALUES ('message', ?, ?, ?)", seq, ms, ms);
+      const message: Message = {
+        room_id: roomId, seq, message_id: id, sender_id, client_message_id: frame.client_message_id, body: frame.body,
+        mentions, mention_all: frame.mention_all ?? false, created_at: new Date(ms).toISOString(),
+        ...(frame.reply_to_seq !== undefined ? { reply_to_seq: frame.reply_to_seq } : {}),
+        ...(frame.attachments?.length ? { attachments: frame.attachments } : {}),
+      };
+      results.push({ sender_id, client_message_id: frame.client_message_id, seq, message_id: id, created_at: message.created_at, duplicate: false, message });
+    }
+    if (seq !== lastSeq) this.setMeta({ last_seq: seq, last_activity: now });
+    return { results, lastSeq: seq };
+  }
+
+  /** The newest messages after `afterSeq` (at most `max`), oldest first, and whether older ones were left out. */
+  replay(roomId: string, afterSeq: number, max: number): { messages: Message[]; hasMore: boolean } {
+    const rows = this.sql.exec("SELECT * FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?", afterSeq, max + 1).toArray();
+    const hasMore = rows.length > max;
+    return { messages: rows.slice(0, max).reverse().map((r) => toMessage(roomId, r)), hasMore };
+  }
+
+  /** A history page within the hot tail: newest first before a seq (or from the end), oldest first after one. */
+  page(roomId: string, floorSeq: number, q: { before_seq?: number; after_seq?: number; limit: number }): { messages: Message[]; has_more: boolean } {
+    let rows: Row[];
+    if (q.after_seq !== undefined) {
+      rows = this.sql.exec("SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?", Math.max(q.after_seq, floorSeq), q.limit + 1).toArray();
+    } else {
+      const before = q.before_seq ?? Number.MAX_SAFE_INTEGER;
+      rows = this.sql.exec("SELECT * FROM messages WHERE seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?", before, floorSeq, q.limit + 1).toArray();
+    }
+    return { messages: rows.slice(0, q.limit).map((r) => toMessage(roomId, r)), has_more: rows.length > q.limit };
+  }
+
+  /** The oldest seq still in the hot tail (0 when empty). */
+  oldestSeq(): number {
+    return this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM messages").one().s ?? 0;
+  }
+
+  message(roomId: string, seq: number): Message | null {
+    const [row] = this.sql.exec("SELECT * FROM messages WHERE seq = ?", seq).toArray();
+    return row ? toMessage(roomId, row) : null;
+  }
+
+  messagesBetween(roomId: string, fromSeq: number, toSeq: number): Message[] {
+    return this.sql.exec("SELECT * FROM messages WHERE seq >= ? AND seq <= ? ORDER BY seq", fromSeq, toSeq).toArray().map((r) => toMessage(roomId, r));
+  }
+
+  // ---- outbox ----
+  addOutbox(kind: "read" | "push", payload: unknown, now: number, seq: number | null = null): void {
+    this.sql.exec("INSERT INTO outbox (kind, seq, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?)", kind, seq, JSON.stringify(payload), now, now);
+  }
+
+  outboxCounts(): Record<string, number> {
+    const rows = this.sql.exec<{ kind: string; n: number }>("SELECT kind, count(*) AS n FROM outbox GROUP BY kind").toArray();
+    return Object.fromEntries(rows.map((r) => [r.kind, r.n]));
+  }
+
+  outboxItems(kind: string, limit: number): Array<{ id: number; seq: number | null; payload: unknown; created_at: number }> {
+    return this.sql
+      .exec<{ id: number; seq: number | null; payload: string | null; created_at: number }>("SELECT id, seq, payload, created_at FROM outbox WHERE kind = ? ORDER BY id LIMIT ?", kind, limit)
+      .toArray()
+      .map((r) => ({ id: r.id, seq: r.seq, payload: r.payload ? JSON.parse(r.payload) : null, created_at: r.created_at }));
+  }
+
+  // ---- tickets ----
+  /** Records a ticket's use; false when it was used before. */
+  useTicket(id: string, expiresAt: number): boolean {
+    return this.sql.exec("INSERT INTO used_tickets (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", id, expiresAt).rowsWritten > 0;
+  }
+
+  // ---- upkeep ----
+  /**
+   * Drops what has outlived its purpose: expired tickets, dedupe keys past their window, push
+   * requests nobody took, messages past retention, and the hot tail beyond its bounds, but never
+   * a message the outbox still has to hand on (unless retention says it must go).
+   */
+  prune(now: number, c: { dedupeMs: number; retentionMs: number; hotTailMaxMessages: number; hotTailMaxAgeMs: number; pushOutboxTtlMs: number }): { messages: number } {
+    this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
+    this.sql.exec("DELETE FROM dedupe WHERE created_at < ?", now - c.dedupeMs);
+    this.sql.exec("DELETE FROM outbox WHERE kind = 'push' AND created_at < ?", now - c.pushOutboxTtlMs);
+    let removed = this.sql.exec("DELETE FROM messages WHERE created_at < ?", now - c.retentionMs).rowsWritten;
+    this.sql.exec("DELETE FROM outbox WHERE kind = 'message' AND created_at < ?", now - c.retentionMs);
+    const pendingFrom = this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind = 'message'").one().s ?? Number.MAX_SAFE_INTEGER;
+    const maxSeq = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
+    const byCount = maxSeq - c.hotTailMaxMessages; // seqs at or below this are beyond the count bound
+    removed += this.sql.exec(
+      "DELETE FROM messages WHERE seq < ? AND (seq <= ? OR created_at < ?)",
+      pendingFrom,
+      byCount,
+      now - c.hotTailMaxAgeMs,
+    ).rowsWritten;
+    return { messages: removed };
+  }
+
+  oldestMessageAt(): number | null {
+    return this.sql.exec<{ t: number | null }>("SELECT min(created_at) AS t FROM messages").one().t;
+  }
+}

@@ -1,0 +1,50 @@
+// After a membership, role or block change commits in PostgreSQL, the room's Durable Object gets
+// the new snapshot before the API answers, so a removed or blocked member is shut out from the
+// moment the client sees 200. A failed push is retried; the object ignores older versions, so
+// retries and races between concurrent changes are harmless.
+import type { Exec } from "../../db/client.js";
+import { loadRoomSnapshot } from "../../db/room-snapshot.js";
+import { mapLimit } from "../../durable-objects/shared/parallel.js";
+import type { RoomEvent } from "../../protocol/index.js";
+import type { Env } from "../env.js";
+import { HttpError } from "../http/errors.js";
+
+const ATTEMPTS = 4;
+const SESSION_PARALLELISM = 16;
+
+export function roomStub(env: Env, roomId: string) {
+  return env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(roomId));
+}
+
+export function sessionStub(env: Env, userId: string, locationHint?: DurableObjectLocationHint) {
+  return env.USER_SESSION.get(env.USER_SESSION.idFromName(userId), locationHint ? { locationHint } : undefined);
+}
+
+export async function pushRoomState(env: Env, db: Exec, roomId: string): Promise<void> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    try {
+      // read again on every attempt: a concurrent change may have moved the version on
+      const snapshot = await loadRoomSnapshot(db, roomId);
+      if (!snapshot) return;
+      await roomStub(env, roomId).sync(snapshot);
+      return;
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 25 * 4 ** attempt));
+    }
+  }
+  console.error(`room ${roomId}: membership not pushed`, lastError);
+  throw new HttpError(503, "unavailable", "the change is saved but the room has not applied it yet; repeat the request");
+}
+
+/** Tells users' sessions about a room event (in the background: it changes nothing anyone must wait for). */
+export function notifySessions(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }, userIds: readonly string[], roomId: string, event: RoomEvent): void {
+  if (userIds.length === 0) return;
+  ctx.waitUntil(
+    mapLimit(userIds, SESSION_PARALLELISM, (u) => sessionStub(env, u).roomEvent(u, roomId, event)).then((results) => {
+      const failed = results.filter((r) => r instanceof Error).length;
+      if (failed) console.warn(`room ${roomId}: ${failed} of ${userIds.length} sessions missed "${event}"`);
+    }),
+  );
+}
