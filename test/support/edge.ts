@@ -12,12 +12,14 @@ export interface Edge {
   close(): Promise<void>;
 }
 
-export async function startEdge(vars: Record<string, string> = {}): Promise<Edge> {
+/** `persist`: a directory for Durable Object storage, so a second edge over it sees the same state. */
+export async function startEdge(vars: Record<string, string> = {}, opts: { persist?: string } = {}): Promise<Edge> {
   const root = path.resolve(import.meta.dirname, "../..");
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, "wrangler.toml"));
   const mf = new Miniflare({
     ...(workerOptions as object),
     modules: true,
+    ...(opts.persist ? { durableObjectsPersist: opts.persist } : {}),
     // EDGE_LOG=1 shows workerd's own log (console output of the Worker and the objects)
     ...(process.env.EDGE_LOG ? { log: new Log(LogLevel.DEBUG) } : {}),
     scriptPath: inject("workerScript"),
