@@ -23,13 +23,18 @@ export class TestSocket {
       }
       for (const w of this.waiters.splice(0)) w();
     });
-    this.closed = new Promise((resolve) =>
-      ws.on("close", (code, reason) => {
+    this.closed = new Promise((resolve) => {
+      const done = (code: number, reason: Buffer | string) => {
+        if (this.isClosed) return;
         this.isClosed = true;
         for (const w of this.waiters.splice(0)) w();
         resolve({ code, reason: reason.toString() });
-      }),
-    );
+      };
+      ws.on("close", done);
+      // workerd ends the TCP connection of a socket it closed only after a delay; the close frame
+      // itself (what a client acts on) arrives at once, so resolve on that
+      ws.once("open", () => (ws as unknown as { _receiver?: NodeJS.EventEmitter })._receiver?.once("conclude", done));
+    });
   }
 
   static open(url: string): Promise<TestSocket> {
