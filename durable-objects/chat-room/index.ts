@@ -338,6 +338,8 @@ export class ChatRoom extends DurableObject<Env> {
       trySend(admitted[i]!.ws, JSON.stringify(ack));
     });
     if (!stored.length) return;
+    // the first message makes the room's upkeep (retention) due: make sure the alarm knows
+    if (meta.last_seq === 0) this.ctx.waitUntil(this.scheduleAlarm());
 
     const immediate = members.length <= this.cfg.immediateFanoutMaxMembers;
     const senders = new Set(stored.map((m) => m.sender_id));
@@ -462,7 +464,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (now - this.lastCoalescedFlush >= this.cfg.coalesceMs) await this.flushCoalesced(meta, now);
 
     const maintenanceAt = Number(this.kv("maintenance_at") ?? 0);
-    if (now >= maintenanceAt) {
+    if (now >= maintenanceAt || now >= (this.retentionDue() ?? Infinity)) {
       this.ctx.storage.transactionSync(() => this.store.prune(now, this.cfg));
       this.setKv("maintenance_at", String(now + MAINTENANCE_EVERY_MS));
     }
@@ -537,10 +539,17 @@ export class ChatRoom extends DurableObject<Env> {
     }
     const coalesced = this.pendingActivity.size || this.pendingDelivered.size || this.pendingReads.size || this.pendingTyping.size ? Math.max(now, this.lastCoalescedFlush + this.cfg.coalesceMs) : null;
     const hasData = meta.last_seq > 0;
-    const maintenance = hasData ? Number(this.kv("maintenance_at") ?? now) : null;
+    // upkeep runs every few hours, and exactly when the oldest message passes retention, so a
+    // room nobody touches still drops it on time
+    const maintenance = hasData ? earliest(Number(this.kv("maintenance_at") ?? now), this.retentionDue()) : null;
     const cleanup = this.isCleanupCandidate(meta) ? meta.last_activity + this.cfg.emptyRoomTtlMs : null;
     // sweeps are never closer than a second apart, so a socket at its deadline costs one wake
     return earliest(sockets, coalesced, maintenance, cleanup);
+  }
+
+  private retentionDue(): number | null {
+    const oldest = this.store.oldestMessageAt();
+    return oldest === null ? null : oldest + this.cfg.retentionMs;
   }
 
   private async scheduleAlarm(): Promise<void> {
