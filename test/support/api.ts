@@ -24,7 +24,15 @@ export async function call<T = any>(
     body = JSON.stringify(opts.body);
     headers["content-type"] ??= "application/json";
   } else if (opts.rawBody !== undefined) headers["content-type"] ??= "application/json";
-  const res = await edge.fetch(path, { method, headers, body });
+  let res: Response;
+  try {
+    res = await edge.fetch(path, { method, headers, body });
+  } catch (err) {
+    // Under load workerd may close an idle keep-alive connection just as the client reuses it
+    // ("other side closed" before any byte of the answer): the request never ran, so send it again.
+    if ((err as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET") throw err;
+    res = await edge.fetch(path, { method, headers, body });
+  }
   const text = await res.text();
   let parsed: unknown = text;
   try {

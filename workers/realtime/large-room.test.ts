@@ -1,0 +1,47 @@
+// A full group: 1,000 members, every one with the room's stream open, each message reaching
+// every stream exactly once, in order.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closeDb } from "../../test/support/api.js";
+import { startEdge, type Edge } from "../../test/support/edge.js";
+import { mapLimit } from "../../durable-objects/shared/parallel.js";
+import { openStream, sleep, type TestSocket } from "../../test/support/sockets.js";
+import { group, people, type Seeded } from "../rooms/test-fixtures.js";
+
+let edge: Edge;
+beforeAll(async () => {
+  edge = await startEdge();
+});
+afterAll(async () => {
+  await edge?.close();
+  await closeDb();
+});
+
+describe("a 1,000-member group", () => {
+  it("delivers each message to every open stream exactly once, and receipts come coalesced", async () => {
+    const users = (await people(1000)) as Seeded[];
+    const [owner, ...rest] = users as [Seeded, ...Seeded[]];
+    const room = await group(edge, owner, rest, "everyone");
+    const opened = await mapLimit(users, 25, (u) => openStream(edge, u, room.id));
+    const streams = opened.filter((s): s is TestSocket => !(s instanceof Error));
+    expect(opened.filter((s) => s instanceof Error).map(String)).toEqual([]);
+    expect(streams).toHaveLength(1000);
+
+    const senders = [streams[0]!, streams[500]!, streams[999]!];
+    const cmids = senders.map((s, i) => {
+      const cmid = `big-${i}`;
+      s.send({ type: "send", room_id: room.id, client_message_id: cmid, body: `to everyone ${i}`, mention_all: i === 0 });
+      return cmid;
+    });
+    for (const [i, s] of senders.entries()) await s.take((f) => f.type === "ack" && f.client_message_id === cmids[i]);
+    await Promise.all(streams.map((s) => s.takeN("message", 3, 20_000)).map((p, i) => p.then((msgs) => {
+      expect(msgs.map((m) => m.seq), `stream ${i}`).toEqual([1, 2, 3]);
+    })));
+    await sleep(300);
+    for (const s of streams) expect(s.seen("message")).toHaveLength(0); // nothing twice
+    // over 100 members: delivered offsets reach the sender as one coalesced `receipts` frame
+    const receipts = await senders[0]!.take((f) => f.type === "receipts" && f.offsets.some((o: { delivered_seq?: number }) => o.delivered_seq !== undefined), 5000);
+    expect(receipts.offsets.length).toBeGreaterThanOrEqual(999);
+    expect(senders[0]!.seen("receipt")).toHaveLength(0);
+    await mapLimit(streams, 100, (s) => s.close());
+  }, 120_000);
+});
