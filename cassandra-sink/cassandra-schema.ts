@@ -82,7 +82,8 @@ export function schemaStatements(o: Pick<SchemaOptions, "keyspace" | "replicatio
     ) WITH CLUSTERING ORDER BY (seq DESC, idx ASC) AND ${ttlOptions}`,
     // Which buckets of a room hold messages, newest first: pages find their partitions here
     // instead of probing every bucket number (buckets can be empty once their messages expire).
-    // Each write re-arms the full retention TTL, so a bucket row outlives every message in it.
+    // Each write re-arms a TTL a little longer than the retention, so a bucket row outlives every
+    // message in it (see bucketTtl in cassandra-store.ts).
     `CREATE TABLE IF NOT EXISTS ${ks}.room_buckets (
       room_id uuid,
       bucket bigint,

@@ -20,8 +20,14 @@ const CONSISTENCY: Record<ConsistencyName, number> = {
   LOCAL_ONE: consistencies.localOne,
 };
 
+/** how often a sink rewrites a (room, bucket) index row that it keeps writing messages into */
+const BUCKET_REFRESH_MS = 3_600_000;
+const KNOWN_BUCKETS_MAX = 100_000;
+/** Cassandra's cap on a TTL (20 years) */
+const MAX_TTL_SECONDS = 630_720_000;
 /** how many bucket numbers one room_buckets lookup returns */
 const BUCKET_LIST_PAGE = 16;
+type AttachmentMap = Map<number, StoredMessage["attachments"]>;
 const toNumber = (v: unknown): number => (v === null || v === undefined ? 0 : typeof v === "number" ? v : (v as cassandra.types.Long).toNumber());
 const micros = (iso: string) => Date.parse(iso) * 1000;
 
@@ -39,9 +45,16 @@ export class CassandraArchiveStore implements ArchiveStore {
   private readonly q: ReturnType<typeof queries>;
   private readonly writeOptions: cassandra.QueryOptions;
   private readonly readOptions: cassandra.QueryOptions;
+  /** (room, bucket) index rows this sink wrote lately, and when: most batches need not rewrite theirs */
+  private readonly knownBuckets = new Map<string, number>();
+  private readonly bucketTtl: number;
 
   constructor(private readonly opts: CassandraStoreOptions) {
     this.ks = opts.keyspace;
+    // A bucket row must outlive every message in its bucket. Messages expire at most `retention`
+    // after they are written, and the row is rewritten at least every BUCKET_REFRESH_MS while its
+    // bucket receives messages, so retention plus twice that interval always covers them.
+    this.bucketTtl = Math.min(MAX_TTL_SECONDS, opts.retentionSeconds + (2 * BUCKET_REFRESH_MS) / 1000);
     this.q = queries(opts.keyspace);
     const consistency = CONSISTENCY[opts.consistency];
     const { loadBalancing, reconnection } = cassandra.policies;
@@ -82,9 +95,13 @@ export class CassandraArchiveStore implements ArchiveStore {
   }
 
   async writeBatch(batch: ArchiveBatch, nowMs = Date.now()): Promise<ArchiveWriteResult> {
-    const tasks: Array<() => Promise<unknown>> = [];
-    const exec = (cql: string, params: unknown[]) => () => this.client.execute(cql, params, this.writeOptions);
-    const buckets = new Map<string, [string, number]>();
+    // Statements are grouped by partition and each group is sent as one unlogged batch: rows of one
+    // partition (a message and its attachments share the key (room_id, bucket); a room's bucket
+    // index and read offsets share room_id) become one mutation, applied atomically on each replica
+    // and routed to a replica of that partition. Cassandra exempts such single-partition batches
+    // from its batch-size warnings; we still cut them at PARTITION_BATCH_BYTES.
+    const groups = new PartitionGroups();
+    const bucketsWritten = new Set<string>();
     let expired = 0;
     for (const m of batch.messages) {
       // TTL = what is left of the retention, so a message archived late still expires on time
@@ -96,59 +113,95 @@ export class CassandraArchiveStore implements ArchiveStore {
       const bucket = this.bucketOf(m.seq);
       const ts = micros(m.updated_at ?? m.created_at);
       const deleted = m.status === "deleted";
-      tasks.push(
-        exec(this.q.insertMessage, [
-          m.room_id,
-          bucket,
-          m.seq,
-          m.message_id,
-          m.sender_id,
-          m.client_message_id,
-          deleted ? "" : m.body,
-          deleted ? [] : m.mentions,
-          !deleted && m.mention_all,
-          m.reply_to_seq ?? null,
-          deleted ? 0 : m.attachments.length,
-          m.status,
-          new Date(m.created_at),
-          new Date(m.updated_at ?? m.created_at),
-          ttl,
-          ts,
-        ]),
-      );
+      const key = `m/${m.room_id}/${bucket}`;
+      const body = deleted ? "" : m.body;
+      groups.add(key, body.length * 3 + 300, this.q.insertMessage, [
+        m.room_id,
+        bucket,
+        m.seq,
+        m.message_id,
+        m.sender_id,
+        m.client_message_id,
+        body,
+        deleted ? [] : m.mentions,
+        !deleted && m.mention_all,
+        m.reply_to_seq ?? null,
+        deleted ? 0 : m.attachments.length,
+        m.status,
+        new Date(m.created_at),
+        new Date(m.updated_at ?? m.created_at),
+        ttl,
+        ts,
+      ]);
       if (deleted) {
-        tasks.push(exec(this.q.deleteAttachments, [ts, m.room_id, bucket, m.seq]));
+        groups.add(key, 100, this.q.deleteAttachments, [ts, m.room_id, bucket, m.seq]);
       } else {
-        m.attachments.forEach((a, idx) => tasks.push(exec(this.q.insertAttachment, [m.room_id, bucket, m.seq, idx, a.id, a.url, a.mime, a.size, a.name, ttl, ts])));
+        m.attachments.forEach((a, idx) =>
+          groups.add(key, a.url.length + a.name.length + a.mime.length + a.id.length + 100, this.q.insertAttachment, [m.room_id, bucket, m.seq, idx, a.id, a.url, a.mime, a.size, a.name, ttl, ts]),
+        );
       }
-      buckets.set(`${m.room_id}/${bucket}`, [m.room_id, bucket]);
+      const known = `${m.room_id}/${bucket}`;
+      const last = this.knownBuckets.get(known);
+      if ((last === undefined || nowMs - last > BUCKET_REFRESH_MS) && !bucketsWritten.has(known)) {
+        bucketsWritten.add(known);
+        groups.add(`r/${m.room_id}`, 50, this.q.insertBucket, [m.room_id, bucket, this.bucketTtl]);
+      }
     }
-    for (const [roomId, bucket] of buckets.values()) tasks.push(exec(this.q.insertBucket, [roomId, bucket, this.opts.retentionSeconds]));
     for (const o of batch.read_offsets) {
       // the write timestamp is the offset's own time: an older offset arriving late loses
-      tasks.push(exec(this.q.insertOffset, [o.room_id, o.user_id, o.read_seq, new Date(o.updated_at), micros(o.updated_at)]));
+      groups.add(`r/${o.room_id}`, 100, this.q.insertOffset, [o.room_id, o.user_id, o.read_seq, new Date(o.updated_at), micros(o.updated_at)]);
     }
+    const tasks = groups.chunks().map((chunk) =>
+      chunk.length === 1
+        ? () => this.client.execute(chunk[0]!.query, chunk[0]!.params, this.writeOptions)
+        : () => this.client.batch(chunk, { ...this.writeOptions, logged: false }),
+    );
     await runBounded(tasks, this.opts.writeConcurrency);
+    for (const known of bucketsWritten) {
+      this.knownBuckets.delete(known); // re-insert: Map order is then oldest-written first
+      this.knownBuckets.set(known, nowMs);
+    }
+    for (const known of this.knownBuckets.keys()) {
+      if (this.knownBuckets.size <= KNOWN_BUCKETS_MAX) break;
+      this.knownBuckets.delete(known);
+    }
     return { messages: batch.messages.length, read_offsets: batch.read_offsets.length, expired };
   }
 
   async readHistory(roomId: string, query: ArchiveHistoryQuery): Promise<ArchiveHistoryPage> {
     const { lo, hi, ascending } = pageBounds(query);
     const want = query.limit + 1; // one more than the page tells whether there is more
-    const rows: cassandra.types.Row[] = [];
-    const rowBucket: number[] = [];
+    const rows: Array<{ row: cassandra.types.Row; bucket: number }> = [];
+    const pageCql = ascending ? this.q.pageAsc : this.q.pageDesc;
+    const readBucket = async (bucket: number) => {
+      const rs = await this.client.execute(pageCql, [roomId, bucket, lo, hi, want - rows.length], this.readOptions);
+      for (const row of rs.rows) rows.push({ row, bucket });
+    };
+
+    // Most pages name their start (before_seq or after_seq), and seqs are dense, so the page
+    // usually lies in the start bucket: read it at once, and its likely attachments beside it
+    // (the seq range a dense page would cover), in one round trip.
+    const start = ascending ? this.bucketOf(lo + 1) : query.before_seq !== undefined ? this.bucketOf(hi - 1) : undefined;
+    let guess: { bucket: number; from: number; to: number; found: Promise<AttachmentMap> } | undefined;
+    if (start !== undefined) {
+      const [from, to] = ascending ? [lo + 1, Math.min(hi - 1, lo + want)] : [Math.max(lo + 1, hi - want), hi - 1];
+      guess = { bucket: start, from, to, found: this.readAttachments(roomId, start, from, to) };
+      guess.found.catch(() => {}); // awaited below; never an unhandled rejection if the page read fails first
+      await readBucket(start);
+    }
+
+    // The rest through the room's bucket index, which skips buckets that never existed or expired.
     let first = this.bucketOf(lo + 1);
     let last = this.bucketOf(hi - 1);
+    if (start !== undefined) {
+      if (ascending) first = start + 1;
+      else last = start - 1;
+    }
     const listCql = ascending ? this.q.listBucketsAsc : this.q.listBucketsDesc;
-    const pageCql = ascending ? this.q.pageAsc : this.q.pageDesc;
-    outer: while (first <= last) {
+    outer: while (rows.length < want && first <= last) {
       const listed = (await this.client.execute(listCql, [roomId, first, last, BUCKET_LIST_PAGE], this.readOptions)).rows.map((r) => toNumber(r.get("bucket")));
       for (const bucket of listed) {
-        const rs = await this.client.execute(pageCql, [roomId, bucket, lo, hi, want - rows.length], this.readOptions);
-        for (const r of rs.rows) {
-          rows.push(r);
-          rowBucket.push(bucket);
-        }
+        await readBucket(bucket);
         if (rows.length >= want) break outer;
       }
       if (listed.length < BUCKET_LIST_PAGE) break;
@@ -157,9 +210,25 @@ export class CassandraArchiveStore implements ArchiveStore {
       else last = edge - 1;
     }
 
-    const pageRows = rows.slice(0, query.limit);
-    const attachments = await this.readAttachments(roomId, pageRows, rowBucket);
-    const messages = pageRows.map((r) => {
+    const page = rows.slice(0, query.limit);
+    // attachments: per bucket, the seq range of the page's messages that have any
+    const needed = new Map<number, { from: number; to: number }>();
+    for (const { row, bucket } of page) {
+      if (!row.get("attachment_count") || row.get("status") === "deleted") continue;
+      const seq = toNumber(row.get("seq"));
+      const r = needed.get(bucket);
+      needed.set(bucket, r ? { from: Math.min(r.from, seq), to: Math.max(r.to, seq) } : { from: seq, to: seq });
+    }
+    const attachments: AttachmentMap = new Map();
+    await Promise.all(
+      [...needed].map(async ([bucket, r]) => {
+        const covered = guess && guess.bucket === bucket && guess.from <= r.from && r.to <= guess.to;
+        const found = covered ? await guess!.found : await this.readAttachments(roomId, bucket, r.from, r.to);
+        for (const [seq, list] of found) attachments.set(seq, list);
+      }),
+    );
+
+    const messages = page.map(({ row: r }) => {
       const seq = toNumber(r.get("seq"));
       const m: StoredMessage = {
         room_id: roomId,
@@ -180,35 +249,22 @@ export class CassandraArchiveStore implements ArchiveStore {
     return { messages, has_more: rows.length > query.limit };
   }
 
-  // One range read per bucket the page touched, only when some message on the page has any.
-  private async readAttachments(roomId: string, rows: cassandra.types.Row[], rowBucket: number[]): Promise<Map<number, StoredMessage["attachments"]>> {
-    const ranges = new Map<number, { min: number; max: number }>();
-    rows.forEach((r, i) => {
-      if (!r.get("attachment_count") || r.get("status") === "deleted") return;
+  /** attachments of the messages with seq in [from, to] of one bucket, by seq, in index order */
+  private async readAttachments(roomId: string, bucket: number, from: number, to: number): Promise<AttachmentMap> {
+    const rs = await this.client.execute(this.q.attachments, [roomId, bucket, from, to], { ...this.readOptions, fetchSize: 5000 });
+    const out: AttachmentMap = new Map();
+    for (const r of rs.rows) {
       const seq = toNumber(r.get("seq"));
-      const b = rowBucket[i]!;
-      const range = ranges.get(b);
-      if (!range) ranges.set(b, { min: seq, max: seq });
-      else ranges.set(b, { min: Math.min(range.min, seq), max: Math.max(range.max, seq) });
-    });
-    const out = new Map<number, StoredMessage["attachments"]>();
-    await Promise.all(
-      [...ranges].map(async ([bucket, { min, max }]) => {
-        const rs = await this.client.execute(this.q.attachments, [roomId, bucket, min, max], { ...this.readOptions, fetchSize: 5000 });
-        for (const r of rs.rows) {
-          const seq = toNumber(r.get("seq"));
-          const list = out.get(seq) ?? [];
-          list[r.get("idx") as number] = {
-            id: r.get("attachment_id") as string,
-            url: r.get("url") as string,
-            mime: r.get("mime") as string,
-            size: toNumber(r.get("size")),
-            name: r.get("name") as string,
-          };
-          out.set(seq, list);
-        }
-      }),
-    );
+      const list = out.get(seq) ?? [];
+      list[r.get("idx") as number] = {
+        id: r.get("attachment_id") as string,
+        url: r.get("url") as string,
+        mime: r.get("mime") as string,
+        size: toNumber(r.get("size")),
+        name: r.get("name") as string,
+      };
+      out.set(seq, list);
+    }
     // an index missing from a half-expired write would leave a hole; keep only what is there
     for (const [seq, list] of out) out.set(seq, list.filter(Boolean));
     return out;
@@ -232,6 +288,33 @@ export class CassandraArchiveStore implements ArchiveStore {
 
   async close(): Promise<void> {
     await this.client.shutdown();
+  }
+}
+
+/** a single-partition batch is cut at about this many bytes of values (mutations must stay far below the commit log segment) */
+const PARTITION_BATCH_BYTES = 256 * 1024;
+const PARTITION_BATCH_STATEMENTS = 500;
+
+type Statement = { query: string; params: unknown[] };
+
+/** Statements grouped by partition key, in arrival order, cut into batch-sized chunks. */
+class PartitionGroups {
+  private readonly groups = new Map<string, { chunks: Statement[][]; bytes: number }>();
+
+  add(key: string, bytes: number, query: string, params: unknown[]) {
+    let g = this.groups.get(key);
+    if (!g) this.groups.set(key, (g = { chunks: [[]], bytes: 0 }));
+    let chunk = g.chunks[g.chunks.length - 1]!;
+    if (chunk.length && (g.bytes + bytes > PARTITION_BATCH_BYTES || chunk.length >= PARTITION_BATCH_STATEMENTS)) {
+      g.chunks.push((chunk = []));
+      g.bytes = 0;
+    }
+    chunk.push({ query, params });
+    g.bytes += bytes;
+  }
+
+  chunks(): Statement[][] {
+    return [...this.groups.values()].flatMap((g) => g.chunks);
   }
 }
 

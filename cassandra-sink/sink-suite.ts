@@ -269,14 +269,25 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
       const c = client(sink());
       const room = randomUUID();
       // two batches, the second out of order, as two outbox flushes might arrive
-      await c.ok({ batch_id: batchId(), messages: range(48, 95).map((s) => message(room, s)) });
-      await c.ok({ batch_id: batchId(), messages: range(1, 47).reverse().map((s) => message(room, s)) });
+      // every third message has attachments: each page must carry exactly its own messages' ones
+      const withFiles = (s: number) =>
+        message(room, s, s % 3 ? {} : { attachments: range(1, (s % 4) + 1).map((i) => ({ id: `a${s}-${i}`, url: `https://x.test/${s}/${i}`, mime: "image/png", size: i, name: `${i}.png` })) });
+      await c.ok({ batch_id: batchId(), messages: range(48, 95).map(withFiles) });
+      await c.ok({ batch_id: batchId(), messages: range(1, 47).reverse().map(withFiles) });
+      const checkFiles = (page: ArchiveHistoryPage) => {
+        for (const m of page.messages) {
+          expect(m.attachments?.map((a) => a.id), `attachments of ${m.seq}`).toEqual(m.seq % 3 ? undefined : range(1, (m.seq % 4) + 1).map((i) => `a${m.seq}-${i}`));
+        }
+      };
 
       for (const limit of [1, 7, 10, 13, 50, 100]) {
         const seen: number[] = [];
         let before: number | undefined;
         for (let guard = 0; guard < 200; guard++) {
-          const p = await c.seqs(room, `limit=${limit}${before ? `&before_seq=${before}` : ""}`);
+          const q = `limit=${limit}${before ? `&before_seq=${before}` : ""}`;
+          const full = await c.page(room, q);
+          checkFiles(full.body);
+          const p = await c.seqs(room, q);
           expect(p.seqs.length).toBeLessThanOrEqual(limit);
           seen.push(...p.seqs);
           if (!p.has_more) break;
@@ -288,6 +299,8 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
         const up: number[] = [];
         let after = 0;
         for (let guard = 0; guard < 200; guard++) {
+          const full = await c.page(room, `limit=${limit}&after_seq=${after}`);
+          checkFiles(full.body);
           const p = await c.seqs(room, `limit=${limit}&after_seq=${after}`);
           up.push(...p.seqs);
           if (!p.has_more) break;
