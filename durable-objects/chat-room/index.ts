@@ -470,7 +470,7 @@ export class ChatRoom extends DurableObject<Env> {
     }
 
     if (await this.cleanupIfEmpty(meta, now)) return;
-    await this.alarmSlot.reset(earliest(socketsDue, this.nextDue(now, false)));
+    await this.alarmSlot.reset(earliest(socketsDue, this.nextDue(now, false)), now);
   }
 
   private async flushCoalesced(meta: RoomMeta, now: number): Promise<void> {

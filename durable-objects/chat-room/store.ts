@@ -260,8 +260,9 @@ export class RoomStore {
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
     this.sql.exec("DELETE FROM dedupe WHERE created_at < ?", now - c.dedupeMs);
     this.sql.exec("DELETE FROM outbox WHERE kind = 'push' AND created_at < ?", now - c.pushOutboxTtlMs);
-    let removed = this.sql.exec("DELETE FROM messages WHERE created_at < ?", now - c.retentionMs).rowsWritten;
-    this.sql.exec("DELETE FROM outbox WHERE kind = 'message' AND created_at < ?", now - c.retentionMs);
+    // a message exactly as old as the retention period is past it (the alarm fires at that instant)
+    let removed = this.sql.exec("DELETE FROM messages WHERE created_at <= ?", now - c.retentionMs).rowsWritten;
+    this.sql.exec("DELETE FROM outbox WHERE kind = 'message' AND created_at <= ?", now - c.retentionMs);
     const pendingFrom = this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind = 'message'").one().s ?? Number.MAX_SAFE_INTEGER;
     const maxSeq = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
     const byCount = maxSeq - c.hotTailMaxMessages; // seqs at or below this are beyond the count bound

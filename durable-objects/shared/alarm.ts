@@ -25,8 +25,13 @@ export class AlarmSlot {
     await this.storage.setAlarm(due);
   }
 
-  /** After the alarm ran: set exactly the next due time (or clear it). */
-  async reset(due: number | null): Promise<void> {
+  /**
+   * After the alarm ran: set exactly the next due time (or clear it). A time not after the alarm
+   * that is running is moved just past it: the runtime drops an alarm set to the very time that
+   * just fired, taking it for the one handled.
+   */
+  async reset(due: number | null, firedAt?: number): Promise<void> {
+    if (due !== null && firedAt !== undefined && due <= firedAt) due = firedAt + 1;
     this.at = due;
     if (due === null) await this.storage.deleteAlarm();
     else await this.storage.setAlarm(due);

@@ -154,6 +154,13 @@ describe("rooms over time", () => {
     await s.close();
     const page = async () => (await call(edge, "GET", `/v1/rooms/${room.id}/messages`, { token: b.token })).body.messages.length;
     expect(await page()).toBe(1);
-    await eventually(async () => (await page()) === 0, 10_000, 250);
+    const ns = await edge.mf.getDurableObjectNamespace("CHAT_ROOM");
+    const inspect = () => (ns.get(ns.idFromName(room.id)) as unknown as { inspect(): Promise<unknown> }).inspect();
+    // the room's alarm is due when its oldest message passes retention
+    const before = (await inspect()) as { alarm: number | null };
+    expect(before.alarm).not.toBeNull();
+    await eventually(async () => (await page()) === 0, 15_000, 250).catch(async (err) => {
+      throw new Error(`${String(err)}; room state: ${JSON.stringify(await inspect())}; now ${Date.now()}`);
+    });
   });
 });

@@ -1,0 +1,236 @@
+// Realtime load generator over real WebSockets against a running edge (`npm start` first).
+//   npx tsx bench/realtime.ts [--base http://127.0.0.1:8787] [--seconds 20] [--only direct,large,throughput]
+// It seeds its users straight into the edge's PostgreSQL and signs their access tokens with the
+// edge's dev key (both read from .data/edge.env, which npm start writes), then uses only the
+// public API: tickets, room streams, send frames, acks.
+//   direct      100 direct rooms, both members' streams open, 200 msgs/s in all: send -> peer receives
+//   large       one 1,000-member group, every member's stream open, 5 msgs/s: send -> last of 999 receives
+//   throughput  one room, 300 senders sending as fast as acks return: acked messages per second
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { SignJWT, importJWK } from "jose";
+import pg from "pg";
+import WebSocket from "ws";
+import { mapLimit } from "../durable-objects/shared/parallel.js";
+import { fmt, summary } from "./stats.js";
+
+const { values } = parseArgs({
+  options: {
+    base: { type: "string", default: "http://127.0.0.1:8787" },
+    seconds: { type: "string", default: "20" },
+    only: { type: "string", default: "direct,large,throughput" },
+    env: { type: "string", default: ".data/edge.env" },
+  },
+});
+const base = values.base!;
+const seconds = Number(values.seconds);
+const only = new Set(values.only!.split(","));
+
+function readEnvFile(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^([A-Z_]+)='(.*)'$/.exec(line.trim()) ?? /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!.replace(/'\\''/g, "'");
+  }
+  return out;
+}
+const env = readEnvFile(path.resolve(values.env!));
+const jwk = JSON.parse(env.JWT_PRIVATE_JWK!);
+const key = await importJWK(jwk, "ES256");
+const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
+
+interface User {
+  id: string;
+  handle: string;
+  token: string;
+}
+
+async function seed(n: number): Promise<User[]> {
+  const tag = Date.now().toString(36);
+  const handles = Array.from({ length: n }, (_, i) => `b${tag}_${i}`);
+  const { rows } = await db.query<{ id: string; handle: string }>(
+    `insert into users (handle, display_name) select h, h from unnest($1::text[]) as h returning id, handle`,
+    [handles],
+  );
+  const now = Math.floor(Date.now() / 1000);
+  return Promise.all(
+    rows.map(async (r) => ({
+      ...r,
+      token: await new SignJWT({ handle: r.handle })
+        .setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "at+jwt" })
+        .setIssuer("edge-chat")
+        .setAudience("edge-chat:api")
+        .setSubject(r.id)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 3600)
+        .sign(key),
+    })),
+  );
+}
+
+async function api<T>(method: string, p: string, token: string, body?: unknown): Promise<T> {
+  const res = await fetch(base + p, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+type Handler = (frame: any) => void;
+interface Stream {
+  ws: WebSocket;
+  on: Handler;
+}
+
+async function openStream(user: User, roomId: string, on: Handler): Promise<Stream> {
+  const { ticket } = await api<{ ticket: string }>("POST", "/v1/connect/ticket", user.token, { device_id: "bench", room_id: roomId });
+  const ws = new WebSocket(`${base.replace(/^http/, "ws")}/v1/rooms/${roomId}/stream?ticket=${ticket}`);
+  const stream: Stream = { ws, on };
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+    ws.once("unexpected-response", (_q, r) => reject(new Error(`upgrade ${r.statusCode}`)));
+  });
+  ws.on("message", (data) => stream.on(JSON.parse(data.toString())));
+  // keep the sockets alive as a client would
+  const ping = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"type":"ping"}'), 25_000);
+  ws.once("close", () => clearInterval(ping));
+  return stream;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let cmidCounter = 0;
+const cmid = () => `b-${process.pid}-${++cmidCounter}`;
+
+function report(name: string, samples: number[], extra = "") {
+  const s = summary(samples);
+  console.log(`${name.padEnd(44)} n=${String(s.n).padEnd(6)} p50 ${fmt(s.p50).padEnd(10)} p99 ${fmt(s.p99).padEnd(10)} max ${fmt(s.max)}${extra}`);
+}
+
+async function direct() {
+  const users = await seed(200);
+  const pairs: Array<[User, User]> = Array.from({ length: 100 }, (_, i) => [users[2 * i]!, users[2 * i + 1]!]);
+  const rooms = await mapLimit(pairs, 10, ([a, b]) => api<{ room: { id: string } }>("POST", "/v1/rooms", a.token, { type: "direct", peer_id: b.id }));
+  const latencies: number[] = [];
+  const sentAt = new Map<string, number>();
+  const streams = await mapLimit(pairs, 10, async ([a, b], i) => {
+    const roomId = (rooms[i] as { room: { id: string } }).room.id;
+    const onPeer: Handler = (f) => {
+      if (f.type !== "message") return;
+      const t = sentAt.get(f.client_message_id);
+      if (t !== undefined && f.sender_id !== b.id) latencies.push(performance.now() - t);
+    };
+    const sa = await openStream(a, roomId, () => {});
+    const sb = await openStream(b, roomId, onPeer);
+    return { sa, sb, roomId };
+  });
+  const ok = streams.filter((s): s is Exclude<typeof s, Error> => !(s instanceof Error));
+  if (ok.length !== 100) throw new Error(`only ${ok.length} pairs connected: ${streams.find((s) => s instanceof Error)}`);
+  await sleep(500);
+  // 200 msgs/s in all, spread evenly: one send every 5 ms, round robin over the pairs
+  const end = Date.now() + seconds * 1000;
+  let i = 0;
+  const start = performance.now();
+  while (Date.now() < end) {
+    const target = start + i * 5;
+    const wait = target - performance.now();
+    if (wait > 1) await sleep(wait);
+    const p = ok[i % ok.length]!;
+    const id = cmid();
+    sentAt.set(id, performance.now());
+    p.sa.ws.send(JSON.stringify({ type: "send", room_id: p.roomId, client_message_id: id, body: "x".repeat(64) }));
+    i++;
+  }
+  await sleep(1000);
+  report("1:1 send -> peer receives (100 pairs, 200/s)", latencies, `   sent ${i}, received ${latencies.length}`);
+  for (const p of ok) {
+    p.sa.ws.close();
+    p.sb.ws.close();
+  }
+}
+
+async function large() {
+  const users = await seed(1000);
+  const [owner, ...rest] = users as [User, ...User[]];
+  const { room } = await api<{ room: { id: string } }>("POST", "/v1/rooms", owner.token, { type: "group", name: "bench 1000", member_ids: rest.map((u) => u.id) });
+  const sentAt = new Map<string, number>();
+  const received = new Map<string, number>();
+  const lastAt = new Map<string, number>();
+  const senderId = owner.id;
+  const onFrame: Handler = (f) => {
+    if (f.type !== "message" || f.sender_id !== senderId) return;
+    const n = (received.get(f.client_message_id) ?? 0) + 1;
+    received.set(f.client_message_id, n);
+    if (n === 999) lastAt.set(f.client_message_id, performance.now());
+  };
+  const t0 = performance.now();
+  const streams = await mapLimit(users, 20, (u, i) => openStream(u, room.id, i === 0 ? () => {} : onFrame));
+  const ok = streams.filter((s): s is Stream => !(s instanceof Error));
+  if (ok.length !== 1000) throw new Error(`only ${ok.length} of 1,000 streams opened: ${streams.find((s) => s instanceof Error)}`);
+  console.log(`(1,000 streams open in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  await sleep(1000);
+  const sender = ok[0]!;
+  const count = seconds * 5;
+  for (let i = 0; i < count; i++) {
+    const id = cmid();
+    sentAt.set(id, performance.now());
+    sender.ws.send(JSON.stringify({ type: "send", room_id: room.id, client_message_id: id, body: "to everyone" }));
+    await sleep(200);
+  }
+  await sleep(2000);
+  const lat = [...lastAt].map(([id, t]) => t - sentAt.get(id)!);
+  const incomplete = count - lat.length;
+  report("1,000-member room: send -> last of 999 (5/s)", lat, incomplete ? `   ${incomplete} not received by all` : "");
+  await mapLimit(ok, 100, async (s) => s.ws.close());
+}
+
+async function throughput() {
+  const users = await seed(300);
+  const [owner, ...rest] = users as [User, ...User[]];
+  const { room } = await api<{ room: { id: string } }>("POST", "/v1/rooms", owner.token, { type: "group", name: "bench throughput", member_ids: rest.map((u) => u.id) });
+  let acked = 0;
+  let errors = 0;
+  const WINDOW = 3;
+  let running = true;
+  const streams = await mapLimit(users, 20, async (u) => {
+    let inFlight = 0;
+    const stream = await openStream(u, room.id, (f) => {
+      if (f.type === "ack") {
+        acked++;
+        inFlight--;
+        pump();
+      } else if (f.type === "error") {
+        errors++;
+        inFlight--;
+        setTimeout(pump, f.retry_after_ms ?? 100);
+      }
+    });
+    const pump = () => {
+      while (running && inFlight < WINDOW) {
+        inFlight++;
+        stream.ws.send(JSON.stringify({ type: "send", room_id: room.id, client_message_id: cmid(), body: "go" }));
+      }
+    };
+    return { stream, pump };
+  });
+  const ok = streams.filter((s): s is Exclude<typeof s, Error> => !(s instanceof Error));
+  await sleep(500);
+  const warm = 2000;
+  for (const s of ok) s.pump();
+  await sleep(warm);
+  const a0 = acked;
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const rate = ((acked - a0) / (performance.now() - t0)) * 1000;
+  running = false;
+  await sleep(500);
+  console.log(`${"one room, 300 senders: acked msgs/s".padEnd(44)} ${rate.toFixed(0)} msgs/s   (${errors} rate-limited refusals)`);
+  await mapLimit(ok, 100, async (s) => s.stream.ws.close());
+}
+
+console.log(`edge ${base}; ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}; node ${process.version}; ${seconds} s per scenario`);
+if (only.has("direct")) await direct();
+if (only.has("large")) await large();
+if (only.has("throughput")) await throughput();
+await db.end();
