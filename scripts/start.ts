@@ -1,6 +1,8 @@
 // `npm start`: the whole system on one machine with embedded defaults.
 //   PostgreSQL  DATABASE_URL if set, else an embedded PostgreSQL under .data/postgres
 //   proxy       the WebSocket-to-TCP relay the Neon driver needs for a non-Neon Postgres
+//   sink        the cassandra-sink on 127.0.0.1:8790 with its SQLite archive (.data/archive.sqlite),
+//               or the Cassandra cluster CASSANDRA_CONTACT_POINTS names (cassandra-sink/README.md)
 //   edge        wrangler dev (workerd) on 127.0.0.1:8787, state under .wrangler/state
 // Ctrl-C stops everything it started.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -10,6 +12,7 @@ import { ensureDatabase, migrateDatabase } from "../db/migrate.js";
 import { canConnect, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "../db/local/postgres.js";
 import { startWsProxy, type WsProxy } from "../db/local/ws-proxy.js";
 import { loadOrCreateDevSecrets, toEnvFile } from "./dev-secrets.js";
+import { configFromEnv as sinkConfigFromEnv, startSink } from "../cassandra-sink/index.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const dataDir = path.join(root, ".data");
@@ -109,8 +112,16 @@ async function main() {
   log("proxy", `Neon WebSocket proxy on ${proxy.endpoint}`);
 
   const secrets = await loadOrCreateDevSecrets(path.join(dataDir, "dev-secrets.json"));
+
+  // the sink's own env rules (README there); the secret is the generated dev one
+  const sinkConfig = sinkConfigFromEnv({ ...process.env, SINK_SECRET: secrets.SINK_SECRET }, root);
+  const sink = await startSink({ ...sinkConfig, log: (l) => log("sink", l) });
+  cleanups.push(() => sink.stop());
+  const sinkStore = sinkConfig.store.kind === "sqlite" ? `SQLite ${path.relative(root, sinkConfig.store.path)}` : `Cassandra ${sinkConfig.store.contactPoints.join(",")}`;
+  log("sink", `archive sink on ${sink.url} (${sinkStore})`);
+
   const envFile = path.join(dataDir, "edge.env");
-  fs.writeFileSync(envFile, toEnvFile({ DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.endpoint, ...secrets }), { mode: 0o600 });
+  fs.writeFileSync(envFile, toEnvFile({ DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.endpoint, ...secrets, SINK_URL: sink.url }), { mode: 0o600 });
 
   const edge = startWrangler(envFile);
   cleanups.push(
@@ -144,6 +155,7 @@ async function main() {
     edge (HTTP + WebSocket)  ${base}            health: ${base}/v1/healthz
     PostgreSQL               ${new URL(databaseUrl).host}${server.origin === "embedded" ? " (embedded, .data/postgres)" : ""}
     Neon WebSocket proxy     ws://${proxy.endpoint}
+    archive sink             ${sink.url}   health: ${sink.url}/healthz  (${sinkStore})
   Press Ctrl-C to stop.
 `);
 }
