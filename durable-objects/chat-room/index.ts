@@ -322,7 +322,8 @@ export class ChatRoom extends DurableObject<Env> {
       const stored = results.flatMap((r) => (r.message ? [r.message] : []));
       const plan = planFanout(members, streamDevices, stored);
       if (stored.length) {
-        this.store.markDelivered(plan.delivered, lastSeq);
+        // members holding a stream have everything by construction: their delivered_seq is
+        // written when their last stream closes, not once per message
         for (const p of plan.push) this.store.addOutbox("push", { room_id: meta.room_id, ...p }, now, p.seq);
       }
       return { results, plan, lastSeq };
@@ -438,7 +439,7 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.sockets.delete(ws);
+    this.forget(ws);
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
     } catch {
@@ -449,7 +450,16 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
+    this.forget(ws);
+  }
+
+  /** A stream is gone: if it was its member's last, record how far that member got. */
+  private forget(ws: WebSocket): void {
+    const info = this.sockets.get(ws);
     this.sockets.delete(ws);
+    if (!info || [...this.sockets.values()].some((i) => i.u === info.u)) return;
+    const meta = this.store.meta();
+    if (meta && this.store.member(info.u)) this.store.markDelivered([info.u], meta.last_seq);
   }
 
   // ---------------------------------------------------------------- the alarm: every timed job
@@ -592,7 +602,7 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   private close(ws: WebSocket, code: number, reason: string): void {
-    this.sockets.delete(ws);
+    this.forget(ws);
     try {
       ws.close(code, reason);
     } catch {

@@ -96,8 +96,14 @@ export class RoomStore {
   }
 
   // ---- members ----
-  members(): MemberState[] {
-    return this.sql.exec("SELECT * FROM members").toArray().map(toMember);
+  // Every send plans its fan-out over all members; they are read from SQLite once and kept until
+  // something changes them (every write below drops the copy).
+  private memberCache: MemberState[] | null = null;
+
+  /** All members; the array is shared, treat it as read-only. */
+  members(): readonly MemberState[] {
+    this.memberCache ??= this.sql.exec("SELECT * FROM members").toArray().map(toMember);
+    return this.memberCache;
   }
 
   member(userId: string): MemberState | null {
@@ -106,10 +112,11 @@ export class RoomStore {
   }
 
   memberCount(): number {
-    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM members").one().n;
+    return this.members().length;
   }
 
   upsertMember(m: MemberState): void {
+    this.memberCache = null;
     this.sql.exec(
       `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, can_send = excluded.can_send, joined_at = excluded.joined_at,
@@ -119,6 +126,7 @@ export class RoomStore {
   }
 
   removeMember(userId: string): void {
+    this.memberCache = null;
     this.sql.exec("DELETE FROM members WHERE user_id = ?", userId);
   }
 
@@ -132,6 +140,7 @@ export class RoomStore {
   }
 
   setSubscribed(userId: string, on: boolean): boolean {
+    this.memberCache = null;
     return this.sql.exec("UPDATE members SET subscribed = ? WHERE user_id = ?", on ? 1 : 0, userId).rowsWritten > 0;
   }
 
@@ -141,12 +150,14 @@ export class RoomStore {
 
   /** Moves delivered_seq of all `userIds` forward to `seq` in one statement. */
   markDelivered(userIds: readonly string[], seq: number): void {
+    this.memberCache = null;
     if (userIds.length === 0) return;
     this.sql.exec("UPDATE members SET delivered_seq = ? WHERE delivered_seq < ? AND user_id IN (SELECT value FROM json_each(?))", seq, seq, JSON.stringify(userIds));
   }
 
   /** Moves read_seq forward only, clamped to the last seq; the new value, or null when it did not move. */
   markRead(userId: string, seq: number, lastSeq: number): number | null {
+    this.memberCache = null;
     const to = Math.min(seq, lastSeq);
     const res = this.sql.exec<{ read_seq: number }>("UPDATE members SET read_seq = ? WHERE user_id = ? AND read_seq < ? RETURNING read_seq", to, userId, to).toArray();
     return res[0]?.read_seq ?? null;

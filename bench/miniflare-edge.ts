@@ -1,0 +1,40 @@
+// The same Worker and Durable Objects as `npm start`, served by Miniflare's programmatic API
+// instead of `wrangler dev`: no wrangler proxy process between the sockets and workerd, so a
+// benchmark can tell the runtime's cost from the dev server's. Run `npm start` first (for the
+// database and the dev secrets), then:
+//   npx tsx bench/miniflare-edge.ts [--port 8788]
+//   npx tsx bench/realtime.ts --base http://127.0.0.1:8788
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+const { values } = parseArgs({ options: { port: { type: "string", default: "8788" }, env: { type: "string", default: ".data/edge.env" } } });
+const root = path.resolve(import.meta.dirname, "..");
+const outdir = path.join(root, ".data", "bench-bundle");
+const build = spawnSync(process.execPath, [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir], {
+  cwd: root,
+  stdio: "inherit",
+  env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_ERROR_REPORTS: "false" },
+});
+if (build.status !== 0) throw new Error("bundling failed");
+
+const secrets: Record<string, string> = {};
+for (const line of fs.readFileSync(path.resolve(values.env!), "utf8").split("\n")) {
+  const m = /^([A-Z_]+)='(.*)'$/.exec(line.trim());
+  if (m) secrets[m[1]!] = m[2]!.replace(/'\\''/g, "'");
+}
+const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, "wrangler.toml"));
+const mf = new Miniflare({
+  ...(workerOptions as object),
+  modules: true,
+  scriptPath: path.join(outdir, "index.js"),
+  modulesRoot: outdir,
+  host: "127.0.0.1",
+  port: Number(values.port),
+  bindings: { ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}), ...secrets },
+} as ConstructorParameters<typeof Miniflare>[0]);
+console.log(`miniflare edge on ${(await mf.ready).toString()} (Ctrl-C to stop)`);
+process.on("SIGINT", () => void mf.dispose().then(() => process.exit(0)));
