@@ -13,6 +13,10 @@ export interface Env extends Cloudflare.Env {
   JWT_PUBLIC_JWKS?: string;
   /** HMAC key that derives a refresh token's successor (see auth/refresh-tokens.ts) */
   REFRESH_TOKEN_SECRET: string;
+  /** base URL of the cassandra-sink; unset: rooms keep their outbox and serve only their hot tail */
+  SINK_URL?: string;
+  /** shared secret the sink expects as `Authorization: Bearer …` */
+  SINK_SECRET?: string;
 }
 
 export interface AuthContext {

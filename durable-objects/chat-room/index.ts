@@ -5,6 +5,7 @@
 // wires them to the runtime.
 import { DurableObject } from "cloudflare:workers";
 import { openDb } from "../../db/client.js";
+import { copyReadOffsets } from "../../db/read-offsets.js";
 import { loadRoomSnapshot, markRoomCleaned } from "../../db/room-snapshot.js";
 import {
   MAX_REPLAY,
@@ -13,6 +14,7 @@ import {
   RoomClientFrame,
   SOCKET_CLAIMS_HEADER,
   type ActivityEvent,
+  type ArchiveHistoryPage,
   type HistoryPage,
   type HistoryQuery,
   type Message,
@@ -33,12 +35,15 @@ import { CloseCode, MAX_BAD_FRAMES, socketInfo, sweepSockets, trySend, type Sock
 import { TimeUuidGenerator } from "../shared/timeuuid.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
 import { mentions, planFanout } from "./fanout.js";
+import { DEFAULT_OUTBOX, backoffMs, buildBatch } from "./outbox.js";
 import { blockedFrom, planMembership } from "./members.js";
 import { RoomStore, type PendingSend, type RoomMeta } from "./store.js";
 
 const MAINTENANCE_EVERY_MS = 6 * 3600_000;
 const ACTIVITY_PARALLELISM = 32;
 const MAX_TYPING_PER_FLUSH = 5;
+/** batches one alarm may send before it yields (the rest follow on the next alarm, at once) */
+const MAX_BATCHES_PER_FLUSH = 20;
 
 type SendFrame = Extract<ClientFrame, { type: "send" }>;
 interface Queued extends PendingSend {
@@ -164,14 +169,57 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /** GET /v1/rooms/:id/messages: members only, from their joined_seq on. */
-  async history(roomId: string, userId: string, q: HistoryQuery): Promise<{ page: HistoryPage } | { status: 403 | 404; message: string }> {
+  async history(roomId: string, userId: string, q: HistoryQuery): Promise<{ page: HistoryPage } | { status: 403 | 404 | 503; message: string }> {
     const meta = await this.ready(roomId);
     if (!meta?.active) return { status: 404, message: "no such room" };
     const member = this.store.member(userId);
     if (!member) return { status: 403, message: "you are not a member of this room" };
     if (blockedFrom(this.store.blocks(), meta.type, userId).read) return { status: 403, message: "you can no longer read this room" };
-    const { messages, has_more } = this.store.page(roomId, member.joined_seq, { ...q, limit: q.limit ?? 50 });
-    return { page: { messages, has_more } };
+    try {
+      return { page: await this.page(meta, member.joined_seq, q) };
+    } catch (err) {
+      console.warn(`room ${roomId}: archive read failed: ${String(err)}`);
+      return { status: 503, message: "older messages are unavailable right now; try again" };
+    }
+  }
+
+  /**
+   * A history page across the hot tail and the archive. Seqs at or below `archivedUpTo` are only
+   * in the archive (the hot tail starts after them), so a page walks one into the other with no
+   * gap and no duplicate.
+   */
+  private async page(meta: RoomMeta, floor: number, q: HistoryQuery): Promise<HistoryPage> {
+    const limit = q.limit ?? 50;
+    const oldestHot = this.store.oldestSeq();
+    const archivedUpTo = oldestHot > 0 ? oldestHot - 1 : meta.last_seq;
+    const archive = archivedUpTo > floor && this.sinkConfigured();
+    if (q.after_seq !== undefined) {
+      const from = Math.max(q.after_seq, floor);
+      if (archive && from < archivedUpTo) {
+        const older = await this.archivePage(meta.room_id, { after_seq: from, before_seq: archivedUpTo + 1, limit });
+        if (older.messages.length >= limit || older.has_more) return { messages: older.messages.slice(0, limit), has_more: true };
+        const rest = this.store.page(meta.room_id, floor, { after_seq: archivedUpTo, limit: limit - older.messages.length });
+        return { messages: [...older.messages, ...rest.messages], has_more: rest.has_more };
+      }
+      return this.store.page(meta.room_id, floor, { after_seq: from, limit });
+    }
+    const hot = this.store.page(meta.room_id, floor, { before_seq: q.before_seq, limit });
+    const below = Math.min((q.before_seq ?? Infinity) - 1, hot.messages.at(-1)?.seq ? hot.messages.at(-1)!.seq - 1 : Infinity, archivedUpTo);
+    if (!archive || below <= floor) return hot;
+    if (hot.messages.length >= limit) return { messages: hot.messages, has_more: true };
+    const older = await this.archivePage(meta.room_id, { before_seq: below + 1, limit: limit - hot.messages.length });
+    const visible = older.messages.filter((m) => m.seq > floor);
+    return { messages: [...hot.messages, ...visible], has_more: older.has_more && visible.length === older.messages.length };
+  }
+
+  private async archivePage(roomId: string, q: { before_seq?: number; after_seq?: number; limit: number }): Promise<HistoryPage> {
+    const params = new URLSearchParams({ limit: String(q.limit) });
+    if (q.before_seq !== undefined) params.set("before_seq", String(q.before_seq));
+    if (q.after_seq !== undefined) params.set("after_seq", String(q.after_seq));
+    const res = await fetch(`${this.env.SINK_URL}/v1/rooms/${roomId}/messages?${params}`, { headers: { authorization: `Bearer ${this.env.SINK_SECRET ?? ""}` } });
+    if (!res.ok) throw new Error(`sink answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+    const page = (await res.json()) as ArchiveHistoryPage;
+    return { messages: page.messages, has_more: page.has_more };
   }
 
   /** Logout or suspension: the user's streams here close (one device's, or all). */
@@ -341,6 +389,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (!stored.length) return;
     // the first message makes the room's upkeep (retention) due: make sure the alarm knows
     if (meta.last_seq === 0) this.ctx.waitUntil(this.scheduleAlarm());
+    this.noteOutbox(now);
 
     const immediate = members.length <= this.cfg.immediateFanoutMaxMembers;
     const senders = new Set(stored.map((m) => m.sender_id));
@@ -400,6 +449,7 @@ export class ChatRoom extends DurableObject<Env> {
       return to;
     });
     if (moved === null) return;
+    this.noteOutbox(now);
     if (this.store.memberCount() <= this.cfg.immediateFanoutMaxMembers) {
       this.broadcast({ type: "receipt", room_id: meta.room_id, user_id: info.u, read_seq: moved });
     } else {
@@ -472,6 +522,8 @@ export class ChatRoom extends DurableObject<Env> {
     const socketsDue = sweepSockets(this.ctx, (ws) => this.sockets.get(ws) ?? socketInfo(ws), now, this.cfg.silentSocketMs, (ws, code, reason) => this.close(ws, code, reason));
 
     if (now - this.lastCoalescedFlush >= this.cfg.coalesceMs) await this.flushCoalesced(meta, now);
+
+    await this.flushOutbox();
 
     const maintenanceAt = Number(this.kv("maintenance_at") ?? 0);
     if (now >= maintenanceAt || now >= (this.retentionDue() ?? Infinity)) {
@@ -554,7 +606,90 @@ export class ChatRoom extends DurableObject<Env> {
     const maintenance = hasData ? earliest(Number(this.kv("maintenance_at") ?? now), this.retentionDue()) : null;
     const cleanup = this.isCleanupCandidate(meta) ? meta.last_activity + this.cfg.emptyRoomTtlMs : null;
     // sweeps are never closer than a second apart, so a socket at its deadline costs one wake
-    return earliest(sockets, coalesced, maintenance, cleanup);
+    return earliest(sockets, coalesced, maintenance, cleanup, this.outboxDue(now));
+  }
+
+  // ---------------------------------------------------------------- the outbox, to the archive
+
+  private sinkConfigured(): boolean {
+    return Boolean(this.env.SINK_URL);
+  }
+
+  /** New items wait at most the outbox's age limit for their flush. */
+  private noteOutbox(now: number): void {
+    if (this.sinkConfigured()) this.ctx.waitUntil(this.alarmSlot.request(now + DEFAULT_OUTBOX.maxAgeMs));
+  }
+
+  private outboxDue(now: number): number | null {
+    if (!this.sinkConfigured()) return null;
+    const state = this.store.archiveState();
+    if (state.count === 0 || state.oldest === null) return null;
+    const ready = state.count >= DEFAULT_OUTBOX.maxItems ? now : state.oldest + DEFAULT_OUTBOX.maxAgeMs;
+    return Math.max(ready, state.nextAt ?? 0);
+  }
+
+  /**
+   * Sends the oldest messages and read offsets to the sink, in order, and settles them only when
+   * it confirms. While the sink is down the outbox waits with exponential backoff; it is bounded
+   * by the object's storage, never by memory.
+   */
+  private async flushOutbox(): Promise<void> {
+    const meta = this.store.meta();
+    if (!meta || !this.sinkConfigured()) return;
+    let settled = false;
+    for (let round = 0; round < MAX_BATCHES_PER_FLUSH; round++) {
+      const state = this.store.archiveState();
+      if (state.count === 0 || (state.nextAt ?? 0) > Date.now()) break;
+      const rows = this.store.archiveHead(DEFAULT_OUTBOX.maxItems);
+      const { batch, ids } = buildBatch(rows, (seq) => this.store.message(meta.room_id, seq), `${meta.room_id}:${rows[0]!.id}`, DEFAULT_OUTBOX);
+      if (!batch) {
+        this.store.settleOutbox(ids);
+        continue;
+      }
+      let status = 0;
+      let detail = "";
+      try {
+        const res = await fetch(`${this.env.SINK_URL}/v1/batches`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${this.env.SINK_SECRET ?? ""}`, "content-type": "application/json" },
+          body: JSON.stringify(batch),
+        });
+        status = res.status;
+        detail = res.ok ? "" : (await res.text()).slice(0, 300);
+      } catch (err) {
+        detail = String(err);
+      }
+      if (status === 200) {
+        if (batch.read_offsets?.length) await this.copyOffsetsToPostgres(meta.room_id, batch.read_offsets);
+        this.store.settleOutbox(ids);
+        settled = true;
+        continue;
+      }
+      if (status === 400 || status === 413) {
+        // a retry cannot fix a batch the sink calls malformed: set it aside, loudly, and go on
+        console.error(`room ${meta.room_id}: sink refused batch ${batch.batch_id} (${status}): ${detail}`);
+        this.store.parkOutbox(ids);
+        continue;
+      }
+      const wait = backoffMs(state.attempts + 1, { ...DEFAULT_OUTBOX, backoffMaxMs: this.cfg.archiveRetryMaxMs });
+      console.warn(`room ${meta.room_id}: archive flush failed (${status || "no answer"}: ${detail}); retry in ${wait} ms`);
+      this.store.deferOutbox(ids, Date.now() + wait);
+      break;
+    }
+    // what the archive now holds may leave the hot tail (down to its configured bounds)
+    if (settled) this.ctx.storage.transactionSync(() => this.store.prune(Date.now(), this.cfg));
+  }
+
+  /** Best effort: PostgreSQL's copy only serves lists; the sink already holds the offsets. */
+  private async copyOffsetsToPostgres(roomId: string, offsets: ReadonlyArray<{ user_id: string; read_seq: number }>): Promise<void> {
+    const handle = openDb(this.env);
+    try {
+      await copyReadOffsets(handle.db, roomId, offsets);
+    } catch (err) {
+      console.warn(`room ${roomId}: read offsets not copied to PostgreSQL: ${String(err)}`);
+    } finally {
+      this.ctx.waitUntil(handle.close().catch(() => {}));
+    }
   }
 
   private retentionDue(): number | null {

@@ -243,6 +243,42 @@ export class RoomStore {
     this.sql.exec("INSERT INTO outbox (kind, seq, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?)", kind, seq, JSON.stringify(payload), now, now);
   }
 
+  /** The oldest archive items (messages and read offsets), whatever their retry time. */
+  archiveHead(limit: number): Array<{ id: number; kind: string; seq: number | null; payload: unknown; created_at: number }> {
+    return this.sql
+      .exec<{ id: number; kind: string; seq: number | null; payload: string | null; created_at: number }>(
+        "SELECT id, kind, seq, payload, created_at FROM outbox WHERE kind IN ('message', 'read') ORDER BY id LIMIT ?",
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ ...r, payload: r.payload ? JSON.parse(r.payload) : null }));
+  }
+
+  /** When the archive part of the outbox next wants a flush: its size, oldest item and retry time. */
+  archiveState(): { count: number; oldest: number | null; nextAt: number | null; attempts: number } {
+    const r = this.sql
+      .exec<{ n: number; oldest: number | null; next_at: number | null; attempts: number | null }>(
+        "SELECT count(*) AS n, min(created_at) AS oldest, max(next_at) AS next_at, max(attempts) AS attempts FROM (SELECT * FROM outbox WHERE kind IN ('message', 'read') ORDER BY id LIMIT 1)",
+      )
+      .one();
+    const count = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE kind IN ('message', 'read')").one().n;
+    return { count, oldest: r.oldest, nextAt: r.next_at, attempts: r.attempts ?? 0 };
+  }
+
+  settleOutbox(ids: readonly number[]): void {
+    if (ids.length) this.sql.exec("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
+  }
+
+  /** A failed flush: the head waits until `nextAt` (the whole outbox keeps its order behind it). */
+  deferOutbox(ids: readonly number[], nextAt: number): void {
+    if (ids.length) this.sql.exec("UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id IN (SELECT value FROM json_each(?))", nextAt, JSON.stringify(ids));
+  }
+
+  /** A batch the sink refused as malformed: kept aside (not retried, not lost) for an operator. */
+  parkOutbox(ids: readonly number[]): void {
+    if (ids.length) this.sql.exec("UPDATE outbox SET kind = 'refused_' || kind WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
+  }
+
   outboxCounts(): Record<string, number> {
     const rows = this.sql.exec<{ kind: string; n: number }>("SELECT kind, count(*) AS n FROM outbox GROUP BY kind").toArray();
     return Object.fromEntries(rows.map((r) => [r.kind, r.n]));
@@ -274,7 +310,7 @@ export class RoomStore {
     // a message exactly as old as the retention period is past it (the alarm fires at that instant)
     let removed = this.sql.exec("DELETE FROM messages WHERE created_at <= ?", now - c.retentionMs).rowsWritten;
     this.sql.exec("DELETE FROM outbox WHERE kind = 'message' AND created_at <= ?", now - c.retentionMs);
-    const pendingFrom = this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind = 'message'").one().s ?? Number.MAX_SAFE_INTEGER;
+    const pendingFrom = this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind IN ('message', 'refused_message')").one().s ?? Number.MAX_SAFE_INTEGER;
     const maxSeq = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
     const byCount = maxSeq - c.hotTailMaxMessages; // seqs at or below this are beyond the count bound
     removed += this.sql.exec(

@@ -12,6 +12,8 @@ export interface RealtimeConfig {
   dedupeMs: number;
   pushOutboxTtlMs: number;
   coalesceMs: number;
+  /** longest wait between two attempts to hand the outbox to a sink that is down */
+  archiveRetryMaxMs: number;
   /** rooms larger than this coalesce activity and receipts */
   immediateFanoutMaxMembers: number;
 }
@@ -36,6 +38,7 @@ export function realtimeConfig(env: Record<string, unknown>): RealtimeConfig {
     dedupeMs: Math.max(7 * DAY, num(env.DEDUPE_DAYS, 7) * DAY),
     pushOutboxTtlMs: num(env.PUSH_OUTBOX_TTL_SECONDS, 3600, 1) * 1000,
     coalesceMs: 1000,
+    archiveRetryMaxMs: num(env.ARCHIVE_RETRY_MAX_SECONDS, 300, 1) * 1000,
     immediateFanoutMaxMembers: 100,
   };
 }

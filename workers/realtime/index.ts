@@ -60,6 +60,6 @@ realtimeRoutes.get("/rooms/:id/messages", async (c) => {
   const roomId = lower(idParam(c, "id"));
   const q = readQuery(c, HistoryQuery);
   const answer = await roomStub(c.env, roomId).history(roomId, c.get("auth").userId, q);
-  if ("status" in answer) throw new HttpError(answer.status, answer.status === 404 ? "not_found" : "forbidden", answer.message);
+  if ("status" in answer) throw new HttpError(answer.status, answer.status === 404 ? "not_found" : answer.status === 503 ? "unavailable" : "forbidden", answer.message);
   return c.json(answer.page satisfies HistoryPage);
 });
