@@ -436,8 +436,14 @@ export class ChatRoom extends DurableObject<Env> {
       if (offline.length) this.store.addOutbox("push", { room_id: meta.room_id, seq: last.seq, recipients: offline, mentioned: offline.filter((u) => mentions(last, u)) }, now, last.seq);
     });
     const reachedOthers = reached.filter((u) => u !== last.sender_id);
-    if (reachedOthers.length && targets.length <= this.cfg.immediateFanoutMaxMembers) {
+    if (reachedOthers.length === 0) return;
+    if (this.store.memberCount() <= this.cfg.immediateFanoutMaxMembers) {
       for (const u of reachedOthers) this.sendToUser(last.sender_id, { type: "receipt", room_id: meta.room_id, user_id: u, delivered_seq: last.seq });
+    } else {
+      const pending = this.pendingDelivered.get(last.sender_id) ?? new Map<string, number>();
+      for (const u of reachedOthers) pending.set(u, last.seq);
+      this.pendingDelivered.set(last.sender_id, pending);
+      await this.scheduleAlarm();
     }
   }
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeDb } from "../../test/support/api.js";
 import { startEdge, type Edge } from "../../test/support/edge.js";
 import { mapLimit } from "../../durable-objects/shared/parallel.js";
-import { openStream, sleep, type TestSocket } from "../../test/support/sockets.js";
+import { eventually, openSession, openStream, sleep, type TestSocket } from "../../test/support/sockets.js";
 import { group, people, type Seeded } from "../rooms/test-fixtures.js";
 
 let edge: Edge;
@@ -26,6 +26,12 @@ describe("a 1,000-member group", () => {
     expect(opened.filter((s) => s instanceof Error).map(String)).toEqual([]);
     expect(streams).toHaveLength(1000);
 
+    // one member also has a phone with no stream: above 100 members its activity is coalesced
+    const phoneOwner = users[7]!;
+    const phone = await openSession(edge, phoneOwner, "phone");
+    const roomNs = await edge.mf.getDurableObjectNamespace("CHAT_ROOM");
+    await eventually(async () => ((await (roomNs.get(roomNs.idFromName(room.id)) as unknown as { inspect(): Promise<{ subscribed: string[] }> }).inspect()).subscribed.includes(phoneOwner.id)), 10_000);
+
     const senders = [streams[0]!, streams[500]!, streams[999]!];
     const cmids = senders.map((s, i) => {
       const cmid = `big-${i}`;
@@ -42,6 +48,12 @@ describe("a 1,000-member group", () => {
     const receipts = await senders[0]!.take((f) => f.type === "receipts" && f.offsets.some((o: { delivered_seq?: number }) => o.delivered_seq !== undefined), 5000);
     expect(receipts.offsets.length).toBeGreaterThanOrEqual(999);
     expect(senders[0]!.seen("receipt")).toHaveLength(0);
+    // three messages within a second: one activity, carrying the latest
+    const activity = await phone.takeType("activity", 5000);
+    expect(activity).toMatchObject({ room_id: room.id, last_seq: 3, message: { seq: 3 } });
+    await sleep(1500);
+    expect(phone.seen("activity")).toHaveLength(0);
+    await phone.close();
     await mapLimit(streams, 100, (s) => s.close());
   }, 120_000);
 });
