@@ -8,7 +8,7 @@ import { applySchema } from "./cassandra-schema.js";
 import type { CassandraStoreConfig, ConsistencyName } from "./config.js";
 import { pageBounds, remainingTtlSeconds, runBounded, toHistoryMessage, type ArchiveStore, type StoredMessage } from "./store.js";
 
-const { consistencies } = cassandra.types;
+const { consistencies, unset } = cassandra.types;
 const CONSISTENCY: Record<ConsistencyName, number> = {
   ONE: consistencies.one,
   TWO: consistencies.two,
@@ -115,6 +115,11 @@ export class CassandraArchiveStore implements ArchiveStore {
       const deleted = m.status === "deleted";
       const key = `m/${m.room_id}/${bucket}`;
       const body = deleted ? "" : m.body;
+      // Empty and default values are left unset rather than bound: a bound null is a tombstone
+      // (one per message for reply_to_seq alone, scanned by every page read) and every cell costs
+      // CPU and disk. Readers map a missing cell to its default. A deleted version binds its
+      // empties explicitly, so they replace what the active version had.
+      const emptyOr = <T>(value: T, empty: boolean) => (!empty ? value : deleted ? null : unset);
       groups.add(key, body.length * 3 + 300, this.q.insertMessage, [
         m.room_id,
         bucket,
@@ -123,13 +128,13 @@ export class CassandraArchiveStore implements ArchiveStore {
         m.sender_id,
         m.client_message_id,
         body,
-        deleted ? [] : m.mentions,
-        !deleted && m.mention_all,
-        m.reply_to_seq ?? null,
-        deleted ? 0 : m.attachments.length,
-        m.status,
+        emptyOr(m.mentions, deleted || m.mentions.length === 0),
+        emptyOr(true, deleted || !m.mention_all),
+        m.reply_to_seq ?? unset,
+        emptyOr(m.attachments.length, deleted || m.attachments.length === 0),
+        deleted ? "deleted" : unset, // no status cell means active
         new Date(m.created_at),
-        new Date(m.updated_at ?? m.created_at),
+        m.updated_at && m.updated_at !== m.created_at ? new Date(m.updated_at) : unset, // none: never updated
         ttl,
         ts,
       ]);
