@@ -11,30 +11,45 @@ import { parseArgs } from "node:util";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
-const { values } = parseArgs({ options: { port: { type: "string", default: "8788" }, env: { type: "string", default: ".data/edge.env" } } });
 const root = path.resolve(import.meta.dirname, "..");
-const outdir = path.join(root, ".data", "bench-bundle");
-const build = spawnSync(process.execPath, [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir], {
-  cwd: root,
-  stdio: "inherit",
-  env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_ERROR_REPORTS: "false" },
-});
-if (build.status !== 0) throw new Error("bundling failed");
 
-const secrets: Record<string, string> = {};
-for (const line of fs.readFileSync(path.resolve(values.env!), "utf8").split("\n")) {
-  const m = /^([A-Z_]+)='(.*)'$/.exec(line.trim());
-  if (m) secrets[m[1]!] = m[2]!.replace(/'\\''/g, "'");
+export function readEdgeEnv(file = ".data/edge.env"): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of fs.readFileSync(path.resolve(root, file), "utf8").split("\n")) {
+    const m = /^([A-Z_]+)='(.*)'$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!.replace(/'\\''/g, "'");
+  }
+  return out;
 }
-const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, "wrangler.toml"));
-const mf = new Miniflare({
-  ...(workerOptions as object),
-  modules: true,
-  scriptPath: path.join(outdir, "index.js"),
-  modulesRoot: outdir,
-  host: "127.0.0.1",
-  port: Number(values.port),
-  bindings: { ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}), ...secrets },
-} as ConstructorParameters<typeof Miniflare>[0]);
-console.log(`miniflare edge on ${(await mf.ready).toString()} (Ctrl-C to stop)`);
-process.on("SIGINT", () => void mf.dispose().then(() => process.exit(0)));
+
+export async function startBenchEdge(opts: { port: number; persist?: string; vars?: Record<string, string> }): Promise<Miniflare> {
+  const outdir = path.join(root, ".data", "bench-bundle");
+  if (!fs.existsSync(path.join(outdir, "index.js")) || process.env.REBUILD !== "0") {
+    const build = spawnSync(process.execPath, [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir], {
+      cwd: root,
+      stdio: "ignore",
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_ERROR_REPORTS: "false" },
+    });
+    if (build.status !== 0) throw new Error("bundling failed");
+  }
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, "wrangler.toml"));
+  const mf = new Miniflare({
+    ...(workerOptions as object),
+    modules: true,
+    scriptPath: path.join(outdir, "index.js"),
+    modulesRoot: outdir,
+    host: "127.0.0.1",
+    port: opts.port,
+    ...(opts.persist ? { durableObjectsPersist: opts.persist } : {}),
+    bindings: { ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}), ...readEdgeEnv(), ...(opts.vars ?? {}) },
+  } as ConstructorParameters<typeof Miniflare>[0]);
+  await mf.ready;
+  return mf;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { port: { type: "string", default: "8788" } } });
+  const mf = await startBenchEdge({ port: Number(values.port) });
+  console.log(`miniflare edge on http://127.0.0.1:${values.port} (Ctrl-C to stop)`);
+  process.on("SIGINT", () => void mf.dispose().then(() => process.exit(0)));
+}

@@ -27,6 +27,7 @@ import { realtimeConfig, type RealtimeConfig } from "../shared/config.js";
 import { errorFrame, parseClientFrame } from "../shared/frames.js";
 import { mapLimit } from "../shared/parallel.js";
 import { CloseCode, MAX_BAD_FRAMES, socketInfo, sweepSockets, trySend, type SocketInfo } from "../shared/sockets.js";
+import { TokenBuckets } from "../shared/token-bucket.js";
 import { SessionStore } from "./store.js";
 
 /** rooms subscribed to (or asked) at once: enough to be quick, few enough not to flood the runtime */
@@ -43,6 +44,8 @@ export class UserSession extends DurableObject<Env> {
   private readonly alarmSlot: AlarmSlot;
   private readonly sockets = new Map<WebSocket, SocketInfo>();
   private readonly badFrames = new WeakMap<WebSocket, number>();
+  /** watch_presence costs a query and up to 200 calls: a device may ask a few times, then once in a while */
+  private readonly watchLimits = new TokenBuckets({ perSecond: 0.2, burst: 5 });
   /** the subscription round in flight, so going offline can wait for it and undo all of it */
   private subscribing: Promise<void> | null = null;
 
@@ -150,8 +153,11 @@ export class UserSession extends DurableObject<Env> {
         ws.serializeAttachment(info);
         return;
       }
-      case "watch_presence":
+      case "watch_presence": {
+        const wait = this.watchLimits.take(info.d);
+        if (wait > 0) return this.refuse(ws, errorFrame("rate_limited", "watch_presence too often; the current list stays watched", frame.id, wait), false);
         return this.watchPresence(ws, info, frame.user_ids);
+      }
     }
   }
 
@@ -334,8 +340,9 @@ export class UserSession extends DurableObject<Env> {
     return this.env.USER_SESSION.get(this.env.USER_SESSION.idFromName(userId));
   }
 
-  private refuse(ws: WebSocket, error: ServerFrame): void {
+  private refuse(ws: WebSocket, error: ServerFrame, malformed = true): void {
     trySend(ws, JSON.stringify(error));
+    if (!malformed) return;
     const n = (this.badFrames.get(ws) ?? 0) + 1;
     this.badFrames.set(ws, n);
     if (n > MAX_BAD_FRAMES) this.close(ws, CloseCode.policy, "too many invalid frames");

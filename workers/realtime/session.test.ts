@@ -139,6 +139,11 @@ describe("presence", () => {
     expect(await s.takeType("error")).toMatchObject({ code: "invalid" });
     s.send('{"type":"ping"}');
     expect(await s.takeType("pong")).toEqual({ type: "pong" });
+    // watching is not free: past a few requests the device must wait
+    for (let i = 0; i < 6; i++) s.send({ type: "watch_presence", id: `w${i}`, user_ids: [] });
+    const limited = await s.take((f) => f.type === "error" && f.code === "rate_limited");
+    expect(limited.ref).toBe("w5");
+    expect(limited.retry_after_ms).toBeGreaterThan(0);
     expect(s.isClosed).toBe(false);
     await s.close();
   });
