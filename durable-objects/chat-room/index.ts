@@ -31,7 +31,7 @@ import { AlarmSlot, earliest } from "../shared/alarm.js";
 import { realtimeConfig, type RealtimeConfig } from "../shared/config.js";
 import { errorFrame, parseClientFrame } from "../shared/frames.js";
 import { mapLimit } from "../shared/parallel.js";
-import { CloseCode, MAX_BAD_FRAMES, socketInfo, sweepSockets, trySend, type SocketInfo } from "../shared/sockets.js";
+import { CloseCode, HeldSockets, socketInfo, sweepSockets, trySend, type SocketInfo } from "../shared/sockets.js";
 import { TimeUuidGenerator } from "../shared/timeuuid.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
 import { mentions, planFanout } from "./fanout.js";
@@ -57,9 +57,7 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly ids = new TimeUuidGenerator();
   private readonly sendLimits: TokenBuckets;
   private readonly alarmSlot: AlarmSlot;
-  /** attachment of every socket, kept in memory so a broadcast never deserializes 1,000 of them */
-  private readonly sockets = new Map<WebSocket, SocketInfo>();
-  private readonly badFrames = new WeakMap<WebSocket, number>();
+  private readonly held: HeldSockets;
   private readonly typingAt = new Map<string, number>();
   private queue: Queued[] = [];
   private flushing: Promise<void> | null = null;
@@ -78,10 +76,11 @@ export class ChatRoom extends DurableObject<Env> {
     this.sendLimits = new TokenBuckets({ perSecond: this.cfg.sendPerSecond, burst: this.cfg.sendBurst });
     this.alarmSlot = new AlarmSlot(ctx.storage);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
-    for (const ws of ctx.getWebSockets()) {
-      const info = socketInfo(ws);
-      if (info) this.sockets.set(ws, info);
-    }
+    this.held = new HeldSockets(ctx, (info) => this.streamGone(info));
+  }
+
+  private get sockets(): Map<WebSocket, SocketInfo> {
+    return this.held.all;
   }
 
   // ---------------------------------------------------------------- membership (from the API)
@@ -273,9 +272,7 @@ export class ChatRoom extends DurableObject<Env> {
     const [client, server] = [pair[0], pair[1]];
     const now = Date.now();
     const info: SocketInfo = { u: claims.user_id, d: claims.device_id, t: claims.token_expires_at, o: now, s: now };
-    this.ctx.acceptWebSocket(server, [`u:${claims.user_id}`]);
-    server.serializeAttachment(info);
-    this.sockets.set(server, info);
+    this.held.accept(server, info, [`u:${claims.user_id}`]);
 
     // Replay and going live happen in this one synchronous turn: a send is committed and
     // broadcast in a turn of its own, so it lands either in this replay or on the live socket.
@@ -290,13 +287,8 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    const info = this.sockets.get(ws) ?? socketInfo(ws);
+    const info = this.held.touch(ws, Date.now());
     if (!info) return this.close(ws, CloseCode.policy, "unknown socket");
-    const now = Date.now();
-    if (now - info.s > 5000) {
-      info.s = now;
-      ws.serializeAttachment(info);
-    }
     const parsed = parseClientFrame(raw, RoomClientFrame);
     if (!parsed.ok) return this.refuse(ws, parsed.error);
     const frame = parsed.frame;
@@ -489,31 +481,23 @@ export class ChatRoom extends DurableObject<Env> {
   private async reauth(ws: WebSocket, info: SocketInfo, token: string, ref?: string): Promise<void> {
     const auth = await verifyAccessToken(this.env, token);
     if (!auth || auth.userId !== info.u) return this.refuse(ws, errorFrame("unauthorized", "that access token is not valid for this socket", ref));
-    info.t = auth.expiresAt;
-    ws.serializeAttachment(info);
+    this.held.update(ws, { ...info, t: auth.expiresAt });
     await this.scheduleAlarm();
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.forget(ws);
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {
-      // already closed
-    }
+    this.held.closed(ws, code, reason);
     this.store.setMeta({ last_activity: Date.now() });
     await this.scheduleAlarm();
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    this.forget(ws);
+    this.held.closed(ws, 1011, "socket error");
   }
 
   /** A stream is gone: if it was its member's last, record how far that member got. */
-  private forget(ws: WebSocket): void {
-    const info = this.sockets.get(ws);
-    this.sockets.delete(ws);
-    if (!info || [...this.sockets.values()].some((i) => i.u === info.u)) return;
+  private streamGone(info: SocketInfo): void {
+    if ([...this.sockets.values()].some((i) => i.u === info.u)) return;
     const meta = this.store.meta();
     if (meta && this.store.member(info.u)) this.store.markDelivered([info.u], meta.last_seq);
   }
@@ -733,22 +717,12 @@ export class ChatRoom extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets(`u:${userId}`)) trySend(ws, data);
   }
 
-  /** Answers a frame with an error; malformed frames count toward closing an abusive socket. */
   private refuse(ws: WebSocket, error: ServerFrame, malformed = true): void {
-    trySend(ws, JSON.stringify(error));
-    if (!malformed) return;
-    const n = (this.badFrames.get(ws) ?? 0) + 1;
-    this.badFrames.set(ws, n);
-    if (n > MAX_BAD_FRAMES) this.close(ws, CloseCode.policy, "too many invalid frames");
+    this.held.refuse(ws, error, malformed);
   }
 
   private close(ws: WebSocket, code: number, reason: string): void {
-    this.forget(ws);
-    try {
-      ws.close(code, reason);
-    } catch {
-      // already closing
-    }
+    this.held.close(ws, code, reason);
   }
 
   private kv(key: string): string | undefined {

@@ -87,3 +87,88 @@ export function sweepSockets(
   // never closer than a second apart, so a socket right at its deadline costs one wake
   return next === null ? null : Math.max(next, now + 1000);
 }
+
+/**
+ * The sockets an object holds, with their attachments kept in memory (so a broadcast never
+ * deserializes a thousand of them), the count of bad frames each sent, and one way to close
+ * them. Rebuilt from the runtime after the object wakes from hibernation.
+ */
+export class HeldSockets {
+  readonly all = new Map<WebSocket, SocketInfo>();
+  private readonly badFrames = new WeakMap<WebSocket, number>();
+
+  /** `onGone` hears of every socket that leaves, by close, error, or our own close */
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly onGone: (info: SocketInfo) => void = () => {},
+  ) {
+    for (const ws of ctx.getWebSockets()) {
+      const info = socketInfo(ws);
+      if (info) this.all.set(ws, info);
+    }
+  }
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  accept(ws: WebSocket, info: SocketInfo, tags: string[]): void {
+    this.ctx.acceptWebSocket(ws, tags);
+    ws.serializeAttachment(info);
+    this.all.set(ws, info);
+  }
+
+  /** The socket's attachment, its last-seen time moved on (stored at most every 5 s). */
+  touch(ws: WebSocket, now: number): SocketInfo | null {
+    const info = this.all.get(ws) ?? socketInfo(ws);
+    if (!info) return null;
+    if (now - info.s > 5000) {
+      info.s = now;
+      ws.serializeAttachment(info);
+    }
+    return info;
+  }
+
+  update(ws: WebSocket, info: SocketInfo): void {
+    ws.serializeAttachment(info);
+    this.all.set(ws, info);
+  }
+
+  /** Answers a frame with an error; malformed frames count toward closing an abusive socket. */
+  refuse(ws: WebSocket, error: unknown, malformed = true): void {
+    trySend(ws, JSON.stringify(error));
+    if (!malformed) return;
+    const n = (this.badFrames.get(ws) ?? 0) + 1;
+    this.badFrames.set(ws, n);
+    if (n > MAX_BAD_FRAMES) this.close(ws, CloseCode.policy, "too many invalid frames");
+  }
+
+  /** Forgets the socket; returns its attachment if it was still held. */
+  forget(ws: WebSocket): SocketInfo | undefined {
+    const info = this.all.get(ws);
+    if (!info) return undefined;
+    this.all.delete(ws);
+    this.onGone(info);
+    return info;
+  }
+
+  close(ws: WebSocket, code: number, reason: string): void {
+    this.forget(ws);
+    try {
+      ws.close(code, reason);
+    } catch {
+      // already closing
+    }
+  }
+
+  /** The runtime reported the close (or an error): finish the handshake and forget it. */
+  closed(ws: WebSocket, code: number, reason: string): SocketInfo | undefined {
+    const info = this.forget(ws);
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+    return info;
+  }
+}

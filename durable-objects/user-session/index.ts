@@ -26,7 +26,7 @@ import { AlarmSlot } from "../shared/alarm.js";
 import { realtimeConfig, type RealtimeConfig } from "../shared/config.js";
 import { errorFrame, parseClientFrame } from "../shared/frames.js";
 import { mapLimit } from "../shared/parallel.js";
-import { CloseCode, MAX_BAD_FRAMES, socketInfo, sweepSockets, trySend, type SocketInfo } from "../shared/sockets.js";
+import { CloseCode, HeldSockets, socketInfo, sweepSockets, trySend, type SocketInfo } from "../shared/sockets.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
 import { SessionStore } from "./store.js";
 
@@ -42,8 +42,7 @@ export class UserSession extends DurableObject<Env> {
   private readonly store: SessionStore;
   private readonly cfg: RealtimeConfig;
   private readonly alarmSlot: AlarmSlot;
-  private readonly sockets = new Map<WebSocket, SocketInfo>();
-  private readonly badFrames = new WeakMap<WebSocket, number>();
+  private readonly held: HeldSockets;
   /** watch_presence costs a query and up to 200 calls: a device may ask a few times, then once in a while */
   private readonly watchLimits = new TokenBuckets({ perSecond: 0.2, burst: 5 });
   /** the subscription round in flight, so going offline can wait for it and undo all of it */
@@ -55,10 +54,11 @@ export class UserSession extends DurableObject<Env> {
     this.store = new SessionStore(ctx.storage.sql);
     this.alarmSlot = new AlarmSlot(ctx.storage);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
-    for (const ws of ctx.getWebSockets()) {
-      const info = socketInfo(ws);
-      if (info) this.sockets.set(ws, info);
-    }
+    this.held = new HeldSockets(ctx);
+  }
+
+  private get sockets(): Map<WebSocket, SocketInfo> {
+    return this.held.all;
   }
 
   private get online(): boolean {
@@ -83,9 +83,7 @@ export class UserSession extends DurableObject<Env> {
     const [client, server] = [pair[0], pair[1]];
     const now = Date.now();
     const info: SocketInfo = { u: claims.user_id, d: claims.device_id, t: claims.token_expires_at, o: now, s: now };
-    this.ctx.acceptWebSocket(server, [`d:${claims.device_id}`]);
-    server.serializeAttachment(info);
-    this.sockets.set(server, info);
+    this.held.accept(server, info, [`d:${claims.device_id}`]);
     if (!wasOnline) this.ctx.waitUntil(this.goOnline(claims.user_id));
     await this.alarmSlot.request(now + Math.min(this.cfg.silentSocketMs, Math.max(1000, info.t - now)));
     return new Response(null, { status: 101, webSocket: client });
@@ -132,13 +130,8 @@ export class UserSession extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    const info = this.sockets.get(ws) ?? socketInfo(ws);
+    const info = this.held.touch(ws, Date.now());
     if (!info) return this.close(ws, CloseCode.policy, "unknown socket");
-    const now = Date.now();
-    if (now - info.s > 5000) {
-      info.s = now;
-      ws.serializeAttachment(info);
-    }
     const parsed = parseClientFrame(raw, SessionClientFrame);
     if (!parsed.ok) return this.refuse(ws, parsed.error);
     const frame = parsed.frame;
@@ -149,8 +142,7 @@ export class UserSession extends DurableObject<Env> {
       case "auth": {
         const auth = await verifyAccessToken(this.env, frame.access_token);
         if (!auth || auth.userId !== info.u) return this.refuse(ws, errorFrame("unauthorized", "that access token is not valid for this socket", frame.id));
-        info.t = auth.expiresAt;
-        ws.serializeAttachment(info);
+        this.held.update(ws, { ...info, t: auth.expiresAt });
         return;
       }
       case "watch_presence": {
@@ -188,8 +180,7 @@ export class UserSession extends DurableObject<Env> {
 
   private async dropSocket(ws: WebSocket, code: number, reason: string): Promise<void> {
     // a socket we closed ourselves was already handled where we closed it
-    const info = this.sockets.get(ws);
-    this.close(ws, code, reason);
+    const info = this.held.closed(ws, code, reason);
     if (!info) return;
     if ([...this.sockets.values()].every((i) => i.d !== info.d)) this.store.clearWatching(info.d);
     if (!this.online) await this.goOffline(info.u);
@@ -341,19 +332,10 @@ export class UserSession extends DurableObject<Env> {
   }
 
   private refuse(ws: WebSocket, error: ServerFrame, malformed = true): void {
-    trySend(ws, JSON.stringify(error));
-    if (!malformed) return;
-    const n = (this.badFrames.get(ws) ?? 0) + 1;
-    this.badFrames.set(ws, n);
-    if (n > MAX_BAD_FRAMES) this.close(ws, CloseCode.policy, "too many invalid frames");
+    this.held.refuse(ws, error, malformed);
   }
 
   private close(ws: WebSocket, code: number, reason: string): void {
-    this.sockets.delete(ws);
-    try {
-      ws.close(code, reason);
-    } catch {
-      // already closing
-    }
+    this.held.close(ws, code, reason);
   }
 }
