@@ -106,8 +106,20 @@ export async function applySchema(client: cassandra.Client, o: SchemaOptions): P
   const log = o.log ?? (() => {});
   const ks = o.keyspace;
   const existing = (await client.execute(`SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?`, [ks], { prepare: true })).first();
-  const statements = schemaStatements(o);
-  for (const cql of statements) await client.execute(cql);
+  const [keyspaceCql, settingsCql, ...tableCql] = schemaStatements(o);
+  await client.execute(keyspaceCql!);
+  await client.execute(settingsCql!);
+
+  // The bucket size is fixed for the life of the keyspace: rows written with one size cannot be
+  // found with another. A lightweight transaction makes the first writer's size stick; a sink
+  // configured otherwise stops here, before it changes anything.
+  const lwt = await client.execute(`INSERT INTO ${ks}.archive_settings (name, value) VALUES ('bucket_size', ?) IF NOT EXISTS`, [String(o.bucketSize)], { prepare: true });
+  const setting = lwt.first();
+  if (setting && setting.get("[applied]") === false && setting.get("value") !== String(o.bucketSize)) {
+    throw new Error(`keyspace ${ks} was created with bucket size ${setting.get("value")}; this sink is configured with ${o.bucketSize} (ARCHIVE_BUCKET_SIZE). Rows cannot be moved between bucket sizes: use the original size or a new keyspace`);
+  }
+
+  for (const cql of tableCql) await client.execute(cql);
 
   if (existing) {
     // Changing replication under live data needs a repair plan, so it is reported, not done.
@@ -147,13 +159,5 @@ export async function applySchema(client: cassandra.Client, o: SchemaOptions): P
       log(`updating ${ks}.${table}: ${options}`);
       await client.execute(`ALTER TABLE ${ks}.${table} WITH ${options}`);
     }
-  }
-
-  // The bucket size is fixed for the life of the keyspace: rows written with one size cannot be
-  // found with another. A lightweight transaction makes the first writer's size stick.
-  const lwt = await client.execute(`INSERT INTO ${ks}.archive_settings (name, value) VALUES ('bucket_size', ?) IF NOT EXISTS`, [String(o.bucketSize)], { prepare: true });
-  const row = lwt.first();
-  if (row && row.get("[applied]") === false && row.get("value") !== String(o.bucketSize)) {
-    throw new Error(`keyspace ${ks} was created with bucket size ${row.get("value")}; this sink is configured with ${o.bucketSize} (ARCHIVE_BUCKET_SIZE). Rows cannot be moved between bucket sizes: use the original size or a new keyspace`);
   }
 }
