@@ -1,6 +1,6 @@
 // The production archive: Apache Cassandra through cassandra-driver. Prepared statements, routed
 // to a replica of their partition (token-aware over DC-aware round robin), all marked idempotent so
-// the driver may retry or speculatively re-send them: every write carries its own timestamp
+// the driver may retry them, on another replica too: every write carries its own timestamp
 // (USING TIMESTAMP), so sending it twice writes the same cells.
 import cassandra from "cassandra-driver";
 import type { ArchiveBatch, ArchiveHistoryPage, ArchiveHistoryQuery, ArchiveOffsets, ArchiveWriteResult } from "../protocol/index.js";
