@@ -371,22 +371,24 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
 
   describe("retention", () => {
     it("expires messages at created_at + retention, shortens the life of a late one, and skips one already expired", async () => {
-      const ttlSink = await target().start({ retentionSeconds: 5, bucketSize: 10 });
+      // Margins for Cassandra's whole-second TTLs (a TTL of n s ends n-1..n s after the write) and
+      // for a slow machine between building the batch and the sink writing it.
+      const ttlSink = await target().start({ retentionSeconds: 8, bucketSize: 10 });
       try {
         const c = client(ttlSink);
         const room = randomUUID();
         const now = Date.now();
-        const fresh = message(room, 3, { created_at: new Date(now).toISOString() });
-        const late = message(room, 2, { created_at: new Date(now - 3000).toISOString() }); // 2 s left
-        const gone = message(room, 1, { created_at: new Date(now - 10_000).toISOString() });
+        const fresh = message(room, 3, { created_at: new Date(now).toISOString() }); // ~8 s left
+        const late = message(room, 2, { created_at: new Date(now - 4500).toISOString() }); // ~3.5 s left
+        const gone = message(room, 1, { created_at: new Date(now - 10_000).toISOString() }); // none left
         const w = await c.ok({ batch_id: batchId(), messages: [fresh, late, gone] });
         const writtenAt = Date.now();
         expect(w).toEqual({ messages: 3, read_offsets: 0, expired: 1 });
         expect((await c.seqs(room)).seqs).toEqual([3, 2]);
 
-        await sleep(writtenAt + 2300 - Date.now());
+        await sleep(writtenAt + 3600 - Date.now());
         expect((await c.seqs(room)).seqs).toEqual([3]);
-        await sleep(writtenAt + 5300 - Date.now());
+        await sleep(writtenAt + 8300 - Date.now());
         expect((await c.seqs(room)).seqs).toEqual([]);
         expect((await c.seqs(room, "after_seq=0")).seqs).toEqual([]);
       } finally {
