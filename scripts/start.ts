@@ -121,7 +121,9 @@ async function main() {
   log("sink", `archive sink on ${sink.url} (${sinkStore})`);
 
   const envFile = path.join(dataDir, "edge.env");
-  fs.writeFileSync(envFile, toEnvFile({ DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.endpoint, ...secrets, SINK_URL: sink.url }), { mode: 0o600 });
+  const overrides = varOverrides();
+  if (Object.keys(overrides).length) log("edge", `settings from the environment: ${Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+  fs.writeFileSync(envFile, toEnvFile({ ...overrides, DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.endpoint, ...secrets, SINK_URL: sink.url }), { mode: 0o600 });
 
   const edge = startWrangler(envFile);
   cleanups.push(
@@ -164,3 +166,11 @@ main().catch(async (err) => {
   console.error(`[start] ${err instanceof Error ? err.message : err}`);
   await stopAll(1);
 });
+
+/** Any wrangler.toml [vars] setting given in the environment (e.g. SEND_RATE_PER_SECOND=2000 npm start) wins over the file. */
+function varOverrides(): Record<string, string> {
+  const toml = fs.readFileSync(path.join(root, "wrangler.toml"), "utf8");
+  const section = /^\[vars\]\s*$([\s\S]*?)^\[/m.exec(toml)?.[1] ?? "";
+  const names = [...section.matchAll(/^([A-Z][A-Z0-9_]*)\s*=/gm)].map((m) => m[1]!);
+  return Object.fromEntries(names.flatMap((n) => (process.env[n] ? [[n, process.env[n]!]] : [])));
+}

@@ -35,7 +35,7 @@ import { CloseCode, HeldSockets, socketInfo, sweepSockets, trySend, type SocketI
 import { TimeUuidGenerator } from "../shared/timeuuid.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
 import { mentions, planFanout } from "./fanout.js";
-import { DEFAULT_OUTBOX, backoffMs, buildBatch } from "./outbox.js";
+import { DEFAULT_OUTBOX, backoffMs, buildBatch, type OutboxSettings } from "./outbox.js";
 import { blockedFrom, planMembership } from "./members.js";
 import { RoomStore, type PendingSend, type RoomMeta } from "./store.js";
 
@@ -58,6 +58,7 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly sendLimits: TokenBuckets;
   private readonly alarmSlot: AlarmSlot;
   private readonly held: HeldSockets;
+  private readonly outbox: OutboxSettings;
   private readonly typingAt = new Map<string, number>();
   private queue: Queued[] = [];
   private flushing: Promise<void> | null = null;
@@ -73,6 +74,7 @@ export class ChatRoom extends DurableObject<Env> {
     super(ctx, env);
     this.cfg = realtimeConfig(env as unknown as Record<string, unknown>);
     this.store = new RoomStore(ctx.storage.sql);
+    this.outbox = { ...DEFAULT_OUTBOX, maxItems: this.cfg.archiveBatchMaxItems, maxAgeMs: this.cfg.archiveFlushMs, backoffMaxMs: this.cfg.archiveRetryMaxMs };
     this.sendLimits = new TokenBuckets({ perSecond: this.cfg.sendPerSecond, burst: this.cfg.sendBurst });
     this.alarmSlot = new AlarmSlot(ctx.storage);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -607,14 +609,21 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** New items wait at most the outbox's age limit for their flush. */
   private noteOutbox(now: number): void {
-    if (this.sinkConfigured()) this.ctx.waitUntil(this.alarmSlot.request(now + DEFAULT_OUTBOX.maxAgeMs));
+    if (this.sinkConfigured()) this.ctx.waitUntil(this.alarmSlot.request(now + this.flushDelay()));
+  }
+
+  // Each room waits a little more or less than the window, so rooms that got busy together do
+  // not all call the sink in the same instant.
+  private readonly flushJitter = 0.75 + Math.random() * 0.5;
+  private flushDelay(): number {
+    return Math.round(this.outbox.maxAgeMs * this.flushJitter);
   }
 
   private outboxDue(now: number): number | null {
     if (!this.sinkConfigured()) return null;
     const state = this.store.archiveState();
     if (state.count === 0 || state.oldest === null) return null;
-    const ready = state.count >= DEFAULT_OUTBOX.maxItems ? now : state.oldest + DEFAULT_OUTBOX.maxAgeMs;
+    const ready = state.count >= this.outbox.maxItems ? now : state.oldest + this.flushDelay();
     return Math.max(ready, state.nextAt ?? 0);
   }
 
@@ -630,8 +639,8 @@ export class ChatRoom extends DurableObject<Env> {
     for (let round = 0; round < MAX_BATCHES_PER_FLUSH; round++) {
       const state = this.store.archiveState();
       if (state.count === 0 || (state.nextAt ?? 0) > Date.now()) break;
-      const rows = this.store.archiveHead(DEFAULT_OUTBOX.maxItems);
-      const { batch, ids } = buildBatch(rows, (seq) => this.store.message(meta.room_id, seq), `${meta.room_id}:${rows[0]!.id}`, DEFAULT_OUTBOX);
+      const rows = this.store.archiveHead(this.outbox.maxItems);
+      const { batch, ids } = buildBatch(rows, (seq) => this.store.message(meta.room_id, seq), `${meta.room_id}:${rows[0]!.id}`, this.outbox);
       if (!batch) {
         this.store.settleOutbox(ids);
         continue;
@@ -661,7 +670,7 @@ export class ChatRoom extends DurableObject<Env> {
         this.store.parkOutbox(ids);
         continue;
       }
-      const wait = backoffMs(state.attempts + 1, { ...DEFAULT_OUTBOX, backoffMaxMs: this.cfg.archiveRetryMaxMs });
+      const wait = backoffMs(state.attempts + 1, this.outbox);
       console.warn(`room ${meta.room_id}: archive flush failed (${status || "no answer"}: ${detail}); retry in ${wait} ms`);
       this.store.deferOutbox(ids, Date.now() + wait);
       break;

@@ -14,6 +14,9 @@ export interface RealtimeConfig {
   coalesceMs: number;
   /** longest wait between two attempts to hand the outbox to a sink that is down */
   archiveRetryMaxMs: number;
+  /** the outbox flushes when this many items wait, or when the oldest has waited archiveFlushMs */
+  archiveBatchMaxItems: number;
+  archiveFlushMs: number;
   /** rooms larger than this coalesce activity and receipts */
   immediateFanoutMaxMembers: number;
 }
@@ -39,6 +42,8 @@ export function realtimeConfig(env: Record<string, unknown>): RealtimeConfig {
     pushOutboxTtlMs: num(env.PUSH_OUTBOX_TTL_SECONDS, 3600, 1) * 1000,
     coalesceMs: 1000,
     archiveRetryMaxMs: num(env.ARCHIVE_RETRY_MAX_SECONDS, 300, 1) * 1000,
+    archiveBatchMaxItems: Math.min(1000, num(env.ARCHIVE_BATCH_MAX_ITEMS, 200, 1)),
+    archiveFlushMs: num(env.ARCHIVE_FLUSH_MS, 2000, 10),
     immediateFanoutMaxMembers: 100,
   };
 }

@@ -38,6 +38,7 @@ beforeAll(async () => {
     SEND_RATE_PER_SECOND: "5000",
     HOT_TAIL_MAX_MESSAGES: "50",
     ARCHIVE_RETRY_MAX_SECONDS: "1",
+    ARCHIVE_FLUSH_MS: "250",
   });
 });
 afterAll(async () => {
