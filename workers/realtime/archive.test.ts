@@ -1,12 +1,14 @@
-// The outbox end to end: a real sink (its SQLite store; the Cassandra store runs the same
-// contract in cassandra-sink's own suite) behind the ChatRoom's alarm, history paging across
-// the hot tail and the archive, and offsets copied to PostgreSQL.
+// The outbox end to end: a real sink behind the ChatRoom's alarm, over its SQLite store and over
+// a real Cassandra 5.0 node (started from Maven Central jars, or CASSANDRA_CONTACT_POINTS),
+// history paging across the hot tail and the archive, and offsets copied to PostgreSQL.
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSink, type RunningSink } from "../../cassandra-sink/index.js";
+import { startSink, type RunningSink, type StoreConfig } from "../../cassandra-sink/index.js";
+import { useOrStartCassandra, type CassandraEndpoint } from "../../scripts/cassandra/launcher.js";
 import { call, closeDb, db } from "../../test/support/api.js";
 import { startEdge, type Edge } from "../../test/support/edge.js";
 import { eventually, openStream } from "../../test/support/sockets.js";
@@ -17,6 +19,8 @@ let edge: Edge;
 let sink: RunningSink | undefined;
 let port: number;
 let dir: string;
+let cassandraNode: (CassandraEndpoint & { stop?: () => Promise<void> }) | undefined;
+const cassandraKeyspace = `edge_e2e_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -25,8 +29,23 @@ async function freePort(): Promise<number> {
   await new Promise((r) => srv.close(r));
   return p;
 }
-const startTheSink = () =>
-  startSink({ secret: SECRET, port, host: "127.0.0.1", store: { kind: "sqlite", path: path.join(dir, "archive.sqlite"), purgeIntervalMs: 60_000 }, log: () => {} });
+
+const stores: Record<string, () => StoreConfig> = {
+  sqlite: () => ({ kind: "sqlite", path: path.join(dir, "archive.sqlite"), purgeIntervalMs: 60_000 }),
+  cassandra: () => ({
+    kind: "cassandra",
+    contactPoints: cassandraNode!.contactPoints,
+    localDataCenter: cassandraNode!.localDataCenter,
+    keyspace: cassandraKeyspace,
+    replication: { class: "SimpleStrategy", replication_factor: 1 },
+    consistency: "LOCAL_QUORUM",
+    bucketSize: 100, // small buckets: the 2,000 messages span twenty partitions
+    writeConcurrency: 64,
+    migrateOnStart: true,
+  }),
+};
+let storeKind: keyof typeof stores = "sqlite";
+const startTheSink = () => startSink({ secret: SECRET, port, host: "127.0.0.1", store: stores[storeKind]!(), log: () => {} });
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "edge-chat-archive-"));
@@ -40,10 +59,11 @@ beforeAll(async () => {
     ARCHIVE_RETRY_MAX_SECONDS: "1",
     ARCHIVE_FLUSH_MS: "250",
   });
-});
+}, 240_000);
 afterAll(async () => {
   await sink?.stop();
   await edge?.close();
+  await cassandraNode?.stop?.();
   await closeDb();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -60,7 +80,16 @@ async function archived(roomId: string): Promise<number[]> {
   }
 }
 
-describe("the outbox and the archive", () => {
+describe.each(["sqlite", "cassandra"] as const)("the outbox and the archive (%s store)", (kind) => {
+  beforeAll(async () => {
+    await sink?.stop();
+    sink = undefined;
+    storeKind = kind;
+    if (kind === "cassandra") {
+      cassandraNode = await useOrStartCassandra({ dataDir: path.join(dir, "cassandra"), nativePort: 19242, storagePort: 17200, heapMb: 512 });
+    }
+  }, 240_000);
+
   it("holds 2,000 messages while the sink is down, then archives each exactly once, in order", async () => {
     const [a, b] = (await people(2)) as [Seeded, Seeded];
     const room = await direct(edge, a, b);
