@@ -56,6 +56,27 @@ describe("session sockets", () => {
     await Promise.all([bPhone, bLaptop, bLaptopStream, sa].map((s) => s.close()));
   });
 
+  it("unsubscribes a member whose session answers activity with no socket, and queues a push instead", async () => {
+    const [a, b] = (await people(2)) as [Seeded, Seeded];
+    const room = await direct(edge, a, b);
+    // a subscription left behind (say, by a session that died without unsubscribing)
+    const rooms = await edge.mf.getDurableObjectNamespace("CHAT_ROOM");
+    const stub = rooms.get(rooms.idFromName(room.id)) as unknown as {
+      subscribe(r: string, u: string): Promise<unknown>;
+      inspect(): Promise<{ subscribed: string[]; outbox: Record<string, number> }>;
+    };
+    await stub.subscribe(room.id, b.id);
+    expect((await stub.inspect()).subscribed).toContain(b.id);
+    const sa = await openStream(edge, a, room.id);
+    sa.send({ type: "send", room_id: room.id, client_message_id: "stale", body: "anyone there?" });
+    await sa.takeType("ack");
+    await eventually(async () => {
+      const state = await stub.inspect();
+      return !state.subscribed.includes(b.id) && (state.outbox.push ?? 0) === 1;
+    });
+    await sa.close();
+  });
+
   it("syncs a read from one device to the user's other devices", async () => {
     const [a, b] = (await people(2)) as [Seeded, Seeded];
     const room = await direct(edge, a, b);
