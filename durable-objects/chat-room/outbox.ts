@@ -13,7 +13,7 @@ export interface OutboxSettings {
   backoffMaxMs: number;
 }
 
-export const DEFAULT_OUTBOX: OutboxSettings = { maxItems: 200, maxAgeMs: 2000, maxBytes: 4 * 1024 * 1024, backoffBaseMs: 500, backoffMaxMs: 5 * 60_000 };
+export const DEFAULT_OUTBOX: OutboxSettings = { maxItems: 200, maxAgeMs: 10_000, maxBytes: 4 * 1024 * 1024, backoffBaseMs: 500, backoffMaxMs: 5 * 60_000 };
 
 /** Exponential backoff with full jitter: a fleet of rooms retrying a sink that came back does not stampede it. */
 export function backoffMs(attempt: number, s: Pick<OutboxSettings, "backoffBaseMs" | "backoffMaxMs">, random: () => number = Math.random): number {

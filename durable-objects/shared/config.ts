@@ -43,7 +43,7 @@ export function realtimeConfig(env: Record<string, unknown>): RealtimeConfig {
     coalesceMs: 1000,
     archiveRetryMaxMs: num(env.ARCHIVE_RETRY_MAX_SECONDS, 300, 1) * 1000,
     archiveBatchMaxItems: Math.min(1000, num(env.ARCHIVE_BATCH_MAX_ITEMS, 200, 1)),
-    archiveFlushMs: num(env.ARCHIVE_FLUSH_MS, 2000, 10),
+    archiveFlushMs: num(env.ARCHIVE_FLUSH_MS, 10_000, 10),
     immediateFanoutMaxMembers: 100,
   };
 }
