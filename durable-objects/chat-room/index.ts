@@ -574,7 +574,7 @@ export class ChatRoom extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets()) this.close(ws, CloseCode.roomGone, "the room was cleaned up");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.store.createTables();
+    this.store.dropped();
     return true;
   }
 
@@ -735,11 +735,11 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   private kv(key: string): string | undefined {
-    return this.ctx.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+    return this.store.kv(key);
   }
 
   private setKv(key: string, value: string): void {
-    this.ctx.storage.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+    this.store.setKv(key, value);
   }
 }
 

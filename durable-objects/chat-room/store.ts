@@ -64,16 +64,39 @@ function toMember(r: Row): MemberState {
 }
 
 export class RoomStore {
-  constructor(private readonly sql: SqlStorage) {
-    this.createTables();
+  private created = false;
+
+  // Tables are made on the first write, not in the constructor: asking an object for a room that
+  // does not exist (a random id in a URL) must not leave storage behind.
+  constructor(private readonly raw: SqlStorage) {}
+
+  private get sql(): SqlStorage {
+    if (!this.created) this.createTables();
+    return this.raw;
   }
 
-  createTables(): void {
-    for (const stmt of ROOM_SCHEMA) this.sql.exec(stmt);
+  private createTables(): void {
+    for (const stmt of ROOM_SCHEMA) this.raw.exec(stmt);
+    this.created = true;
+  }
+
+  /** Whether this object holds a room at all (reads nothing into existence). */
+  private hasTables(): boolean {
+    if (this.created) return true;
+    const n = this.raw.exec<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'").one().n;
+    if (n > 0) this.createTables(); // runs statements added since the tables were made
+    return n > 0;
+  }
+
+  /** After deleteAll(): the tables are gone and come back with the next write. */
+  dropped(): void {
+    this.created = false;
+    this.memberCache = null;
   }
 
   // ---- meta ----
   meta(): RoomMeta | null {
+    if (!this.hasTables()) return null;
     const rows = this.sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta").toArray();
     if (rows.length === 0) return null;
     const kv = Object.fromEntries(rows.map((r) => [r.key, r.value]));
@@ -86,6 +109,16 @@ export class RoomStore {
       last_seq: Number(kv.last_seq ?? 0),
       last_activity: Number(kv.last_activity ?? 0),
     };
+  }
+
+  /** A free-form setting of the room's own upkeep (e.g. when maintenance is next due). */
+  kv(key: string): string | undefined {
+    if (!this.hasTables()) return undefined;
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+  }
+
+  setKv(key: string, value: string): void {
+    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
   setMeta(values: Partial<Record<keyof RoomMeta, string | number | boolean>>): void {

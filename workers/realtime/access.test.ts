@@ -26,6 +26,7 @@ describe("membership", () => {
     await expect(ticket(edge, outsider.token, "d", room.id)).rejects.toMatchObject({ status: 403 });
     await expect(ticket(edge, outsider.token, "d", NOT_A_ROOM)).rejects.toMatchObject({ status: 404 });
     expect((await call(edge, "GET", `/v1/rooms/${room.id}/messages`, { token: outsider.token })).status).toBe(403);
+    expect((await call(edge, "GET", `/v1/rooms/${NOT_A_ROOM}/messages`, { token: outsider.token })).status).toBe(404);
     // a ticket for one room does not open another
     const other = await direct(edge, outsider, a);
     const t = await ticket(edge, outsider.token, "d", other.id);
