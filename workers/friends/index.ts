@@ -73,7 +73,7 @@ friendsRoutes.patch("/:user_id", async (c) => {
     return row;
   });
   // the pair's direct room shuts (or opens) from the moment this answer arrives
-  if (directRoom) await pushRoomState(c.env, db, directRoom);
+  if (directRoom) await pushRoomState(c.env, db, directRoom, c.executionCtx);
   return c.json({ friend: toFriend(user, row) } satisfies FriendResponse);
 });
 

@@ -2,7 +2,7 @@
 // the new snapshot before the API answers, so a removed or blocked member is shut out from the
 // moment the client sees 200. A failed push is retried; the object ignores older versions, so
 // retries and races between concurrent changes are harmless.
-import type { Exec } from "../../db/client.js";
+import { openDb, type Exec } from "../../db/client.js";
 import { loadRoomSnapshot } from "../../db/room-snapshot.js";
 import { mapLimit } from "../../durable-objects/shared/parallel.js";
 import type { RoomEvent } from "../../protocol/index.js";
@@ -20,7 +20,7 @@ export function sessionStub(env: Env, userId: string, locationHint?: DurableObje
   return env.USER_SESSION.get(env.USER_SESSION.idFromName(userId), locationHint ? { locationHint } : undefined);
 }
 
-export async function pushRoomState(env: Env, db: Exec, roomId: string): Promise<void> {
+export async function pushRoomState(env: Env, db: Exec, roomId: string, ctx?: { waitUntil(p: Promise<unknown>): void }): Promise<void> {
   let lastError: unknown;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     try {
@@ -35,7 +35,25 @@ export async function pushRoomState(env: Env, db: Exec, roomId: string): Promise
     }
   }
   console.error(`room ${roomId}: membership not pushed`, lastError);
+  // keep trying after the answer, on a connection of its own (the request's closes with it)
+  ctx?.waitUntil(retryInBackground(env, roomId));
   throw new HttpError(503, "unavailable", "the change is saved but the room has not applied it yet; repeat the request");
+}
+
+async function retryInBackground(env: Env, roomId: string): Promise<void> {
+  for (const delay of [1000, 3000, 10_000, 30_000]) {
+    await new Promise((r) => setTimeout(r, delay));
+    const handle = openDb(env);
+    try {
+      const snapshot = await loadRoomSnapshot(handle.db, roomId);
+      if (snapshot) await roomStub(env, roomId).sync(snapshot);
+      return;
+    } catch (err) {
+      console.warn(`room ${roomId}: background membership push failed: ${String(err)}`);
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
 }
 
 /** Tells users' sessions about a room event (in the background: it changes nothing anyone must wait for). */

@@ -55,13 +55,13 @@ roomsRoutes.post("/", async (c) => {
     const peer = lower(body.peer_id);
     const { room, created, revived } = await openDirectRoom(db, me, peer);
     if (created || revived) {
-      await pushRoomState(c.env, db, room.id);
+      await pushRoomState(c.env, db, room.id, c.executionCtx);
       notifySessions(c.env, c.executionCtx, [me, peer], room.id, "created");
     }
     return c.json({ room } satisfies RoomResponse, created ? 201 : 200);
   }
   const { room, memberIds } = await createGroup(db, me, body.name, body.member_ids.map(lower));
-  await pushRoomState(c.env, db, room.id);
+  await pushRoomState(c.env, db, room.id, c.executionCtx);
   notifySessions(c.env, c.executionCtx, memberIds, room.id, "created");
   return c.json({ room } satisfies RoomResponse, 201);
 });
@@ -295,7 +295,7 @@ roomsRoutes.post("/:id/members", async (c) => {
     return { room: await roomView(tx, roomId, me), added: fresh };
   });
   if (answer.added.length) {
-    await pushRoomState(c.env, db, roomId);
+    await pushRoomState(c.env, db, roomId, c.executionCtx);
     notifySessions(c.env, c.executionCtx, answer.added, roomId, "member_added");
   }
   return c.json(answer);
@@ -335,7 +335,7 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
     }
     await bumpMembership(tx, roomId);
   });
-  await pushRoomState(c.env, db, roomId);
+  await pushRoomState(c.env, db, roomId, c.executionCtx);
   notifySessions(c.env, c.executionCtx, [target], roomId, "member_removed");
   return c.body(null, 204);
 });
@@ -372,7 +372,7 @@ roomsRoutes.patch("/:id/members/:user_id", async (c) => {
     await bumpMembership(tx, roomId);
     return { user_id: target, role };
   });
-  await pushRoomState(c.env, db, roomId);
+  await pushRoomState(c.env, db, roomId, c.executionCtx);
   return c.json({ member } satisfies MemberResponse);
 });
 
