@@ -307,7 +307,7 @@ export class ChatRoom extends DurableObject<Env> {
       case "send":
         return this.onSend(ws, info, meta, frame, member.can_send);
       case "read":
-        return this.onRead(ws, info, meta, frame.seq);
+        return this.onRead(info, meta, frame.seq);
       case "typing":
         return this.onTyping(ws, info, meta);
     }
@@ -441,7 +441,7 @@ export class ChatRoom extends DurableObject<Env> {
     }
   }
 
-  private onRead(ws: WebSocket, info: SocketInfo, meta: RoomMeta, seq: number): void {
+  private onRead(info: SocketInfo, meta: RoomMeta, seq: number): void {
     const now = Date.now();
     const moved = this.ctx.storage.transactionSync(() => {
       const to = this.store.markRead(info.u, seq, meta.last_seq);
@@ -462,7 +462,6 @@ export class ChatRoom extends DurableObject<Env> {
         .readSync(info.u, meta.room_id, moved, info.d)
         .catch((err: unknown) => console.warn("read_sync failed", err)),
     );
-    void ws;
   }
 
   private onTyping(ws: WebSocket, info: SocketInfo, meta: RoomMeta): void {
