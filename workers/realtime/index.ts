@@ -19,6 +19,9 @@ export const upgradeRoutes = new Hono<AppBindings>();
 function forward(c: Context<AppBindings>, claims: SocketClaims, stub: { fetch(req: Request): Promise<Response> }): Promise<Response> {
   const headers = new Headers(c.req.raw.headers);
   headers.set(SOCKET_CLAIMS_HEADER, JSON.stringify(claims));
+  // No permessage-deflate toward the object (see no_web_socket_compression in wrangler.toml):
+  // frames are small, and a broadcast would be compressed once per socket.
+  headers.delete("Sec-WebSocket-Extensions");
   return stub.fetch(new Request(c.req.raw.url, { method: "GET", headers }));
 }
 
