@@ -10,17 +10,11 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { readEdgeEnv } from "./edge-env.js";
+
+export { readEdgeEnv };
 
 const root = path.resolve(import.meta.dirname, "..");
-
-export function readEdgeEnv(file = ".data/edge.env"): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of fs.readFileSync(path.resolve(root, file), "utf8").split("\n")) {
-    const m = /^([A-Z_]+)='(.*)'$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!.replace(/'\\''/g, "'");
-  }
-  return out;
-}
 
 export async function startBenchEdge(opts: { port: number; persist?: string; vars?: Record<string, string> }): Promise<Miniflare> {
   const outdir = path.join(root, ".data", "bench-bundle");

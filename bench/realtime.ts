@@ -7,14 +7,13 @@
 //   large       one 1,000-member group, every member's stream open, 5 msgs/s: send -> last of 999 receives
 //   throughput  one room, 10 senders with 20 sends in flight each: acked messages per second
 //               (start the edge with SEND_RATE_PER_SECOND=100000 SEND_BURST=100000 for this one)
-import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import { parseArgs } from "node:util";
 import { SignJWT, importJWK } from "jose";
 import pg from "pg";
 import WebSocket from "ws";
 import { mapLimit } from "../durable-objects/shared/parallel.js";
+import { readEdgeEnv } from "./edge-env.js";
 import { fmt, summary } from "./stats.js";
 
 const { values } = parseArgs({
@@ -29,15 +28,7 @@ const base = values.base!;
 const seconds = Number(values.seconds);
 const only = new Set(values.only!.split(","));
 
-function readEnvFile(file: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-    const m = /^([A-Z_]+)='(.*)'$/.exec(line.trim()) ?? /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!.replace(/'\\''/g, "'");
-  }
-  return out;
-}
-const env = readEnvFile(path.resolve(values.env!));
+const env = readEdgeEnv(values.env!);
 const jwk = JSON.parse(env.JWT_PRIVATE_JWK!);
 const key = await importJWK(jwk, "ES256");
 const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
