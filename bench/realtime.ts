@@ -9,11 +9,10 @@
 //               (start the edge with SEND_RATE_PER_SECOND=100000 SEND_BURST=100000 for this one)
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { SignJWT, importJWK } from "jose";
 import pg from "pg";
 import WebSocket from "ws";
 import { mapLimit } from "../durable-objects/shared/parallel.js";
-import { readEdgeEnv } from "./edge-env.js";
+import { devToken, readEdgeEnv } from "./edge-env.js";
 import { fmt, summary } from "./stats.js";
 
 const { values } = parseArgs({
@@ -29,8 +28,6 @@ const seconds = Number(values.seconds);
 const only = new Set(values.only!.split(","));
 
 const env = readEdgeEnv(values.env!);
-const jwk = JSON.parse(env.JWT_PRIVATE_JWK!);
-const key = await importJWK(jwk, "ES256");
 const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
 
 interface User {
@@ -46,18 +43,10 @@ async function seed(n: number): Promise<User[]> {
     `insert into users (handle, display_name) select h, h from unnest($1::text[]) as h returning id, handle`,
     [handles],
   );
-  const now = Math.floor(Date.now() / 1000);
   return Promise.all(
     rows.map(async (r) => ({
       ...r,
-      token: await new SignJWT({ handle: r.handle })
-        .setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "at+jwt" })
-        .setIssuer("edge-chat")
-        .setAudience("edge-chat:api")
-        .setSubject(r.id)
-        .setIssuedAt(now)
-        .setExpirationTime(now + 3600)
-        .sign(key),
+      token: await devToken(env, r),
     })),
   );
 }

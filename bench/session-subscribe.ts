@@ -6,10 +6,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { SignJWT, importJWK } from "jose";
 import pg from "pg";
 import WebSocket from "ws";
 import { mapLimit } from "../durable-objects/shared/parallel.js";
+import { devToken } from "./edge-env.js";
 import { readEdgeEnv, startBenchEdge } from "./miniflare-edge.js";
 
 const { values } = parseArgs({ options: { rooms: { type: "string", default: "500" }, port: { type: "string", default: "8789" } } });
@@ -17,8 +17,6 @@ const rooms = Number(values.rooms);
 const port = Number(values.port);
 const base = `http://127.0.0.1:${port}`;
 const env = readEdgeEnv();
-const jwk = JSON.parse(env.JWT_PRIVATE_JWK!);
-const key = await importJWK(jwk, "ES256");
 const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
 const persist = fs.mkdtempSync(path.join(os.tmpdir(), "edge-chat-sub-"));
 
@@ -28,11 +26,7 @@ const { rows } = await db.query<{ id: string; handle: string }>(
   [[`s${tag}_me`, `s${tag}_peer`]],
 );
 const [me, peer] = rows as [{ id: string; handle: string }, { id: string; handle: string }];
-const now = Math.floor(Date.now() / 1000);
-const token = await new SignJWT({ handle: me.handle })
-  .setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "at+jwt" })
-  .setIssuer("edge-chat").setAudience("edge-chat:api").setSubject(me.id).setIssuedAt(now).setExpirationTime(now + 3600)
-  .sign(key);
+const token = await devToken(env, me);
 const api = async (method: string, p: string, body?: unknown) => {
   const res = await fetch(base + p, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
   if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);

@@ -1,8 +1,9 @@
 // Whose presence a user may watch: their friends (people they added) and people they share an
 // active room with. Everyone else is silently left out of a watch_presence request.
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Exec } from "./client.js";
-import { FriendStatus, MemberStatus } from "./codes.js";
+import { isActiveMember } from "./membership.js";
+import { FriendStatus } from "./codes.js";
 import { chatMembers, friends } from "./schema/index.js";
 
 export async function watchableAmong(db: Exec, me: string, ids: readonly string[]): Promise<Set<string>> {
@@ -18,11 +19,11 @@ export async function watchableAmong(db: Exec, me: string, ids: readonly string[
     const mine = db
       .select({ roomId: chatMembers.roomId })
       .from(chatMembers)
-      .where(and(eq(chatMembers.userId, me), eq(chatMembers.status, MemberStatus.active), isNull(chatMembers.leftAt)));
+      .where(and(eq(chatMembers.userId, me), isActiveMember));
     const shared = await db
       .selectDistinct({ id: chatMembers.userId })
       .from(chatMembers)
-      .where(and(inArray(chatMembers.userId, rest), eq(chatMembers.status, MemberStatus.active), isNull(chatMembers.leftAt), sql`${chatMembers.roomId} in ${mine}`));
+      .where(and(inArray(chatMembers.userId, rest), isActiveMember, sql`${chatMembers.roomId} in ${mine}`));
     for (const r of shared) allowed.add(r.id);
   }
   return allowed;

@@ -1,11 +1,12 @@
 // A room's membership as PostgreSQL holds it, in the shape its ChatRoom Durable Object keeps:
 // read by the rooms API after every change (to push it to the object) and by the object itself
 // when it starts without a copy.
-import { and, eq, inArray, isNull, or } from "drizzle-orm";
+import { and, eq, inArray, or } from "drizzle-orm";
 import type { RoomSnapshot } from "../protocol/realtime.js";
 import type { RoleName } from "../protocol/http.js";
 import type { Exec } from "./client.js";
-import { BlockStatus, MemberRole, MemberStatus, RoomStatus, RoomType, nameOf } from "./codes.js";
+import { isActiveMember } from "./membership.js";
+import { BlockStatus, MemberRole, RoomStatus, RoomType, nameOf } from "./codes.js";
 import { chatMembers, chatRoomRoles, chatRooms, userBlock } from "./schema/index.js";
 
 export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSnapshot | null> {
@@ -18,7 +19,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
     .select({ userId: chatMembers.userId, role: chatMembers.role, joinedAt: chatMembers.joinedAt, canSend: chatRoomRoles.canSend })
     .from(chatMembers)
     .leftJoin(chatRoomRoles, and(eq(chatRoomRoles.roomId, chatMembers.roomId), eq(chatRoomRoles.role, chatMembers.role)))
-    .where(and(eq(chatMembers.roomId, roomId), eq(chatMembers.status, MemberStatus.active), isNull(chatMembers.leftAt)));
+    .where(and(eq(chatMembers.roomId, roomId), isActiveMember));
   const ids = members.map((m) => m.userId);
   // Only a direct room is shut by a block; in a group, blocking someone hides nothing the group shares.
   const blocks =
@@ -68,6 +69,6 @@ export async function activeRoomIdsOf(db: Exec, userId: string): Promise<string[
     .select({ id: chatRooms.id })
     .from(chatMembers)
     .innerJoin(chatRooms, eq(chatRooms.id, chatMembers.roomId))
-    .where(and(eq(chatMembers.userId, userId), eq(chatMembers.status, MemberStatus.active), isNull(chatMembers.leftAt), eq(chatRooms.status, RoomStatus.active)));
+    .where(and(eq(chatMembers.userId, userId), isActiveMember, eq(chatRooms.status, RoomStatus.active)));
   return rows.map((r) => r.id);
 }

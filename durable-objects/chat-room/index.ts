@@ -14,7 +14,6 @@ import {
   RoomClientFrame,
   SOCKET_CLAIMS_HEADER,
   type ActivityEvent,
-  type ArchiveHistoryPage,
   type HistoryPage,
   type HistoryQuery,
   type Message,
@@ -35,7 +34,9 @@ import { CloseCode, HeldSockets, socketInfo, sweepSockets, trySend, type SocketI
 import { TimeUuidGenerator } from "../shared/timeuuid.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
 import { mentions, planFanout } from "./fanout.js";
+import { historyPage } from "./history.js";
 import { DEFAULT_OUTBOX, backoffMs, buildBatch, type OutboxSettings } from "./outbox.js";
+import { SinkClient } from "./sink-client.js";
 import { blockedFrom, planMembership } from "./members.js";
 import { RoomStore, type PendingSend, type RoomMeta } from "./store.js";
 
@@ -59,6 +60,7 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly alarmSlot: AlarmSlot;
   private readonly held: HeldSockets;
   private readonly outbox: OutboxSettings;
+  private readonly sink: SinkClient | null;
   private readonly typingAt = new Map<string, number>();
   private queue: Queued[] = [];
   private flushing: Promise<void> | null = null;
@@ -74,6 +76,7 @@ export class ChatRoom extends DurableObject<Env> {
     super(ctx, env);
     this.cfg = realtimeConfig(env as unknown as Record<string, unknown>);
     this.store = new RoomStore(ctx.storage.sql);
+    this.sink = SinkClient.from(env);
     this.outbox = { ...DEFAULT_OUTBOX, maxItems: this.cfg.archiveBatchMaxItems, maxAgeMs: this.cfg.archiveFlushMs, backoffMaxMs: this.cfg.archiveRetryMaxMs };
     this.sendLimits = new TokenBuckets({ perSecond: this.cfg.sendPerSecond, burst: this.cfg.sendBurst });
     this.alarmSlot = new AlarmSlot(ctx.storage);
@@ -177,50 +180,21 @@ export class ChatRoom extends DurableObject<Env> {
     if (!member) return { status: 403, message: "you are not a member of this room" };
     if (blockedFrom(this.store.blocks(), meta.type, userId).read) return { status: 403, message: "you can no longer read this room" };
     try {
-      return { page: await this.page(meta, member.joined_seq, q) };
+      const page = await historyPage(
+        {
+          floor: member.joined_seq,
+          oldestHot: this.store.oldestSeq(),
+          lastSeq: meta.last_seq,
+          hot: (pq) => this.store.page(roomId, member.joined_seq, pq),
+          archive: this.sink ? (pq) => this.sink!.page(roomId, pq) : null,
+        },
+        q,
+      );
+      return { page };
     } catch (err) {
       console.warn(`room ${roomId}: archive read failed: ${String(err)}`);
       return { status: 503, message: "older messages are unavailable right now; try again" };
     }
-  }
-
-  /**
-   * A history page across the hot tail and the archive. Seqs at or below `archivedUpTo` are only
-   * in the archive (the hot tail starts after them), so a page walks one into the other with no
-   * gap and no duplicate.
-   */
-  private async page(meta: RoomMeta, floor: number, q: HistoryQuery): Promise<HistoryPage> {
-    const limit = q.limit ?? 50;
-    const oldestHot = this.store.oldestSeq();
-    const archivedUpTo = oldestHot > 0 ? oldestHot - 1 : meta.last_seq;
-    const archive = archivedUpTo > floor && this.sinkConfigured();
-    if (q.after_seq !== undefined) {
-      const from = Math.max(q.after_seq, floor);
-      if (archive && from < archivedUpTo) {
-        const older = await this.archivePage(meta.room_id, { after_seq: from, before_seq: archivedUpTo + 1, limit });
-        if (older.messages.length >= limit || older.has_more) return { messages: older.messages.slice(0, limit), has_more: true };
-        const rest = this.store.page(meta.room_id, floor, { after_seq: archivedUpTo, limit: limit - older.messages.length });
-        return { messages: [...older.messages, ...rest.messages], has_more: rest.has_more };
-      }
-      return this.store.page(meta.room_id, floor, { after_seq: from, limit });
-    }
-    const hot = this.store.page(meta.room_id, floor, { before_seq: q.before_seq, limit });
-    const below = Math.min((q.before_seq ?? Infinity) - 1, hot.messages.at(-1)?.seq ? hot.messages.at(-1)!.seq - 1 : Infinity, archivedUpTo);
-    if (!archive || below <= floor) return hot;
-    if (hot.messages.length >= limit) return { messages: hot.messages, has_more: true };
-    const older = await this.archivePage(meta.room_id, { before_seq: below + 1, limit: limit - hot.messages.length });
-    const visible = older.messages.filter((m) => m.seq > floor);
-    return { messages: [...hot.messages, ...visible], has_more: older.has_more && visible.length === older.messages.length };
-  }
-
-  private async archivePage(roomId: string, q: { before_seq?: number; after_seq?: number; limit: number }): Promise<HistoryPage> {
-    const params = new URLSearchParams({ limit: String(q.limit) });
-    if (q.before_seq !== undefined) params.set("before_seq", String(q.before_seq));
-    if (q.after_seq !== undefined) params.set("after_seq", String(q.after_seq));
-    const res = await fetch(`${this.env.SINK_URL}/v1/rooms/${roomId}/messages?${params}`, { headers: { authorization: `Bearer ${this.env.SINK_SECRET ?? ""}` } });
-    if (!res.ok) throw new Error(`sink answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
-    const page = (await res.json()) as ArchiveHistoryPage;
-    return { messages: page.messages, has_more: page.has_more };
   }
 
   /** Logout or suspension: the user's streams here close (one device's, or all). */
@@ -395,6 +369,7 @@ export class ChatRoom extends DurableObject<Env> {
         const pending = this.pendingDelivered.get(sender) ?? new Map<string, number>();
         for (const u of delivered) pending.set(u, lastSeq);
         this.pendingDelivered.set(sender, pending);
+        this.coalesce();
       }
     }
     const last = stored[stored.length - 1]!;
@@ -403,7 +378,7 @@ export class ChatRoom extends DurableObject<Env> {
       this.ctx.waitUntil(this.sendActivity(meta, plan.activity.map((a) => ({ ...a, read_seq: readOf.get(a.user_id) ?? 0 })), last));
     } else {
       for (const a of plan.activity) this.pendingActivity.set(a.user_id, (this.pendingActivity.get(a.user_id) ?? false) || a.mentioned);
-      this.ctx.waitUntil(this.scheduleAlarm());
+      this.coalesce();
     }
   }
 
@@ -437,7 +412,7 @@ export class ChatRoom extends DurableObject<Env> {
       const pending = this.pendingDelivered.get(last.sender_id) ?? new Map<string, number>();
       for (const u of reachedOthers) pending.set(u, last.seq);
       this.pendingDelivered.set(last.sender_id, pending);
-      await this.scheduleAlarm();
+      this.coalesce();
     }
   }
 
@@ -454,7 +429,7 @@ export class ChatRoom extends DurableObject<Env> {
       this.broadcast({ type: "receipt", room_id: meta.room_id, user_id: info.u, read_seq: moved });
     } else {
       this.pendingReads.set(info.u, moved);
-      this.ctx.waitUntil(this.scheduleAlarm());
+      this.coalesce();
     }
     // the reader's other devices (those without this stream too) catch up through the session
     this.ctx.waitUntil(
@@ -475,7 +450,7 @@ export class ChatRoom extends DurableObject<Env> {
       for (const other of this.sockets.keys()) if (other !== ws) trySend(other, frame);
     } else {
       this.pendingTyping.add(info.u);
-      this.ctx.waitUntil(this.scheduleAlarm());
+      this.coalesce();
     }
   }
 
@@ -603,7 +578,7 @@ export class ChatRoom extends DurableObject<Env> {
   // ---------------------------------------------------------------- the outbox, to the archive
 
   private sinkConfigured(): boolean {
-    return Boolean(this.env.SINK_URL);
+    return this.sink !== null;
   }
 
   /** New items wait at most the outbox's age limit for their flush. */
@@ -620,7 +595,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   private outboxDue(now: number): number | null {
     if (!this.sinkConfigured()) return null;
-    const state = this.store.archiveState();
+    const state = this.store.archiveState(this.outbox.maxItems);
     if (state.count === 0 || state.oldest === null) return null;
     const ready = state.count >= this.outbox.maxItems ? now : state.oldest + this.flushDelay();
     return Math.max(ready, state.nextAt ?? 0);
@@ -636,7 +611,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (!meta || !this.sinkConfigured()) return;
     let settled = false;
     for (let round = 0; round < MAX_BATCHES_PER_FLUSH; round++) {
-      const state = this.store.archiveState();
+      const state = this.store.archiveState(this.outbox.maxItems);
       if (state.count === 0 || (state.nextAt ?? 0) > Date.now()) break;
       const rows = this.store.archiveHead(this.outbox.maxItems);
       const { batch, ids } = buildBatch(rows, (seq) => this.store.message(meta.room_id, seq), `${meta.room_id}:${rows[0]!.id}`, this.outbox);
@@ -644,19 +619,7 @@ export class ChatRoom extends DurableObject<Env> {
         this.store.settleOutbox(ids);
         continue;
       }
-      let status = 0;
-      let detail = "";
-      try {
-        const res = await fetch(`${this.env.SINK_URL}/v1/batches`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${this.env.SINK_SECRET ?? ""}`, "content-type": "application/json" },
-          body: JSON.stringify(batch),
-        });
-        status = res.status;
-        detail = res.ok ? "" : (await res.text()).slice(0, 300);
-      } catch (err) {
-        detail = String(err);
-      }
+      const { status, detail } = await this.sink!.postBatch(batch);
       if (status === 200) {
         if (batch.read_offsets?.length) await this.copyOffsetsToPostgres(meta.room_id, batch.read_offsets);
         this.store.settleOutbox(ids);
@@ -693,6 +656,14 @@ export class ChatRoom extends DurableObject<Env> {
   private retentionDue(): number | null {
     const oldest = this.store.oldestMessageAt();
     return oldest === null ? null : oldest + this.cfg.retentionMs;
+  }
+
+  /**
+   * Coalesced work (large rooms) waits for the next once-a-second flush. Called per message, so
+   * it only asks for that one time instead of recomputing every job's due time.
+   */
+  private coalesce(): void {
+    this.ctx.waitUntil(this.alarmSlot.request(Math.max(Date.now(), this.lastCoalescedFlush + this.cfg.coalesceMs)));
   }
 
   private async scheduleAlarm(): Promise<void> {

@@ -92,6 +92,7 @@ export class RoomStore {
   dropped(): void {
     this.created = false;
     this.memberCache = null;
+    this.blockCache = null;
   }
 
   // ---- meta ----
@@ -163,13 +164,18 @@ export class RoomStore {
     this.sql.exec("DELETE FROM members WHERE user_id = ?", userId);
   }
 
+  // read on every send (a blocked direct room refuses it): kept like the members
+  private blockCache: Array<[string, string]> | null = null;
+
   setBlocks(blocks: ReadonlyArray<readonly [string, string]>): void {
+    this.blockCache = null;
     this.sql.exec("DELETE FROM blocks");
     for (const [a, b] of blocks) this.sql.exec("INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?, ?)", a, b);
   }
 
-  blocks(): Array<[string, string]> {
-    return this.sql.exec<{ blocker: string; blocked: string }>("SELECT blocker, blocked FROM blocks").toArray().map((r) => [r.blocker, r.blocked]);
+  blocks(): ReadonlyArray<readonly [string, string]> {
+    this.blockCache ??= this.sql.exec<{ blocker: string; blocked: string }>("SELECT blocker, blocked FROM blocks").toArray().map((r) => [r.blocker, r.blocked]);
+    return this.blockCache;
   }
 
   setSubscribed(userId: string, on: boolean): boolean {
@@ -288,13 +294,14 @@ export class RoomStore {
   }
 
   /** When the archive part of the outbox next wants a flush: its size, oldest item and retry time. */
-  archiveState(): { count: number; oldest: number | null; nextAt: number | null; attempts: number } {
+  archiveState(countUpTo: number): { count: number; oldest: number | null; nextAt: number | null; attempts: number } {
     const r = this.sql
       .exec<{ n: number; oldest: number | null; next_at: number | null; attempts: number | null }>(
         "SELECT count(*) AS n, min(created_at) AS oldest, max(next_at) AS next_at, max(attempts) AS attempts FROM (SELECT * FROM outbox WHERE kind IN ('message', 'read') ORDER BY id LIMIT 1)",
       )
       .one();
-    const count = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE kind IN ('message', 'read')").one().n;
+    // counted only as far as a full batch: a backlog of hours must not make every look O(backlog)
+    const count = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM (SELECT 1 FROM outbox WHERE kind IN ('message', 'read') LIMIT ?)", countUpTo).one().n;
     return { count, oldest: r.oldest, nextAt: r.next_at, attempts: r.attempts ?? 0 };
   }
 

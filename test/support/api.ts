@@ -1,9 +1,9 @@
 // Small helpers for tests that use the API as a client would.
-import { SignJWT, importJWK } from "jose";
 import pg from "pg";
 import { inject } from "vitest";
 import type { AuthResponse, PublicUser } from "../../protocol/index.js";
 import type { Edge } from "./edge.js";
+import { signAccessToken } from "../../workers/auth/access-tokens.js";
 
 export interface Answer<T = any> {
   status: number;
@@ -77,19 +77,10 @@ export async function closeDb() {
   pool = undefined;
 }
 
-/** An access token for a user, signed with the Worker's key (as the edge itself would sign it). */
+/** An access token for a user, signed by the Worker's own signer with the test key. */
 export async function tokenFor(user: { id: string; handle: string }, ttlSeconds = 900): Promise<string> {
-  const jwk = JSON.parse(inject("privateJwk"));
-  const key = await importJWK(jwk, "ES256");
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ handle: user.handle })
-    .setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "at+jwt" })
-    .setIssuer("edge-chat")
-    .setAudience("edge-chat:api")
-    .setSubject(user.id)
-    .setIssuedAt(now)
-    .setExpirationTime(now + ttlSeconds)
-    .sign(key);
+  const { token } = await signAccessToken({ JWT_PRIVATE_JWK: inject("privateJwk"), ACCESS_TOKEN_TTL_SECONDS: String(ttlSeconds) }, { userId: user.id, handle: user.handle });
+  return token;
 }
 
 /** Inserts n active users straight into PostgreSQL (for cases that need hundreds of members). */

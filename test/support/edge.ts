@@ -1,7 +1,8 @@
 // A real workerd running the bundled Worker (Miniflare), one per test file, over the shared test
 // database. Bindings come from wrangler.toml, plus the secrets a deployment would set.
 import { Log, LogLevel, Miniflare } from "miniflare";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
+import { closeDb } from "./api.js";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import path from "node:path";
 
@@ -39,5 +40,34 @@ export async function startEdge(vars: Record<string, string> = {}, opts: { persi
     mf,
     fetch: (p, init) => fetch(url + p, init),
     close: () => mf.dispose(),
+  };
+}
+
+/**
+ * One edge for the whole test file: started before its tests, closed (with the test database
+ * pool) after them. The returned object is usable at the top level and works once tests run.
+ */
+export function useEdge(vars: Record<string, string> = {}, opts: { persist?: string } = {}): Edge {
+  let current: Edge | undefined;
+  const edge = () => {
+    if (!current) throw new Error("the edge starts in beforeAll; use it inside hooks and tests");
+    return current;
+  };
+  beforeAll(async () => {
+    current = await startEdge(vars, opts);
+  });
+  afterAll(async () => {
+    await current?.close();
+    await closeDb();
+  });
+  return {
+    get url() {
+      return edge().url;
+    },
+    get mf() {
+      return edge().mf;
+    },
+    fetch: (p, init) => edge().fetch(p, init),
+    close: () => edge().close(),
   };
 }

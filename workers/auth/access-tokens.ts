@@ -30,7 +30,10 @@ export async function keysFor(env: Pick<Env, "JWT_PRIVATE_JWK" | "JWT_PUBLIC_JWK
   return cached;
 }
 
-export async function signAccessToken(env: Env, user: Pick<AuthContext, "userId" | "handle">): Promise<{ token: string; expiresAt: Date }> {
+export async function signAccessToken(
+  env: Pick<Env, "JWT_PRIVATE_JWK" | "JWT_PUBLIC_JWKS"> & { ACCESS_TOKEN_TTL_SECONDS?: string },
+  user: Pick<AuthContext, "userId" | "handle">,
+): Promise<{ token: string; expiresAt: Date }> {
   const keys = await keysFor(env);
   const ttl = Number(env.ACCESS_TOKEN_TTL_SECONDS ?? DEFAULT_ACCESS_TTL_SECONDS);
   const now = Math.floor(Date.now() / 1000);

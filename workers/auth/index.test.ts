@@ -1,16 +1,9 @@
 import { SignJWT, generateKeyPair } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, closeDb, db, register, tokenFor, uniqueHandle } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { describe, expect, it } from "vitest";
+import { call, db, register, tokenFor, uniqueHandle } from "../../test/support/api.js";
+import { useEdge } from "../../test/support/edge.js";
 
-let edge: Edge;
-beforeAll(async () => {
-  edge = await startEdge();
-});
-afterAll(async () => {
-  await edge.close();
-  await closeDb();
-});
+const edge = useEdge();
 
 const login = (handle: string, password: string, headers: Record<string, string> = {}) =>
   call(edge, "POST", "/v1/auth/login", { body: { handle, password }, headers });

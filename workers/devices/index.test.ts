@@ -1,19 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PushPlatform } from "../../db/codes.js";
 import { MAX_ACTIVE_DEVICES_PER_USER, type ErrorBody, type PublicUser } from "../../protocol/index.js";
 import type { DeviceResponse } from "../../protocol/social.js";
-import { call, closeDb, db, register, seedUsers, tokenFor } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { call, db, register, seedUsers, tokenFor } from "../../test/support/api.js";
+import { useEdge } from "../../test/support/edge.js";
 
 type User = PublicUser & { token: string };
-let edge: Edge;
-beforeAll(async () => {
-  edge = await startEdge();
-});
-afterAll(async () => {
-  await edge.close();
-  await closeDb();
-});
+const edge = useEdge();
 
 const users = (n: number) => seedUsers(n, "dev") as Promise<User[]>;
 const post = (me: User, body: unknown) => call<DeviceResponse & Partial<ErrorBody>>(edge, "POST", "/v1/devices", { token: me.token, body });

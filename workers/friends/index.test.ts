@@ -1,19 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BlockStatus, FriendAction, FriendStatus, RoomStatus, RoomType, UserStatus } from "../../db/codes.js";
 import type { ErrorBody, PublicUser } from "../../protocol/index.js";
 import type { FriendListResponse, FriendResponse } from "../../protocol/social.js";
-import { call, closeDb, db, register, seedUsers, tokenFor, uniqueHandle } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { call, db, register, seedUsers, tokenFor, uniqueHandle } from "../../test/support/api.js";
+import { useEdge } from "../../test/support/edge.js";
 
 type User = PublicUser & { token: string };
-let edge: Edge;
-beforeAll(async () => {
-  edge = await startEdge();
-});
-afterAll(async () => {
-  await edge.close();
-  await closeDb();
-});
+const edge = useEdge();
 
 const users = (n: number) => seedUsers(n, "fr") as Promise<User[]>;
 const put = (me: User, other: { id: string }) => call<FriendResponse & Partial<ErrorBody>>(edge, "PUT", `/v1/friends/${other.id}`, { token: me.token });

@@ -1,15 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, closeDb, seedUsers } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { describe, expect, it } from "vitest";
+import { call, seedUsers } from "../../test/support/api.js";
+import { useEdge } from "../../test/support/edge.js";
 
-let edge: Edge;
-beforeAll(async () => {
-  edge = await startEdge();
-});
-afterAll(async () => {
-  await edge.close();
-  await closeDb();
-});
+const edge = useEdge();
 
 describe("health", () => {
   it("answers /v1/healthz without touching the database", async () => {

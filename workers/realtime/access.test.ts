@@ -1,18 +1,11 @@
 // Who may use a room's stream, and what bad frames do (nothing but an error frame).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, closeDb } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { describe, expect, it } from "vitest";
+import { call } from "../../test/support/api.js";
+import { useEdge } from "../../test/support/edge.js";
 import { TestSocket, openStream, sleep, ticket, upgradeUrl } from "../../test/support/sockets.js";
 import { NOT_A_ROOM, direct, group, people, type Seeded } from "../rooms/test-fixtures.js";
 
-let edge: Edge;
-beforeAll(async () => {
-  edge = await startEdge({ SEND_BURST: "5", SEND_RATE_PER_SECOND: "1", TYPING_INTERVAL_MS: "1000" });
-});
-afterAll(async () => {
-  await edge?.close();
-  await closeDb();
-});
+const edge = useEdge({ SEND_BURST: "5", SEND_RATE_PER_SECOND: "1", TYPING_INTERVAL_MS: "1000" });
 
 const lastSeq = async (user: Seeded, roomId: string) => {
   const res = await call(edge, "GET", `/v1/rooms/${roomId}/messages?limit=1`, { token: user.token });

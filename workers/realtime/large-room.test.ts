@@ -1,20 +1,13 @@
 // A full group: 1,000 members, every one with the room's stream open, each message reaching
 // every stream exactly once, in order.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { closeDb } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { useEdge } from "../../test/support/edge.js";
 import { mapLimit } from "../../durable-objects/shared/parallel.js";
 import { eventually, openSession, openStream, sleep, type TestSocket } from "../../test/support/sockets.js";
 import { group, people, type Seeded } from "../rooms/test-fixtures.js";
 
-let edge: Edge;
-beforeAll(async () => {
-  edge = await startEdge();
-});
-afterAll(async () => {
-  await edge?.close();
-  await closeDb();
-});
+const edge = useEdge();
 
 describe("a 1,000-member group", () => {
   it("delivers each message to every open stream exactly once, and receipts come coalesced", async () => {

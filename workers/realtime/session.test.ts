@@ -1,19 +1,12 @@
 // Session sockets: activity for devices without the room's stream, read sync across devices,
 // presence, room events, the room list's cache, logout.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, closeDb } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { describe, expect, it } from "vitest";
+import { call } from "../../test/support/api.js";
+import { useEdge } from "../../test/support/edge.js";
 import { TestSocket, eventually, openSession, openStream, sleep, ticket, upgradeUrl } from "../../test/support/sockets.js";
 import { direct, group, people, type Seeded } from "../rooms/test-fixtures.js";
 
-let edge: Edge;
-beforeAll(async () => {
-  edge = await startEdge();
-});
-afterAll(async () => {
-  await edge?.close();
-  await closeDb();
-});
+const edge = useEdge();
 
 const inspectSession = (userId: string) => {
   const ns = edge.mf.getDurableObjectNamespace("USER_SESSION");

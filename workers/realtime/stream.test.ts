@@ -1,18 +1,11 @@
 // Room streams end to end: real workerd, real PostgreSQL, real WebSockets from this process.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, closeDb } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { describe, expect, it } from "vitest";
+import { call } from "../../test/support/api.js";
+import { useEdge } from "../../test/support/edge.js";
 import { TestSocket, eventually, openStream, sleep, ticket, upgradeUrl, type Frame } from "../../test/support/sockets.js";
 import { block, direct, group, people, type Seeded } from "../rooms/test-fixtures.js";
 
-let edge: Edge;
-beforeAll(async () => {
-  edge = await startEdge({ SEND_BURST: "1000", SEND_RATE_PER_SECOND: "1000" });
-});
-afterAll(async () => {
-  await edge?.close();
-  await closeDb();
-});
+const edge = useEdge({ SEND_BURST: "1000", SEND_RATE_PER_SECOND: "1000" });
 
 let n = 0;
 const send = (s: TestSocket, roomId: string, extra: Record<string, unknown> = {}) => {

@@ -1,17 +1,10 @@
 // Rooms: create (direct, group), list, read, edit metadata, my settings. Real workerd + PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, closeDb, db, register } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { describe, expect, it } from "vitest";
+import { call, db, register } from "../../test/support/api.js";
+import { useEdge } from "../../test/support/edge.js";
 import { block, direct, group, makeAdmin, memberRow, people, roomRow, version, type Seeded } from "./test-fixtures.js";
 
-let edge: Edge;
-beforeAll(async () => {
-  edge = await startEdge();
-});
-afterAll(async () => {
-  await edge.close();
-  await closeDb();
-});
+const edge = useEdge();
 
 const create = (user: { token: string } | null, body: unknown) => call(edge, "POST", "/v1/rooms", { token: user?.token, body });
 

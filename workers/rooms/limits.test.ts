@@ -1,18 +1,11 @@
 // Rooms under concurrency and at the 1,000-member limit. Real workerd + PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MAX_GROUP_MEMBERS } from "../../protocol/index.js";
-import { call, closeDb, db } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { call, db } from "../../test/support/api.js";
+import { useEdge } from "../../test/support/edge.js";
 import { activeCount, group, people, version, type Seeded } from "./test-fixtures.js";
 
-let edge: Edge;
-beforeAll(async () => {
-  edge = await startEdge();
-});
-afterAll(async () => {
-  await edge.close();
-  await closeDb();
-});
+const edge = useEdge();
 
 const createGroup = (owner: Seeded, ids: string[]) => call(edge, "POST", "/v1/rooms", { token: owner.token, body: { type: "group", name: "big", member_ids: ids } });
 const add = (roomId: string, by: Seeded, ids: string[]) => call(edge, "POST", `/v1/rooms/${roomId}/members`, { token: by.token, body: { user_ids: ids } });

@@ -1,17 +1,10 @@
 // Room membership: add, leave, remove, role changes, ownership. Real workerd + PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, closeDb, db } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { describe, expect, it } from "vitest";
+import { call, db } from "../../test/support/api.js";
+import { useEdge } from "../../test/support/edge.js";
 import { activeCount, block, direct, group, makeAdmin, memberRow, people, version, type Seeded } from "./test-fixtures.js";
 
-let edge: Edge;
-beforeAll(async () => {
-  edge = await startEdge();
-});
-afterAll(async () => {
-  await edge.close();
-  await closeDb();
-});
+const edge = useEdge();
 
 const add = (roomId: string, by: Seeded | null, ids: string[]) => call(edge, "POST", `/v1/rooms/${roomId}/members`, { token: by?.token, body: { user_ids: ids } });
 const remove = (roomId: string, by: Seeded | null, target: string) => call(edge, "DELETE", `/v1/rooms/${roomId}/members/${target}`, { token: by?.token });

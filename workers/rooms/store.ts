@@ -1,7 +1,8 @@
 // Reads and writes of the chat store shared by the room routes. Each takes either the request's
 // database or an open transaction, so a handler can keep a check and the write it guards together.
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database, Exec, Tx } from "../../db/client.js";
+import { isActiveMember } from "../../db/membership.js";
 import { BlockStatus, MemberRole, MemberStatus, RoomStatus, RoomType, UserStatus } from "../../db/codes.js";
 import { chatMembers, chatRoomMetadata, chatRoomRoles, chatRooms, userBlock, users, type MemberRow, type RoomRow } from "../../db/schema/index.js";
 import type { Room } from "../../protocol/index.js";
@@ -14,7 +15,7 @@ export type { Exec, Tx };
 /** Active members of the room in the outer query's chat_rooms row (a correlated count, one round trip). */
 export const activeMemberCount = sql<number>`(select count(*)::int from chat_members m where m.room_id = ${chatRooms.id} and m.status = ${MemberStatus.active} and m.left_at is null)`;
 
-export const isActiveMember = and(eq(chatMembers.status, MemberStatus.active), isNull(chatMembers.leftAt));
+export { isActiveMember };
 
 export interface Access {
   room: RoomRow;

@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { BlockStatus, UserStatus } from "../../db/codes.js";
 import type { ErrorBody, PublicUser } from "../../protocol/index.js";
 import type { UserSearchResponse } from "../../protocol/social.js";
-import { call, closeDb, db, register, seedUsers, tokenFor, uniqueHandle } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { call, db, register, seedUsers, tokenFor, uniqueHandle } from "../../test/support/api.js";
+import { useEdge } from "../../test/support/edge.js";
 
-let edge: Edge;
+const edge = useEdge();
 let caller: PublicUser & { token: string };
 beforeAll(async () => {
-  edge = await startEdge();
   [caller] = (await seedUsers(1, "caller")) as [PublicUser & { token: string }];
-});
-afterAll(async () => {
-  await edge.close();
-  await closeDb();
 });
 
 /** Users with exactly these handles and names, so a search prefix is known to be theirs alone. */

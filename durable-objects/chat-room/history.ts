@@ -1,0 +1,40 @@
+// A history page across the room's hot tail and the archive. Seqs at or below `archivedUpTo` are
+// only in the archive (the hot tail starts after them), so a page walks from one into the other
+// with no gap and no duplicate. Pure apart from the two readers it is given.
+import type { HistoryPage, HistoryQuery } from "../../protocol/index.js";
+
+type PageQuery = { before_seq?: number; after_seq?: number; limit: number };
+
+export interface HistorySources {
+  /** the member's joined_seq: nothing at or below it is theirs to see */
+  floor: number;
+  /** the oldest seq still in the hot tail (0 when it is empty) */
+  oldestHot: number;
+  lastSeq: number;
+  hot(q: PageQuery): HistoryPage;
+  /** null when no archive is configured */
+  archive: ((q: PageQuery) => Promise<HistoryPage>) | null;
+}
+
+export async function historyPage(src: HistorySources, q: HistoryQuery): Promise<HistoryPage> {
+  const limit = q.limit ?? 50;
+  const { floor } = src;
+  const archivedUpTo = src.oldestHot > 0 ? src.oldestHot - 1 : src.lastSeq;
+  const archive = archivedUpTo > floor ? src.archive : null;
+  if (q.after_seq !== undefined) {
+    const from = Math.max(q.after_seq, floor);
+    if (!archive || from >= archivedUpTo) return src.hot({ after_seq: from, limit });
+    const older = await archive({ after_seq: from, before_seq: archivedUpTo + 1, limit });
+    if (older.messages.length >= limit || older.has_more) return { messages: older.messages.slice(0, limit), has_more: true };
+    const rest = src.hot({ after_seq: archivedUpTo, limit: limit - older.messages.length });
+    return { messages: [...older.messages, ...rest.messages], has_more: rest.has_more };
+  }
+  const hot = src.hot({ ...(q.before_seq !== undefined ? { before_seq: q.before_seq } : {}), limit });
+  const lowestHot = hot.messages.at(-1)?.seq;
+  const below = Math.min((q.before_seq ?? Infinity) - 1, lowestHot !== undefined ? lowestHot - 1 : Infinity, archivedUpTo);
+  if (!archive || below <= floor) return hot;
+  if (hot.messages.length >= limit) return { messages: hot.messages, has_more: true };
+  const older = await archive({ before_seq: below + 1, limit: limit - hot.messages.length });
+  const visible = older.messages.filter((m) => m.seq > floor);
+  return { messages: [...hot.messages, ...visible], has_more: older.has_more && visible.length === older.messages.length };
+}

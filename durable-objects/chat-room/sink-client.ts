@@ -1,0 +1,43 @@
+// The cassandra-sink as a ChatRoom sees it: write a batch, read a history page. Both are
+// authenticated with the shared secret (protocol/archive.ts names the scheme).
+import { SINK_AUTH_SCHEME, type ArchiveBatchInput, type ArchiveHistoryPage, type HistoryPage } from "../../protocol/index.js";
+
+export interface BatchAnswer {
+  /** 0 when the sink could not be reached at all */
+  status: number;
+  detail: string;
+}
+
+export class SinkClient {
+  constructor(
+    private readonly url: string,
+    private readonly secret: string,
+  ) {}
+
+  static from(env: { SINK_URL?: string; SINK_SECRET?: string }): SinkClient | null {
+    return env.SINK_URL ? new SinkClient(env.SINK_URL.replace(/\/$/, ""), env.SINK_SECRET ?? "") : null;
+  }
+
+  private get auth() {
+    return { authorization: `${SINK_AUTH_SCHEME} ${this.secret}` };
+  }
+
+  async postBatch(batch: ArchiveBatchInput): Promise<BatchAnswer> {
+    try {
+      const res = await fetch(`${this.url}/v1/batches`, { method: "POST", headers: { ...this.auth, "content-type": "application/json" }, body: JSON.stringify(batch) });
+      return { status: res.status, detail: res.ok ? "" : (await res.text()).slice(0, 300) };
+    } catch (err) {
+      return { status: 0, detail: String(err) };
+    }
+  }
+
+  async page(roomId: string, q: { before_seq?: number; after_seq?: number; limit: number }): Promise<HistoryPage> {
+    const params = new URLSearchParams({ limit: String(q.limit) });
+    if (q.before_seq !== undefined) params.set("before_seq", String(q.before_seq));
+    if (q.after_seq !== undefined) params.set("after_seq", String(q.after_seq));
+    const res = await fetch(`${this.url}/v1/rooms/${roomId}/messages?${params}`, { headers: this.auth });
+    if (!res.ok) throw new Error(`sink answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+    const page = (await res.json()) as ArchiveHistoryPage;
+    return { messages: page.messages, has_more: page.has_more };
+  }
+}
