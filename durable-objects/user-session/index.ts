@@ -240,7 +240,8 @@ export class UserSession extends DurableObject<Env> {
       this.store.replaceSummary(a);
       cached.set(ask[i]!, a);
     });
-    return Object.fromEntries([...cached].filter(([id]) => roomIds.includes(id)));
+    const asked = new Set(roomIds);
+    return Object.fromEntries([...cached].filter(([id]) => asked.has(id)));
   }
 
   /** Another user's session wants to hear this user's presence. */
@@ -317,10 +318,11 @@ export class UserSession extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const wasOnline = this.online;
-    const next = sweepSockets(this.ctx, (ws) => this.sockets.get(ws) ?? socketInfo(ws), Date.now(), this.cfg.silentSocketMs, (ws, code, reason) => this.close(ws, code, reason));
+    const now = Date.now();
+    const next = sweepSockets(this.ctx, (ws) => this.sockets.get(ws) ?? socketInfo(ws), now, this.cfg.silentSocketMs, (ws, code, reason) => this.close(ws, code, reason));
     const userId = this.store.get("user_id");
     if (wasOnline && !this.online && userId) await this.goOffline(userId);
-    await this.alarmSlot.reset(next);
+    await this.alarmSlot.reset(next, now);
   }
 
   private room(roomId: string) {
