@@ -333,21 +333,18 @@ export class ChatRoom extends DurableObject<Env> {
     });
     const streamDevices = this.streamDevices();
     const now = Date.now();
-    const { results, plan, lastSeq } = this.ctx.storage.transactionSync(() => {
+    // Members holding a stream have everything by construction: their delivered_seq is written
+    // when their last stream closes, not once per message.
+    const { results, stored, plan, lastSeq } = this.ctx.storage.transactionSync(() => {
       const { results, lastSeq } = this.store.commitSends(meta.room_id, admitted, now, this.ids, meta.last_seq);
       const stored = results.flatMap((r) => (r.message ? [r.message] : []));
       const plan = planFanout(members, streamDevices, stored);
-      if (stored.length) {
-        // members holding a stream have everything by construction: their delivered_seq is
-        // written when their last stream closes, not once per message
-        for (const p of plan.push) this.store.addOutbox("push", { room_id: meta.room_id, ...p }, now, p.seq);
-      }
-      return { results, plan, lastSeq };
+      for (const p of plan.push) this.store.addOutbox("push", { room_id: meta.room_id, ...p }, now, p.seq);
+      return { results, stored, plan, lastSeq };
     });
 
     // The runtime's output gate holds these frames until the transaction is durable: no ack,
     // and no message, leaves before the write does.
-    const stored = results.flatMap((r) => (r.message ? [r.message] : []));
     const frames = stored.map((m) => JSON.stringify({ type: "message", ...m } satisfies ServerFrame));
     if (frames.length) for (const ws of this.sockets.keys()) for (const f of frames) trySend(ws, f);
     results.forEach((r, i) => {
@@ -360,18 +357,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.noteOutbox(now);
 
     const immediate = members.length <= this.cfg.immediateFanoutMaxMembers;
-    const senders = new Set(stored.map((m) => m.sender_id));
-    for (const sender of senders) {
-      const delivered = plan.delivered.filter((u) => u !== sender);
-      if (immediate) {
-        for (const u of delivered) this.sendToUser(sender, { type: "receipt", room_id: meta.room_id, user_id: u, delivered_seq: lastSeq });
-      } else {
-        const pending = this.pendingDelivered.get(sender) ?? new Map<string, number>();
-        for (const u of delivered) pending.set(u, lastSeq);
-        this.pendingDelivered.set(sender, pending);
-        this.coalesce();
-      }
-    }
+    for (const sender of new Set(stored.map((m) => m.sender_id))) this.reportDelivered(meta.room_id, sender, plan.delivered, lastSeq);
     const last = stored[stored.length - 1]!;
     if (immediate) {
       const readOf = new Map(members.map((m) => [m.user_id, Math.max(m.read_seq, m.joined_seq)]));
@@ -404,16 +390,21 @@ export class ChatRoom extends DurableObject<Env> {
       const offline = gone.filter((u) => u !== last.sender_id);
       if (offline.length) this.store.addOutbox("push", { room_id: meta.room_id, seq: last.seq, recipients: offline, mentioned: offline.filter((u) => mentions(last, u)) }, now, last.seq);
     });
-    const reachedOthers = reached.filter((u) => u !== last.sender_id);
-    if (reachedOthers.length === 0) return;
+    this.reportDelivered(meta.room_id, last.sender_id, reached, last.seq);
+  }
+
+  /** Delivered offsets go to the sender only: at once up to 100 members, coalesced above. */
+  private reportDelivered(roomId: string, sender: string, users: readonly string[], seq: number): void {
+    const others = users.filter((u) => u !== sender);
+    if (others.length === 0) return;
     if (this.store.memberCount() <= this.cfg.immediateFanoutMaxMembers) {
-      for (const u of reachedOthers) this.sendToUser(last.sender_id, { type: "receipt", room_id: meta.room_id, user_id: u, delivered_seq: last.seq });
-    } else {
-      const pending = this.pendingDelivered.get(last.sender_id) ?? new Map<string, number>();
-      for (const u of reachedOthers) pending.set(u, last.seq);
-      this.pendingDelivered.set(last.sender_id, pending);
-      this.coalesce();
+      for (const u of others) this.sendToUser(sender, { type: "receipt", room_id: roomId, user_id: u, delivered_seq: seq });
+      return;
     }
+    const pending = this.pendingDelivered.get(sender) ?? new Map<string, number>();
+    for (const u of others) pending.set(u, seq);
+    this.pendingDelivered.set(sender, pending);
+    this.coalesce();
   }
 
   private onRead(info: SocketInfo, meta: RoomMeta, seq: number): void {

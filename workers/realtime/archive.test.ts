@@ -86,7 +86,11 @@ describe.each(["sqlite", "cassandra"] as const)("the outbox and the archive (%s 
     sink = undefined;
     storeKind = kind;
     if (kind === "cassandra") {
-      cassandraNode = await useOrStartCassandra({ dataDir: path.join(dir, "cassandra"), nativePort: 19242, storagePort: 17200, heapMb: 512 });
+      // the node's own log is kept for a failure to start, not printed into the test output
+      const nodeLog: string[] = [];
+      cassandraNode = await useOrStartCassandra({ dataDir: path.join(dir, "cassandra"), nativePort: 19242, storagePort: 17200, heapMb: 512, log: (l) => nodeLog.push(l) }).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${nodeLog.slice(-40).join("\n")}`);
+      });
     }
   }, 240_000);
 
