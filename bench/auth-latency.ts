@@ -5,7 +5,9 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { fmt, summary } from "./stats.js";
 
-const { values } = parseArgs({ options: { base: { type: "string", default: "http://127.0.0.1:8787" }, n: { type: "string", default: "200" } } });
+const { values } = parseArgs({
+  options: { base: { type: "string", default: "http://127.0.0.1:8787" }, n: { type: "string", default: "200" } },
+});
 const base = values.base!;
 const n = Number(values.n);
 
@@ -34,7 +36,10 @@ for (let i = 0; i < n; i++) {
   const [ms, res] = await timed("/v1/auth/login", json({ handle, password }));
   if (res.status !== 200) throw new Error(`login: ${res.status}`);
   logins.push(ms);
-  if (i === 0) token = ((await (await fetch(base + "/v1/auth/login", json({ handle, password }))).json()) as { access_token: string }).access_token;
+  if (i === 0)
+    token = (
+      (await (await fetch(base + "/v1/auth/login", json({ handle, password }))).json()) as { access_token: string }
+    ).access_token;
 }
 
 const verifies: number[] = [];
@@ -48,7 +53,10 @@ for (let i = 0; i < n * 5; i++) {
   me.push(b);
 }
 
-const row = (name: string, s: ReturnType<typeof summary>) => console.log(`${name.padEnd(44)} n=${String(s.n).padEnd(5)} p50 ${fmt(s.p50).padEnd(10)} p99 ${fmt(s.p99).padEnd(10)} max ${fmt(s.max)}`);
+const row = (name: string, s: ReturnType<typeof summary>) =>
+  console.log(
+    `${name.padEnd(44)} n=${String(s.n).padEnd(5)} p50 ${fmt(s.p50).padEnd(10)} p99 ${fmt(s.p99).padEnd(10)} max ${fmt(s.max)}`,
+  );
 console.log(`edge ${base}; ${os.cpus().length} × ${os.cpus()[0]?.model}; node ${process.version}`);
 row("POST /v1/auth/login (scrypt + 4 queries)", summary(logins));
 row("GET /v1/auth/session (JWT verify only)", summary(verifies));

@@ -16,7 +16,14 @@ export function readEdgeEnv(file = ".data/edge.env"): Record<string, string> {
 }
 
 /** An access token for a seeded user, signed by the edge's own signer with the dev key. */
-export async function devToken(env: Record<string, string>, user: { id: string; handle: string }, ttlSeconds = 3600): Promise<string> {
-  const { token } = await signAccessToken({ JWT_PRIVATE_JWK: env.JWT_PRIVATE_JWK!, ACCESS_TOKEN_TTL_SECONDS: String(ttlSeconds) }, { userId: user.id, handle: user.handle });
+export async function devToken(
+  env: Record<string, string>,
+  user: { id: string; handle: string },
+  ttlSeconds = 3600,
+): Promise<string> {
+  const { token } = await signAccessToken(
+    { JWT_PRIVATE_JWK: env.JWT_PRIVATE_JWK!, ACCESS_TOKEN_TTL_SECONDS: String(ttlSeconds) },
+    { userId: user.id, handle: user.handle },
+  );
   return token;
 }

@@ -16,14 +16,27 @@ export { readEdgeEnv };
 
 const root = path.resolve(import.meta.dirname, "..");
 
-export async function startBenchEdge(opts: { port: number; persist?: string; vars?: Record<string, string> }): Promise<Miniflare> {
+export async function startBenchEdge(opts: {
+  port: number;
+  persist?: string;
+  vars?: Record<string, string>;
+}): Promise<Miniflare> {
   const outdir = path.join(root, ".data", "bench-bundle");
   if (!fs.existsSync(path.join(outdir, "index.js")) || process.env.REBUILD !== "0") {
-    const build = spawnSync(process.execPath, [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir], {
-      cwd: root,
-      stdio: "ignore",
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_ERROR_REPORTS: "false" },
-    });
+    const build = spawnSync(
+      process.execPath,
+      [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir],
+      {
+        cwd: root,
+        stdio: "ignore",
+        env: {
+          ...process.env,
+          WRANGLER_SEND_METRICS: "false",
+          CLOUDFLARE_CF_FETCH_ENABLED: "false",
+          WRANGLER_SEND_ERROR_REPORTS: "false",
+        },
+      },
+    );
     if (build.status !== 0) throw new Error("bundling failed");
   }
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, "wrangler.toml"));
@@ -35,7 +48,11 @@ export async function startBenchEdge(opts: { port: number; persist?: string; var
     host: "127.0.0.1",
     port: opts.port,
     ...(opts.persist ? { durableObjectsPersist: opts.persist } : {}),
-    bindings: { ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}), ...readEdgeEnv(), ...(opts.vars ?? {}) },
+    bindings: {
+      ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
+      ...readEdgeEnv(),
+      ...(opts.vars ?? {}),
+    },
   } as ConstructorParameters<typeof Miniflare>[0]);
   await mf.ready;
   return mf;

@@ -52,7 +52,11 @@ async function seed(n: number): Promise<User[]> {
 }
 
 async function api<T>(method: string, p: string, token: string, body?: unknown): Promise<T> {
-  const res = await fetch(base + p, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(base + p, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
   return JSON.parse(text) as T;
@@ -65,7 +69,10 @@ interface Stream {
 }
 
 async function openStream(user: User, roomId: string, on: Handler): Promise<Stream> {
-  const { ticket } = await api<{ ticket: string }>("POST", "/v1/connect/ticket", user.token, { device_id: "bench", room_id: roomId });
+  const { ticket } = await api<{ ticket: string }>("POST", "/v1/connect/ticket", user.token, {
+    device_id: "bench",
+    room_id: roomId,
+  });
   // No permessage-deflate offer: deployed, the Worker runs with no_web_socket_compression (see
   // wrangler.toml), but locally the entry proxy in front of it (wrangler's, Miniflare's) would
   // still agree to compress every frame for every socket. UTF-8 checks are skipped because this
@@ -93,13 +100,17 @@ const cmid = () => `b-${process.pid}-${++cmidCounter}`;
 
 function report(name: string, samples: number[], extra = "") {
   const s = summary(samples);
-  console.log(`${name.padEnd(44)} n=${String(s.n).padEnd(6)} p50 ${fmt(s.p50).padEnd(10)} p99 ${fmt(s.p99).padEnd(10)} max ${fmt(s.max)}${extra}`);
+  console.log(
+    `${name.padEnd(44)} n=${String(s.n).padEnd(6)} p50 ${fmt(s.p50).padEnd(10)} p99 ${fmt(s.p99).padEnd(10)} max ${fmt(s.max)}${extra}`,
+  );
 }
 
 async function direct() {
   const users = await seed(200);
   const pairs: Array<[User, User]> = Array.from({ length: 100 }, (_, i) => [users[2 * i]!, users[2 * i + 1]!]);
-  const rooms = await mapLimit(pairs, 10, ([a, b]) => api<{ room: { id: string } }>("POST", "/v1/rooms", a.token, { type: "direct", peer_id: b.id }));
+  const rooms = await mapLimit(pairs, 10, ([a, b]) =>
+    api<{ room: { id: string } }>("POST", "/v1/rooms", a.token, { type: "direct", peer_id: b.id }),
+  );
   const latencies: number[] = [];
   const at: number[] = [];
   let start = 0;
@@ -119,11 +130,13 @@ async function direct() {
     return { sa, sb, roomId };
   });
   const ok = streams.filter((s): s is Exclude<typeof s, Error> => !(s instanceof Error));
-  if (ok.length !== 100) throw new Error(`only ${ok.length} pairs connected: ${streams.find((s) => s instanceof Error)}`);
+  if (ok.length !== 100)
+    throw new Error(`only ${ok.length} pairs connected: ${streams.find((s) => s instanceof Error)}`);
   await sleep(500);
   // warm-up, not measured: each room's first messages wake its object and JIT the paths
   for (let round = 0; round < 3; round++) {
-    for (const p of ok) p.sa.ws.send(JSON.stringify({ type: "send", room_id: p.roomId, client_message_id: cmid(), body: "warm-up" }));
+    for (const p of ok)
+      p.sa.ws.send(JSON.stringify({ type: "send", room_id: p.roomId, client_message_id: cmid(), body: "warm-up" }));
     await sleep(1000);
   }
   // 200 msgs/s in all, spread evenly: one send every 5 ms, round robin over the pairs
@@ -158,7 +171,11 @@ async function direct() {
 async function large() {
   const users = await seed(1000);
   const [owner, ...rest] = users as [User, ...User[]];
-  const { room } = await api<{ room: { id: string } }>("POST", "/v1/rooms", owner.token, { type: "group", name: "bench 1000", member_ids: rest.map((u) => u.id) });
+  const { room } = await api<{ room: { id: string } }>("POST", "/v1/rooms", owner.token, {
+    type: "group",
+    name: "bench 1000",
+    member_ids: rest.map((u) => u.id),
+  });
   const sentAt = new Map<string, number>();
   const received = new Map<string, number>();
   const lastAt = new Map<string, number>();
@@ -174,13 +191,16 @@ async function large() {
   const t0 = performance.now();
   const streams = await mapLimit(users, 20, (u, i) => openStream(u, room.id, i === 0 ? () => {} : onFrame));
   const ok = streams.filter((s): s is Stream => !(s instanceof Error));
-  if (ok.length !== 1000) throw new Error(`only ${ok.length} of 1,000 streams opened: ${streams.find((s) => s instanceof Error)}`);
+  if (ok.length !== 1000)
+    throw new Error(`only ${ok.length} of 1,000 streams opened: ${streams.find((s) => s instanceof Error)}`);
   console.log(`(1,000 streams open in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   await sleep(1000);
   const sender = ok[0]!;
   // warm-up, not measured
   for (let i = 0; i < 10; i++) {
-    sender.ws.send(JSON.stringify({ type: "send", room_id: room.id, client_message_id: `warm-${cmid()}`, body: "warm-up" }));
+    sender.ws.send(
+      JSON.stringify({ type: "send", room_id: room.id, client_message_id: `warm-${cmid()}`, body: "warm-up" }),
+    );
     await sleep(200);
   }
   await sleep(1000);
@@ -195,7 +215,10 @@ async function large() {
   const lat = [...lastAt].filter(([id]) => sentAt.has(id)).map(([id, t]) => t - sentAt.get(id)!);
   const incomplete = count - lat.length;
   report("1,000-member room: send -> last of 999 (5/s)", lat, incomplete ? `   ${incomplete} not received by all` : "");
-  report("  (the same sends -> first of 999)", [...firstAt].filter(([id]) => sentAt.has(id)).map(([id, t]) => t - sentAt.get(id)!));
+  report(
+    "  (the same sends -> first of 999)",
+    [...firstAt].filter(([id]) => sentAt.has(id)).map(([id, t]) => t - sentAt.get(id)!),
+  );
   await mapLimit(ok, 100, async (s) => s.ws.close());
 }
 
@@ -207,7 +230,11 @@ async function throughput() {
   const WINDOW = 20;
   const users = await seed(SENDERS);
   const [owner, ...rest] = users as [User, ...User[]];
-  const { room } = await api<{ room: { id: string } }>("POST", "/v1/rooms", owner.token, { type: "group", name: "bench throughput", member_ids: rest.map((u) => u.id) });
+  const { room } = await api<{ room: { id: string } }>("POST", "/v1/rooms", owner.token, {
+    type: "group",
+    name: "bench throughput",
+    member_ids: rest.map((u) => u.id),
+  });
   let acked = 0;
   let refused = 0;
   let running = true;
@@ -242,11 +269,15 @@ async function throughput() {
   const rate = ((acked - a0) / (performance.now() - t0)) * 1000;
   running = false;
   await sleep(500);
-  console.log(`${`one room: acked msgs/s (${SENDERS} senders × ${WINDOW} in flight)`.padEnd(44)} ${rate.toFixed(0)} msgs/s${refused ? `   (${refused} refused: raise SEND_RATE_PER_SECOND/SEND_BURST)` : ""}`);
+  console.log(
+    `${`one room: acked msgs/s (${SENDERS} senders × ${WINDOW} in flight)`.padEnd(44)} ${rate.toFixed(0)} msgs/s${refused ? `   (${refused} refused: raise SEND_RATE_PER_SECOND/SEND_BURST)` : ""}`,
+  );
   await mapLimit(ok, 100, async (s) => s.stream.ws.close());
 }
 
-console.log(`edge ${base}; ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}; node ${process.version}; ${seconds} s per scenario`);
+console.log(
+  `edge ${base}; ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}; node ${process.version}; ${seconds} s per scenario`,
+);
 if (only.has("direct")) await direct();
 if (only.has("large")) await large();
 if (only.has("throughput")) await throughput();

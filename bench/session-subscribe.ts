@@ -12,7 +12,9 @@ import { mapLimit } from "../durable-objects/shared/parallel.js";
 import { devToken } from "./edge-env.js";
 import { readEdgeEnv, startBenchEdge } from "./miniflare-edge.js";
 
-const { values } = parseArgs({ options: { rooms: { type: "string", default: "500" }, port: { type: "string", default: "8789" } } });
+const { values } = parseArgs({
+  options: { rooms: { type: "string", default: "500" }, port: { type: "string", default: "8789" } },
+});
 const rooms = Number(values.rooms);
 const port = Number(values.port);
 const base = `http://127.0.0.1:${port}`;
@@ -28,18 +30,28 @@ const { rows } = await db.query<{ id: string; handle: string }>(
 const [me, peer] = rows as [{ id: string; handle: string }, { id: string; handle: string }];
 const token = await devToken(env, me);
 const api = async (method: string, p: string, body?: unknown) => {
-  const res = await fetch(base + p, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(base + p, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body ? JSON.stringify(body) : undefined,
+  });
   if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
   return res.json() as Promise<any>;
 };
 
 let mf = await startBenchEdge({ port, persist });
-await mapLimit(Array.from({ length: rooms }, (_, i) => i), 8, (i) => api("POST", "/v1/rooms", { type: "group", name: `room ${i}`, member_ids: [peer.id] }));
+await mapLimit(
+  Array.from({ length: rooms }, (_, i) => i),
+  8,
+  (i) => api("POST", "/v1/rooms", { type: "group", name: `room ${i}`, member_ids: [peer.id] }),
+);
 
 async function connectAndWait(): Promise<number> {
   const { ticket } = await api("POST", "/v1/connect/ticket", { device_id: "bench" });
   const ns = await mf.getDurableObjectNamespace("USER_SESSION");
-  const session = ns.get(ns.idFromName(me.id)) as unknown as { inspect(): Promise<{ rooms: string[]; online: boolean }> };
+  const session = ns.get(ns.idFromName(me.id)) as unknown as {
+    inspect(): Promise<{ rooms: string[]; online: boolean }>;
+  };
   const t0 = performance.now();
   const ws = new WebSocket(`${base.replace("http", "ws")}/v1/connect?ticket=${ticket}`);
   await new Promise((r, j) => (ws.once("open", r), ws.once("error", j)));
@@ -54,7 +66,9 @@ async function connectAndWait(): Promise<number> {
   return ms;
 }
 
-console.log(`${os.cpus().length} × ${os.cpus()[0]?.model.trim()}; node ${process.version}; ${rooms} rooms, 16 subscriptions in flight`);
+console.log(
+  `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}; node ${process.version}; ${rooms} rooms, 16 subscriptions in flight`,
+);
 await mf.dispose();
 mf = await startBenchEdge({ port, persist });
 console.log(`first socket, cold objects:  all ${rooms} rooms subscribed in ${(await connectAndWait()).toFixed(0)} ms`);

@@ -39,7 +39,14 @@ function request(url: string, method: string, body?: string): Promise<{ status: 
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
-      { method, agent, headers: { authorization: `Bearer ${SECRET}`, ...(body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}) } },
+      {
+        method,
+        agent,
+        headers: {
+          authorization: `Bearer ${SECRET}`,
+          ...(body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}),
+        },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -64,7 +71,18 @@ function makeMessage(roomId: string, seq: number, sender: string): ArchiveMessag
     mentions: seq % 10 === 0 ? [sender] : [],
     mention_all: false,
     // about one message in twenty carries an attachment, as in a chat with some images
-    attachments: seq % 20 === 0 ? [{ id: `att-${seq}`, url: `https://cdn.example.test/${roomId}/${seq}.jpg`, mime: "image/jpeg", size: 123_456, name: `${seq}.jpg` }] : [],
+    attachments:
+      seq % 20 === 0
+        ? [
+            {
+              id: `att-${seq}`,
+              url: `https://cdn.example.test/${roomId}/${seq}.jpg`,
+              mime: "image/jpeg",
+              size: 123_456,
+              name: `${seq}.jpg`,
+            },
+          ]
+        : [],
     created_at: new Date().toISOString(),
   };
 }
@@ -108,7 +126,9 @@ async function throughput(url: string, batchSize: number, total: number) {
   const bodies: string[] = [];
   for (let sent = 0, r = 0; sent < total; sent += batchSize) {
     const room = rooms[r++ % rooms.length]!;
-    const messages = Array.from({ length: Math.min(batchSize, total - sent) }, () => makeMessage(room.id, ++room.seq, room.sender));
+    const messages = Array.from({ length: Math.min(batchSize, total - sent) }, () =>
+      makeMessage(room.id, ++room.seq, room.sender),
+    );
     bodies.push(JSON.stringify({ batch_id: randomUUID(), messages, read_offsets: [] }));
   }
   let next = 0;
@@ -128,7 +148,8 @@ async function throughput(url: string, batchSize: number, total: number) {
   );
   const seconds = (performance.now() - t0) / 1000;
   const self = process.cpuUsage(cpu0.self);
-  const perMessageUs = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? NaN : ((b - a) * 1e6) / total);
+  const perMessageUs = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? NaN : ((b - a) * 1e6) / total;
   const cpu = {
     cassandra: perMessageUs(cpu0.cassandra, cpuSeconds(cassandraPid)),
     sink: perMessageUs(cpu0.sink, cpuSeconds(sinkPid)),
@@ -162,16 +183,37 @@ async function pageLatency(url: string) {
 
 async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sink-bench-"));
-  console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(
+    `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
   // CASSANDRA_CONTACT_POINTS: an existing node (its CPU is not accounted); else one of our own
-  const configured = process.env.CASSANDRA_CONTACT_POINTS?.split(",").map((x) => x.trim()).filter(Boolean);
+  const configured = process.env.CASSANDRA_CONTACT_POINTS?.split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
   const node = configured?.length
-    ? { origin: "configured", contactPoints: configured, localDataCenter: process.env.CASSANDRA_LOCAL_DC || LOCAL_DATA_CENTER, stop: async () => {} }
-    : await startCassandra({ dataDir, nativePort: 29_142, storagePort: 27_100, heapMb: Number(values["heap-mb"]), fast: values.fast, log: () => {} }).then((n) => {
+    ? {
+        origin: "configured",
+        contactPoints: configured,
+        localDataCenter: process.env.CASSANDRA_LOCAL_DC || LOCAL_DATA_CENTER,
+        stop: async () => {},
+      }
+    : await startCassandra({
+        dataDir,
+        nativePort: 29_142,
+        storagePort: 27_100,
+        heapMb: Number(values["heap-mb"]),
+        fast: values.fast,
+        log: () => {},
+      }).then((n) => {
         cassandraPid = n.pid;
         return { origin: "started", contactPoints: n.contactPoints, localDataCenter: n.localDataCenter, stop: n.stop };
       });
-  console.log(`Cassandra ${node.origin} at ${node.contactPoints.join(",")}${node.origin === "started" ? ` (heap ${values["heap-mb"]} MB, fast=${values.fast})` : ""}`);
+  console.log(
+    `Cassandra ${node.origin} at ${node.contactPoints.join(",")}${node.origin === "started" ? ` (heap ${values["heap-mb"]} MB, fast=${values.fast})` : ""}`,
+  );
   const keyspace = `bench_${Date.now().toString(36)}`;
   const sink = await startSinkProcess({
     CASSANDRA_CONTACT_POINTS: node.contactPoints.join(","),
@@ -194,9 +236,16 @@ async function main() {
       );
     }
     const p = await pageLatency(sink.url);
-    console.log(`\nhistory page (50 messages, random before_seq in a 20,000-message room, sequential): n=${p.n} p50 ${fmt(p.p50)} p99 ${fmt(p.p99)} max ${fmt(p.max)}`);
+    console.log(
+      `\nhistory page (50 messages, random before_seq in a 20,000-message room, sequential): n=${p.n} p50 ${fmt(p.p50)} p99 ${fmt(p.p99)} max ${fmt(p.max)}`,
+    );
     // other work on the machine shows here: the numbers above assume it had the cores to itself
-    console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    console.log(
+      `load average at the end: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
   } finally {
     sink.child.kill("SIGTERM");
     await new Promise((r) => sink.child.once("exit", r));

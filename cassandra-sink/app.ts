@@ -5,7 +5,14 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
-import { ARCHIVE_BATCH_MAX_BYTES, ArchiveBatch, ArchiveHistoryQuery, Id, type ErrorBody, type ErrorCode } from "../protocol/index.js";
+import {
+  ARCHIVE_BATCH_MAX_BYTES,
+  ArchiveBatch,
+  ArchiveHistoryQuery,
+  Id,
+  type ErrorBody,
+  type ErrorCode,
+} from "../protocol/index.js";
 import { bearerAuth } from "./auth.js";
 import type { ErrorKind, SinkMetrics } from "./metrics.js";
 import type { ArchiveStore } from "./store.js";
@@ -26,7 +33,14 @@ const RETRY_AFTER_MS = 1000;
 export function createApp(o: AppOptions): Hono {
   const app = new Hono();
   const log = o.log ?? (() => {});
-  const fail = (c: Context, status: ContentfulStatusCode, code: ErrorCode, kind: ErrorKind, message: string, retry = false) => {
+  const fail = (
+    c: Context,
+    status: ContentfulStatusCode,
+    code: ErrorCode,
+    kind: ErrorKind,
+    message: string,
+    retry = false,
+  ) => {
     o.metrics.errors.inc({ kind });
     const body: ErrorBody = { error: { code, message, ...(retry ? { retry_after_ms: RETRY_AFTER_MS } : {}) } };
     if (retry) c.header("retry-after", String(Math.ceil(RETRY_AFTER_MS / 1000)));
@@ -41,11 +55,20 @@ export function createApp(o: AppOptions): Hono {
       await withTimeout(o.store.ping(), o.readyTimeoutMs ?? 2000, "the store did not answer in time");
       return c.json({ status: "ready", store: o.store.kind });
     } catch (err) {
-      return fail(c, 503, "unavailable", "not_ready", `${o.store.kind} store not reachable: ${(err as Error).message}`, true);
+      return fail(
+        c,
+        503,
+        "unavailable",
+        "not_ready",
+        `${o.store.kind} store not reachable: ${(err as Error).message}`,
+        true,
+      );
     }
   });
 
-  app.get("/metrics", async (c) => c.body(await o.metrics.registry.metrics(), 200, { "content-type": o.metrics.registry.contentType }));
+  app.get("/metrics", async (c) =>
+    c.body(await o.metrics.registry.metrics(), 200, { "content-type": o.metrics.registry.contentType }),
+  );
 
   app.use(
     "/v1/*",
@@ -56,7 +79,14 @@ export function createApp(o: AppOptions): Hono {
     "/v1/batches",
     bodyLimit({
       maxSize: o.maxBodyBytes ?? ARCHIVE_BATCH_MAX_BYTES,
-      onError: (c) => fail(c, 413, "too_large", "too_large", `a batch may be at most ${o.maxBodyBytes ?? ARCHIVE_BATCH_MAX_BYTES} bytes; split it`),
+      onError: (c) =>
+        fail(
+          c,
+          413,
+          "too_large",
+          "too_large",
+          `a batch may be at most ${o.maxBodyBytes ?? ARCHIVE_BATCH_MAX_BYTES} bytes; split it`,
+        ),
     }),
     async (c) => {
       let json: unknown;
@@ -66,7 +96,8 @@ export function createApp(o: AppOptions): Hono {
         return fail(c, 400, "invalid", "invalid", "the body must be a JSON object");
       }
       const parsed = ArchiveBatch.safeParse(json);
-      if (!parsed.success) return fail(c, 400, "invalid", "invalid", `batch refused, nothing written: ${describeIssues(parsed.error)}`);
+      if (!parsed.success)
+        return fail(c, 400, "invalid", "invalid", `batch refused, nothing written: ${describeIssues(parsed.error)}`);
       const batch = parsed.data;
       const t = performance.now();
       try {
@@ -81,7 +112,14 @@ export function createApp(o: AppOptions): Hono {
       } catch (err) {
         log(`batch ${batch.batch_id}: write failed: ${(err as Error).message}`);
         // Some rows may be in: that is fine, the retry rewrites the same cells.
-        return fail(c, 503, "unavailable", "store_write", `archive store unavailable, retry the whole batch: ${(err as Error).message}`, true);
+        return fail(
+          c,
+          503,
+          "unavailable",
+          "store_write",
+          `archive store unavailable, retry the whole batch: ${(err as Error).message}`,
+          true,
+        );
       }
     },
   );
@@ -105,7 +143,8 @@ export function createApp(o: AppOptions): Hono {
   app.get("/v1/rooms/:room_id/read-offsets", async (c) => {
     const room = Id.safeParse(c.req.param("room_id"));
     if (!room.success) return fail(c, 400, "invalid", "invalid", "room_id: must be a UUID");
-    if (new URL(c.req.url).search.length > 1) return fail(c, 400, "invalid", "invalid", "this route takes no query parameters");
+    if (new URL(c.req.url).search.length > 1)
+      return fail(c, 400, "invalid", "invalid", "this route takes no query parameters");
     const t = performance.now();
     try {
       const offsets = await o.store.readOffsets(room.data.toLowerCase());
@@ -117,7 +156,9 @@ export function createApp(o: AppOptions): Hono {
     }
   });
 
-  app.notFound((c) => fail(c, 404, "not_found", "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  app.notFound((c) =>
+    fail(c, 404, "not_found", "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`),
+  );
   app.onError((err, c) => {
     log(`unhandled: ${err.stack ?? err.message}`);
     return fail(c, 500, "unavailable", "internal", "internal error");
@@ -132,7 +173,10 @@ export function describeIssues(error: z.ZodError, max = 5): string {
   return parts.join("; ");
 }
 
-function parseQuery<T extends z.ZodType>(c: Context, schema: T): { success: true; data: z.infer<T> } | { success: false; message: string } {
+function parseQuery<T extends z.ZodType>(
+  c: Context,
+  schema: T,
+): { success: true; data: z.infer<T> } | { success: false; message: string } {
   const all = c.req.queries();
   const flat: Record<string, string> = {};
   for (const [k, v] of Object.entries(all)) {
@@ -140,10 +184,15 @@ function parseQuery<T extends z.ZodType>(c: Context, schema: T): { success: true
     flat[k] = v[0]!;
   }
   const parsed = schema.safeParse(flat);
-  return parsed.success ? { success: true, data: parsed.data } : { success: false, message: describeIssues(parsed.error) };
+  return parsed.success
+    ? { success: true, data: parsed.data }
+    : { success: false, message: describeIssues(parsed.error) };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }

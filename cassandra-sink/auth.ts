@@ -11,13 +11,17 @@ export function secretMatches(given: string, expectedDigest: Buffer): boolean {
   return timingSafeEqual(digest(given), expectedDigest);
 }
 
-export function bearerAuth(secret: string, refuse: (c: Context, why: string) => Response | Promise<Response>): MiddlewareHandler {
+export function bearerAuth(
+  secret: string,
+  refuse: (c: Context, why: string) => Response | Promise<Response>,
+): MiddlewareHandler {
   const expected = digest(secret);
   const prefix = `${SINK_AUTH_SCHEME} `;
   return async (c, next) => {
     const header = c.req.header("authorization");
     if (!header) return refuse(c, `missing Authorization: ${SINK_AUTH_SCHEME} <secret>`);
-    if (!header.startsWith(prefix) || !secretMatches(header.slice(prefix.length), expected)) return refuse(c, "wrong credentials");
+    if (!header.startsWith(prefix) || !secretMatches(header.slice(prefix.length), expected))
+      return refuse(c, "wrong credentials");
     await next();
   };
 }

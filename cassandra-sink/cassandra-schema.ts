@@ -105,7 +105,11 @@ const shortClass = (c: string | undefined) => (c ?? "").split(".").pop();
 export async function applySchema(client: cassandra.Client, o: SchemaOptions): Promise<void> {
   const log = o.log ?? (() => {});
   const ks = o.keyspace;
-  const existing = (await client.execute(`SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?`, [ks], { prepare: true })).first();
+  const existing = (
+    await client.execute(`SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?`, [ks], {
+      prepare: true,
+    })
+  ).first();
   const [keyspaceCql, settingsCql, ...tableCql] = schemaStatements(o);
   await client.execute(keyspaceCql!);
   await client.execute(settingsCql!);
@@ -113,10 +117,16 @@ export async function applySchema(client: cassandra.Client, o: SchemaOptions): P
   // The bucket size is fixed for the life of the keyspace: rows written with one size cannot be
   // found with another. A lightweight transaction makes the first writer's size stick; a sink
   // configured otherwise stops here, before it changes anything.
-  const lwt = await client.execute(`INSERT INTO ${ks}.archive_settings (name, value) VALUES ('bucket_size', ?) IF NOT EXISTS`, [String(o.bucketSize)], { prepare: true });
+  const lwt = await client.execute(
+    `INSERT INTO ${ks}.archive_settings (name, value) VALUES ('bucket_size', ?) IF NOT EXISTS`,
+    [String(o.bucketSize)],
+    { prepare: true },
+  );
   const setting = lwt.first();
   if (setting && setting.get("[applied]") === false && setting.get("value") !== String(o.bucketSize)) {
-    throw new Error(`keyspace ${ks} was created with bucket size ${setting.get("value")}; this sink is configured with ${o.bucketSize} (ARCHIVE_BUCKET_SIZE). Rows cannot be moved between bucket sizes: use the original size or a new keyspace`);
+    throw new Error(
+      `keyspace ${ks} was created with bucket size ${setting.get("value")}; this sink is configured with ${o.bucketSize} (ARCHIVE_BUCKET_SIZE). Rows cannot be moved between bucket sizes: use the original size or a new keyspace`,
+    );
   }
 
   for (const cql of tableCql) await client.execute(cql);
@@ -131,7 +141,10 @@ export async function applySchema(client: cassandra.Client, o: SchemaOptions): P
         : shortClass(live.class) === "NetworkTopologyStrategy" &&
           Object.keys(live).filter((k) => k !== "class").length === Object.keys(want.dcs).length &&
           Object.entries(want.dcs).every(([dc, rf]) => live[dc] === String(rf));
-    if (!same) log(`keyspace ${ks} has replication ${JSON.stringify(live)}, not the configured ${JSON.stringify(want)}; change it with ALTER KEYSPACE and a repair`);
+    if (!same)
+      log(
+        `keyspace ${ks} has replication ${JSON.stringify(live)}, not the configured ${JSON.stringify(want)}; change it with ALTER KEYSPACE and a repair`,
+      );
   }
 
   // Retention may change between releases: bring the TTL tables' options up to date.
@@ -155,7 +168,9 @@ export async function applySchema(client: cassandra.Client, o: SchemaOptions): P
           compaction.compaction_window_unit !== w.unit ||
           compaction.compaction_window_size !== String(w.size)));
     if (stale) {
-      const options = twcs ? ttlTableOptions(o.retentionSeconds) : `default_time_to_live = ${o.retentionSeconds} AND gc_grace_seconds = ${TTL_TABLE_GC_GRACE_SECONDS}`;
+      const options = twcs
+        ? ttlTableOptions(o.retentionSeconds)
+        : `default_time_to_live = ${o.retentionSeconds} AND gc_grace_seconds = ${TTL_TABLE_GC_GRACE_SECONDS}`;
       log(`updating ${ks}.${table}: ${options}`);
       await client.execute(`ALTER TABLE ${ks}.${table} WITH ${options}`);
     }

@@ -3,10 +3,23 @@
 // the driver may retry them, on another replica too: every write carries its own timestamp
 // (USING TIMESTAMP), so sending it twice writes the same cells.
 import cassandra from "cassandra-driver";
-import type { ArchiveBatch, ArchiveHistoryPage, ArchiveHistoryQuery, ArchiveOffsets, ArchiveWriteResult } from "../protocol/index.js";
+import type {
+  ArchiveBatch,
+  ArchiveHistoryPage,
+  ArchiveHistoryQuery,
+  ArchiveOffsets,
+  ArchiveWriteResult,
+} from "../protocol/index.js";
 import { applySchema } from "./cassandra-schema.js";
 import type { CassandraStoreConfig, ConsistencyName } from "./config.js";
-import { pageBounds, remainingTtlSeconds, runBounded, toHistoryMessage, type ArchiveStore, type StoredMessage } from "./store.js";
+import {
+  pageBounds,
+  remainingTtlSeconds,
+  runBounded,
+  toHistoryMessage,
+  type ArchiveStore,
+  type StoredMessage,
+} from "./store.js";
 
 const { consistencies, unset } = cassandra.types;
 const CONSISTENCY: Record<ConsistencyName, number> = {
@@ -28,7 +41,8 @@ const MAX_TTL_SECONDS = 630_720_000;
 /** how many bucket numbers one room_buckets lookup returns */
 const BUCKET_LIST_PAGE = 16;
 type AttachmentMap = Map<number, StoredMessage["attachments"]>;
-const toNumber = (v: unknown): number => (v === null || v === undefined ? 0 : typeof v === "number" ? v : (v as cassandra.types.Long).toNumber());
+const toNumber = (v: unknown): number =>
+  v === null || v === undefined ? 0 : typeof v === "number" ? v : (v as cassandra.types.Long).toNumber();
 const micros = (iso: string) => Date.parse(iso) * 1000;
 
 export interface CassandraStoreOptions extends Omit<CassandraStoreConfig, "kind"> {
@@ -62,13 +76,17 @@ export class CassandraArchiveStore implements ArchiveStore {
       contactPoints: opts.contactPoints,
       localDataCenter: opts.localDataCenter,
       policies: {
-        loadBalancing: new loadBalancing.TokenAwarePolicy(new loadBalancing.DCAwareRoundRobinPolicy(opts.localDataCenter)),
+        loadBalancing: new loadBalancing.TokenAwarePolicy(
+          new loadBalancing.DCAwareRoundRobinPolicy(opts.localDataCenter),
+        ),
         // the driver's default backs off to 10 minutes; a sink should notice a returning node within seconds
         reconnection: new reconnection.ExponentialReconnectionPolicy(250, 4000, false),
       },
       socketOptions: { connectTimeout: 5000, readTimeout: opts.readTimeoutMs ?? 12_000 },
       queryOptions: { consistency, prepare: true, isIdempotent: true },
-      ...(opts.username !== undefined ? { authProvider: new cassandra.auth.PlainTextAuthProvider(opts.username, opts.password ?? "") } : {}),
+      ...(opts.username !== undefined
+        ? { authProvider: new cassandra.auth.PlainTextAuthProvider(opts.username, opts.password ?? "") }
+        : {}),
     });
     this.writeOptions = { prepare: true, isIdempotent: true, consistency };
     this.readOptions = { prepare: true, isIdempotent: true, consistency };
@@ -142,7 +160,19 @@ export class CassandraArchiveStore implements ArchiveStore {
         groups.add(key, 100, this.q.deleteAttachments, [ts, m.room_id, bucket, m.seq]);
       } else {
         m.attachments.forEach((a, idx) =>
-          groups.add(key, a.url.length + a.name.length + a.mime.length + a.id.length + 100, this.q.insertAttachment, [m.room_id, bucket, m.seq, idx, a.id, a.url, a.mime, a.size, a.name, ttl, ts]),
+          groups.add(key, a.url.length + a.name.length + a.mime.length + a.id.length + 100, this.q.insertAttachment, [
+            m.room_id,
+            bucket,
+            m.seq,
+            idx,
+            a.id,
+            a.url,
+            a.mime,
+            a.size,
+            a.name,
+            ttl,
+            ts,
+          ]),
         );
       }
       const known = `${m.room_id}/${bucket}`;
@@ -154,13 +184,21 @@ export class CassandraArchiveStore implements ArchiveStore {
     }
     for (const o of batch.read_offsets) {
       // the write timestamp is the offset's own time: an older offset arriving late loses
-      groups.add(`r/${o.room_id}`, 100, this.q.insertOffset, [o.room_id, o.user_id, o.read_seq, new Date(o.updated_at), micros(o.updated_at)]);
+      groups.add(`r/${o.room_id}`, 100, this.q.insertOffset, [
+        o.room_id,
+        o.user_id,
+        o.read_seq,
+        new Date(o.updated_at),
+        micros(o.updated_at),
+      ]);
     }
-    const tasks = groups.chunks().map((chunk) =>
-      chunk.length === 1
-        ? () => this.client.execute(chunk[0]!.query, chunk[0]!.params, this.writeOptions)
-        : () => this.client.batch(chunk, { ...this.writeOptions, logged: false }),
-    );
+    const tasks = groups
+      .chunks()
+      .map((chunk) =>
+        chunk.length === 1
+          ? () => this.client.execute(chunk[0]!.query, chunk[0]!.params, this.writeOptions)
+          : () => this.client.batch(chunk, { ...this.writeOptions, logged: false }),
+      );
     await runBounded(tasks, this.opts.writeConcurrency);
     for (const known of bucketsWritten) {
       this.knownBuckets.delete(known); // re-insert: Map order is then oldest-written first
@@ -186,7 +224,11 @@ export class CassandraArchiveStore implements ArchiveStore {
     // Most pages name their start (before_seq or after_seq), and seqs are dense, so the page
     // usually lies in the start bucket: read it at once, and its likely attachments beside it
     // (the seq range a dense page would cover), in one round trip.
-    const start = ascending ? this.bucketOf(lo + 1) : query.before_seq !== undefined ? this.bucketOf(hi - 1) : undefined;
+    const start = ascending
+      ? this.bucketOf(lo + 1)
+      : query.before_seq !== undefined
+        ? this.bucketOf(hi - 1)
+        : undefined;
     let guess: { bucket: number; from: number; to: number; found: Promise<AttachmentMap> } | undefined;
     if (start !== undefined) {
       const [from, to] = ascending ? [lo + 1, Math.min(hi - 1, lo + want)] : [Math.max(lo + 1, hi - want), hi - 1];
@@ -204,7 +246,9 @@ export class CassandraArchiveStore implements ArchiveStore {
     }
     const listCql = ascending ? this.q.listBucketsAsc : this.q.listBucketsDesc;
     outer: while (rows.length < want && first <= last) {
-      const listed = (await this.client.execute(listCql, [roomId, first, last, BUCKET_LIST_PAGE], this.readOptions)).rows.map((r) => toNumber(r.get("bucket")));
+      const listed = (
+        await this.client.execute(listCql, [roomId, first, last, BUCKET_LIST_PAGE], this.readOptions)
+      ).rows.map((r) => toNumber(r.get("bucket")));
       for (const bucket of listed) {
         await readBucket(bucket);
         if (rows.length >= want) break outer;
@@ -256,7 +300,10 @@ export class CassandraArchiveStore implements ArchiveStore {
 
   /** attachments of the messages with seq in [from, to] of one bucket, by seq, in index order */
   private async readAttachments(roomId: string, bucket: number, from: number, to: number): Promise<AttachmentMap> {
-    const rs = await this.client.execute(this.q.attachments, [roomId, bucket, from, to], { ...this.readOptions, fetchSize: 5000 });
+    const rs = await this.client.execute(this.q.attachments, [roomId, bucket, from, to], {
+      ...this.readOptions,
+      fetchSize: 5000,
+    });
     const out: AttachmentMap = new Map();
     for (const r of rs.rows) {
       const seq = toNumber(r.get("seq"));
@@ -288,7 +335,12 @@ export class CassandraArchiveStore implements ArchiveStore {
   }
 
   async ping(): Promise<void> {
-    await this.client.execute("SELECT release_version FROM system.local", [], { prepare: false, isIdempotent: true, consistency: consistencies.localOne, readTimeout: 2000 });
+    await this.client.execute("SELECT release_version FROM system.local", [], {
+      prepare: false,
+      isIdempotent: true,
+      consistency: consistencies.localOne,
+      readTimeout: 2000,
+    });
   }
 
   async close(): Promise<void> {

@@ -18,7 +18,12 @@ describe("cassandra-sink config", () => {
   });
 
   it("selects Cassandra with contact points, LOCAL_QUORUM by default", () => {
-    const c = configFromEnv({ SINK_SECRET: secret, CASSANDRA_CONTACT_POINTS: "10.0.0.1, 10.0.0.2:9043", CASSANDRA_LOCAL_DC: "eu1", CASSANDRA_REPLICATION: "eu1:3,us1:3" });
+    const c = configFromEnv({
+      SINK_SECRET: secret,
+      CASSANDRA_CONTACT_POINTS: "10.0.0.1, 10.0.0.2:9043",
+      CASSANDRA_LOCAL_DC: "eu1",
+      CASSANDRA_REPLICATION: "eu1:3,us1:3",
+    });
     expect(c.store).toMatchObject({
       kind: "cassandra",
       contactPoints: ["10.0.0.1", "10.0.0.2:9043"],
@@ -48,15 +53,23 @@ describe("cassandra-sink config", () => {
     expect(() => configFromEnv({ ...base, CASSANDRA_CONSISTENCY: "SOMETIMES" })).toThrow(/CASSANDRA_CONSISTENCY/);
     expect(() => configFromEnv({ ...base, CASSANDRA_REPLICATION: "dc1:3,dc1:2" })).toThrow(/twice/);
     expect(() => configFromEnv({ ...base, CASSANDRA_REPLICATION: "dc1:'3'" })).toThrow(/CASSANDRA_REPLICATION/);
-    expect(() => configFromEnv({ ...base, ARCHIVE_RETENTION_SECONDS: "6 months" })).toThrow(/ARCHIVE_RETENTION_SECONDS/);
+    expect(() => configFromEnv({ ...base, ARCHIVE_RETENTION_SECONDS: "6 months" })).toThrow(
+      /ARCHIVE_RETENTION_SECONDS/,
+    );
     expect(() => configFromEnv({ ...base, ARCHIVE_RETENTION_SECONDS: "0" })).toThrow(/ARCHIVE_RETENTION_SECONDS/);
     expect(() => configFromEnv({ ...base, SINK_PORT: "70000" })).toThrow(/SINK_PORT/);
-    expect(configFromEnv({ ...base, CASSANDRA_CONSISTENCY: "local_one" }).store).toMatchObject({ consistency: "LOCAL_ONE" });
+    expect(configFromEnv({ ...base, CASSANDRA_CONSISTENCY: "local_one" }).store).toMatchObject({
+      consistency: "LOCAL_ONE",
+    });
   });
 
   it("writes the replication and TTL options it was given into the schema", () => {
     expect(parseReplication("SimpleStrategy:1")).toEqual({ class: "SimpleStrategy", replication_factor: 1 });
-    const [ks, , messages] = schemaStatements({ keyspace: "k", replication: parseReplication("dc1:3,dc2:2"), retentionSeconds: 15_552_000 });
+    const [ks, , messages] = schemaStatements({
+      keyspace: "k",
+      replication: parseReplication("dc1:3,dc2:2"),
+      retentionSeconds: 15_552_000,
+    });
     expect(ks).toContain("{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}");
     expect(messages).toContain("default_time_to_live = 15552000");
     expect(messages).toContain("'compaction_window_unit': 'DAYS', 'compaction_window_size': 6");

@@ -18,10 +18,21 @@ export const DEFAULT_WRITE_CONCURRENCY = 64;
 export const DEV_SINK_SECRET = "dev-only-sink-secret-not-for-production";
 const MIN_SECRET_LENGTH = 16;
 
-export const CONSISTENCY_NAMES = ["ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"] as const;
+export const CONSISTENCY_NAMES = [
+  "ONE",
+  "TWO",
+  "THREE",
+  "QUORUM",
+  "ALL",
+  "LOCAL_QUORUM",
+  "EACH_QUORUM",
+  "LOCAL_ONE",
+] as const;
 export type ConsistencyName = (typeof CONSISTENCY_NAMES)[number];
 
-export type Replication = { class: "SimpleStrategy"; replication_factor: number } | { class: "NetworkTopologyStrategy"; dcs: Record<string, number> };
+export type Replication =
+  | { class: "SimpleStrategy"; replication_factor: number }
+  | { class: "NetworkTopologyStrategy"; dcs: Record<string, number> };
 
 export interface CassandraStoreConfig {
   kind: "cassandra";
@@ -73,7 +84,8 @@ function int(env: Env, name: string, dflt: number, min: number, max: number): nu
 
 // Interpolated into CQL (identifiers cannot be bound), so only plain lowercase identifiers pass.
 export function checkKeyspace(name: string): string {
-  if (!/^[a-z][a-z0-9_]{0,47}$/.test(name)) throw new ConfigError(`CASSANDRA_KEYSPACE must match [a-z][a-z0-9_]{0,47}, got ${JSON.stringify(name)}`);
+  if (!/^[a-z][a-z0-9_]{0,47}$/.test(name))
+    throw new ConfigError(`CASSANDRA_KEYSPACE must match [a-z][a-z0-9_]{0,47}, got ${JSON.stringify(name)}`);
   return name;
 }
 
@@ -89,9 +101,13 @@ export function parseReplication(spec: string): Replication {
   const dcs: Record<string, number> = {};
   for (const part of s.split(",")) {
     const m = /^\s*([A-Za-z0-9_.-]{1,64}):(\d+)\s*$/.exec(part);
-    if (!m) throw new ConfigError(`CASSANDRA_REPLICATION must be "SimpleStrategy:<rf>" or "<dc>:<rf>,<dc>:<rf>", got ${JSON.stringify(spec)}`);
+    if (!m)
+      throw new ConfigError(
+        `CASSANDRA_REPLICATION must be "SimpleStrategy:<rf>" or "<dc>:<rf>,<dc>:<rf>", got ${JSON.stringify(spec)}`,
+      );
     const rf = Number(m[2]);
-    if (rf < 1 || rf > 10) throw new ConfigError(`CASSANDRA_REPLICATION: replication factor for ${m[1]} must be 1..10, got ${rf}`);
+    if (rf < 1 || rf > 10)
+      throw new ConfigError(`CASSANDRA_REPLICATION: replication factor for ${m[1]} must be 1..10, got ${rf}`);
     if (m[1]! in dcs) throw new ConfigError(`CASSANDRA_REPLICATION names ${m[1]} twice`);
     dcs[m[1]!] = rf;
   }
@@ -100,7 +116,10 @@ export function parseReplication(spec: string): Replication {
 
 export function parseConsistency(raw: string): ConsistencyName {
   const name = raw.trim().toUpperCase();
-  if (!(CONSISTENCY_NAMES as readonly string[]).includes(name)) throw new ConfigError(`CASSANDRA_CONSISTENCY must be one of ${CONSISTENCY_NAMES.join(", ")}, got ${JSON.stringify(raw)}`);
+  if (!(CONSISTENCY_NAMES as readonly string[]).includes(name))
+    throw new ConfigError(
+      `CASSANDRA_CONSISTENCY must be one of ${CONSISTENCY_NAMES.join(", ")}, got ${JSON.stringify(raw)}`,
+    );
   return name as ConsistencyName;
 }
 
@@ -109,8 +128,10 @@ export function checkSecret(secret: string | undefined, dev: boolean): string {
     if (dev) return DEV_SINK_SECRET;
     throw new ConfigError("SINK_SECRET is required (set SINK_DEV=1 for a local development default)");
   }
-  if (secret.length < MIN_SECRET_LENGTH) throw new ConfigError(`SINK_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
-  if (secret === DEV_SINK_SECRET && !dev) throw new ConfigError("SINK_SECRET is the development default; set a real secret (or SINK_DEV=1)");
+  if (secret.length < MIN_SECRET_LENGTH)
+    throw new ConfigError(`SINK_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+  if (secret === DEV_SINK_SECRET && !dev)
+    throw new ConfigError("SINK_SECRET is the development default; set a real secret (or SINK_DEV=1)");
   return secret;
 }
 
@@ -124,7 +145,10 @@ export function configFromEnv(env: Env = process.env, cwd = process.cwd()): Sink
   let store: StoreConfig;
   if (contactPoints.length) {
     const localDataCenter = env.CASSANDRA_LOCAL_DC?.trim();
-    if (!localDataCenter) throw new ConfigError("CASSANDRA_LOCAL_DC is required with CASSANDRA_CONTACT_POINTS (the data center this sink runs in)");
+    if (!localDataCenter)
+      throw new ConfigError(
+        "CASSANDRA_LOCAL_DC is required with CASSANDRA_CONTACT_POINTS (the data center this sink runs in)",
+      );
     store = {
       kind: "cassandra",
       contactPoints,
@@ -147,8 +171,10 @@ export function configFromEnv(env: Env = process.env, cwd = process.cwd()): Sink
   const host = env.SINK_HOST?.trim() || DEFAULT_HOST;
   const secret = checkSecret(env.SINK_SECRET, dev);
   // a publicly known secret is only tolerable when nothing off this machine can reach the port
-  if (secret === DEV_SINK_SECRET && !isLoopback(host)) throw new ConfigError(`the development secret only works on a loopback SINK_HOST, not ${host}; set SINK_SECRET`);
+  if (secret === DEV_SINK_SECRET && !isLoopback(host))
+    throw new ConfigError(`the development secret only works on a loopback SINK_HOST, not ${host}; set SINK_SECRET`);
   return { host, port: int(env, "SINK_PORT", DEFAULT_PORT, 0, 65535), secret, retentionSeconds, store };
 }
 
-export const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+export const isLoopback = (host: string) =>
+  host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);

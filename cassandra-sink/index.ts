@@ -48,7 +48,8 @@ export function createStore(config: StoreConfig, retentionSeconds: number, log?:
   return new SqliteArchiveStore({ ...rest, ...common });
 }
 
-const isStore = (s: StoreConfig | ArchiveStore): s is ArchiveStore => typeof (s as ArchiveStore).writeBatch === "function";
+const isStore = (s: StoreConfig | ArchiveStore): s is ArchiveStore =>
+  typeof (s as ArchiveStore).writeBatch === "function";
 
 export async function startSink(o: StartSinkOptions): Promise<RunningSink> {
   const log = o.log ?? ((line: string) => console.log(`[sink] ${line}`));
@@ -57,7 +58,13 @@ export async function startSink(o: StartSinkOptions): Promise<RunningSink> {
   if (owned) await initWithRetry(store, o.initTimeoutMs ?? 60_000, log);
 
   const metrics = createMetrics();
-  const app = createApp({ store, secret: o.secret, metrics, log, ...(o.maxBodyBytes ? { maxBodyBytes: o.maxBodyBytes } : {}) });
+  const app = createApp({
+    store,
+    secret: o.secret,
+    metrics,
+    log,
+    ...(o.maxBodyBytes ? { maxBodyBytes: o.maxBodyBytes } : {}),
+  });
   const host = o.host ?? DEFAULT_HOST;
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: o.port ?? 0 }) as Server;
@@ -95,7 +102,9 @@ async function initWithRetry(store: ArchiveStore, timeoutMs: number, log: (line:
     } catch (err) {
       if (Date.now() + 1000 > deadline) {
         await store.close().catch(() => {});
-        throw new Error(`the ${store.kind} archive store did not come up within ${timeoutMs / 1000} s: ${(err as Error).message}`);
+        throw new Error(
+          `the ${store.kind} archive store did not come up within ${timeoutMs / 1000} s: ${(err as Error).message}`,
+        );
       }
       log(`${store.kind} store not ready (attempt ${attempt}): ${(err as Error).message}; retrying`);
       await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));

@@ -50,6 +50,8 @@ async function main(command: string) {
 }
 
 main(process.argv[2] ?? "serve").catch((err) => {
-  console.error(`[sink] ${err instanceof ConfigError ? `configuration: ${err.message}` : (err as Error).stack ?? err}`);
+  console.error(
+    `[sink] ${err instanceof ConfigError ? `configuration: ${err.message}` : ((err as Error).stack ?? err)}`,
+  );
   process.exit(1);
 });

@@ -1,7 +1,8 @@
 // Prometheus metrics, one registry per sink so several sinks in one process (tests) stay apart.
 import client from "prom-client";
 
-export type ErrorKind = "unauthorized" | "invalid" | "too_large" | "not_found" | "store_write" | "store_read" | "not_ready" | "internal";
+export type ErrorKind =
+  "unauthorized" | "invalid" | "too_large" | "not_found" | "store_write" | "store_read" | "not_ready" | "internal";
 
 export interface SinkMetrics {
   registry: client.Registry;

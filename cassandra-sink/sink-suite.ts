@@ -4,7 +4,15 @@
 import { randomUUID } from "node:crypto";
 import cassandra from "cassandra-driver";
 import { describe, expect, it } from "vitest";
-import type { ArchiveBatchInput, ArchiveHistoryPage, ArchiveMessageInput, ArchiveOffsets, ArchiveReadOffset, ArchiveWriteResult, ErrorBody } from "../protocol/index.js";
+import type {
+  ArchiveBatchInput,
+  ArchiveHistoryPage,
+  ArchiveMessageInput,
+  ArchiveOffsets,
+  ArchiveReadOffset,
+  ArchiveWriteResult,
+  ErrorBody,
+} from "../protocol/index.js";
 import type { RunningSink } from "./index.js";
 
 export const SECRET = "test-sink-secret-0123456789abcdef";
@@ -35,15 +43,29 @@ export function message(roomId: string, seq: number, over: Partial<ArchiveMessag
 export function client(sink: RunningSink, secret = SECRET) {
   const headers = { authorization: `Bearer ${secret}`, "content-type": "application/json" };
   return {
-    async post(batch: unknown, h: Record<string, string> = headers): Promise<{ status: number; body: ArchiveWriteResult & ErrorBody }> {
-      const res = await fetch(`${sink.url}/v1/batches`, { method: "POST", headers: h, body: typeof batch === "string" ? batch : JSON.stringify(batch) });
+    async post(
+      batch: unknown,
+      h: Record<string, string> = headers,
+    ): Promise<{ status: number; body: ArchiveWriteResult & ErrorBody }> {
+      const res = await fetch(`${sink.url}/v1/batches`, {
+        method: "POST",
+        headers: h,
+        body: typeof batch === "string" ? batch : JSON.stringify(batch),
+      });
       return { status: res.status, body: (await res.json()) as ArchiveWriteResult & ErrorBody };
     },
-    async page(roomId: string, query = "", h: Record<string, string> = headers): Promise<{ status: number; body: ArchiveHistoryPage & ErrorBody }> {
+    async page(
+      roomId: string,
+      query = "",
+      h: Record<string, string> = headers,
+    ): Promise<{ status: number; body: ArchiveHistoryPage & ErrorBody }> {
       const res = await fetch(`${sink.url}/v1/rooms/${roomId}/messages${query ? `?${query}` : ""}`, { headers: h });
       return { status: res.status, body: (await res.json()) as ArchiveHistoryPage & ErrorBody };
     },
-    async offsets(roomId: string, h: Record<string, string> = headers): Promise<{ status: number; body: ArchiveOffsets & ErrorBody }> {
+    async offsets(
+      roomId: string,
+      h: Record<string, string> = headers,
+    ): Promise<{ status: number; body: ArchiveOffsets & ErrorBody }> {
       const res = await fetch(`${sink.url}/v1/rooms/${roomId}/read-offsets`, { headers: h });
       return { status: res.status, body: (await res.json()) as ArchiveOffsets & ErrorBody };
     },
@@ -75,7 +97,10 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
         { "content-type": "application/json" },
         { authorization: `Bearer wrong-${SECRET}`, "content-type": "application/json" },
         { authorization: `Bearer ${SECRET.slice(0, -1)}`, "content-type": "application/json" },
-        { authorization: `Basic ${Buffer.from(`sink:${SECRET}`).toString("base64")}`, "content-type": "application/json" },
+        {
+          authorization: `Basic ${Buffer.from(`sink:${SECRET}`).toString("base64")}`,
+          "content-type": "application/json",
+        },
         { authorization: `bearer${SECRET}`, "content-type": "application/json" },
       ];
       for (const h of cases) {
@@ -111,8 +136,18 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
           { id: "att-2", url: "https://cdn.example.test/a/2.pdf", mime: "application/pdf", size: 0, name: "two.pdf" },
         ],
       });
-      const m2 = message(room, 2, { sender_id: bob, body: "reply", reply_to_seq: 1, mention_all: true, mentions: [alice, bob] });
-      const m3 = message(room, 3, { sender_id: alice, body: "", attachments: [{ id: "x", url: "http://files.test/x", mime: "text/plain", size: 1, name: "x.txt" }] });
+      const m2 = message(room, 2, {
+        sender_id: bob,
+        body: "reply",
+        reply_to_seq: 1,
+        mention_all: true,
+        mentions: [alice, bob],
+      });
+      const m3 = message(room, 3, {
+        sender_id: alice,
+        body: "",
+        attachments: [{ id: "x", url: "http://files.test/x", mime: "text/plain", size: 1, name: "x.txt" }],
+      });
       const offsets: ArchiveReadOffset[] = [
         { room_id: room, user_id: alice, read_seq: 3, updated_at: new Date().toISOString() },
         { room_id: room, user_id: bob, read_seq: 0, updated_at: new Date().toISOString() },
@@ -125,7 +160,11 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
       expect(page.body.has_more).toBe(false);
       const strip = (m: ArchiveMessageInput) => {
         const { attachments, reply_to_seq, status: _s, ...rest } = m;
-        return { ...rest, ...(reply_to_seq != null ? { reply_to_seq } : {}), ...(attachments?.length ? { attachments } : {}) };
+        return {
+          ...rest,
+          ...(reply_to_seq != null ? { reply_to_seq } : {}),
+          ...(attachments?.length ? { attachments } : {}),
+        };
       };
       expect(page.body.messages).toEqual([strip(m3), strip(m2), strip(m1)]);
 
@@ -158,7 +197,17 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
       const batch: ArchiveBatchInput = {
         batch_id: batchId(),
         messages: range(1, 30).map((s) =>
-          message(room, s, s % 7 === 0 ? { attachments: [{ id: `a${s}`, url: `https://x.test/${s}`, mime: "image/jpeg", size: s, name: `${s}.jpg` }] } : {}),
+          message(
+            room,
+            s,
+            s % 7 === 0
+              ? {
+                  attachments: [
+                    { id: `a${s}`, url: `https://x.test/${s}`, mime: "image/jpeg", size: s, name: `${s}.jpg` },
+                  ],
+                }
+              : {},
+          ),
         ),
         read_offsets: [{ room_id: room, user_id: user, read_seq: 30, updated_at: new Date().toISOString() }],
       };
@@ -183,7 +232,11 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
         mentions: [randomUUID()],
         attachments: [{ id: "a", url: "https://x.test/a", mime: "image/png", size: 1, name: "a.png" }],
       });
-      const deleted: ArchiveMessageInput = { ...original, status: "deleted", updated_at: new Date(t0.getTime() + 5000).toISOString() };
+      const deleted: ArchiveMessageInput = {
+        ...original,
+        status: "deleted",
+        updated_at: new Date(t0.getTime() + 5000).toISOString(),
+      };
       await c.ok({ batch_id: batchId(), messages: [original] });
       await c.ok({ batch_id: batchId(), messages: [deleted] });
       await c.ok({ batch_id: batchId(), messages: [original] }); // the outbox retrying an old batch
@@ -209,14 +262,54 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
       const room = randomUUID();
       const good = range(1, 5).map((s) => message(room, s));
       const cases: Array<[ArchiveBatchInput | Record<string, unknown>, RegExp]> = [
-        [{ batch_id: batchId(), messages: [...good.slice(0, 3), { ...message(room, 4), message_id: randomUUID() }, good[4]!] }, /messages\.3\.message_id: must be a version-1/],
+        [
+          {
+            batch_id: batchId(),
+            messages: [...good.slice(0, 3), { ...message(room, 4), message_id: randomUUID() }, good[4]!],
+          },
+          /messages\.3\.message_id: must be a version-1/,
+        ],
         [{ batch_id: batchId(), messages: [...good.slice(0, 2), { ...message(room, 3), seq: 0 }] }, /messages\.2\.seq/],
-        [{ batch_id: batchId(), messages: [...good, { ...message(room, 6), body: "x".repeat(4001) }] }, /messages\.5\.body/],
-        [{ batch_id: batchId(), messages: [...good, { ...message(room, 6), mentions: ["not-a-uuid"] }] }, /messages\.5\.mentions\.0: must be a UUID/],
-        [{ batch_id: batchId(), messages: [...good, { ...message(room, 6), attachments: [{ id: "a", url: "javascript:alert(1)", mime: "x/y", size: 1, name: "n" }] }] }, /messages\.5\.attachments\.0\.url/],
+        [
+          { batch_id: batchId(), messages: [...good, { ...message(room, 6), body: "x".repeat(4001) }] },
+          /messages\.5\.body/,
+        ],
+        [
+          { batch_id: batchId(), messages: [...good, { ...message(room, 6), mentions: ["not-a-uuid"] }] },
+          /messages\.5\.mentions\.0: must be a UUID/,
+        ],
+        [
+          {
+            batch_id: batchId(),
+            messages: [
+              ...good,
+              {
+                ...message(room, 6),
+                attachments: [{ id: "a", url: "javascript:alert(1)", mime: "x/y", size: 1, name: "n" }],
+              },
+            ],
+          },
+          /messages\.5\.attachments\.0\.url/,
+        ],
         [{ batch_id: batchId(), messages: [...good, { ...message(room, 6), extra: 1 }] }, /messages\.5/],
-        [{ batch_id: batchId(), messages: good, read_offsets: [{ room_id: room, user_id: randomUUID(), read_seq: -1, updated_at: new Date().toISOString() }] }, /read_offsets\.0\.read_seq/],
-        [{ batch_id: batchId(), messages: good, read_offsets: [{ room_id: room, user_id: randomUUID(), read_seq: 1, updated_at: "yesterday" }] }, /read_offsets\.0\.updated_at/],
+        [
+          {
+            batch_id: batchId(),
+            messages: good,
+            read_offsets: [
+              { room_id: room, user_id: randomUUID(), read_seq: -1, updated_at: new Date().toISOString() },
+            ],
+          },
+          /read_offsets\.0\.read_seq/,
+        ],
+        [
+          {
+            batch_id: batchId(),
+            messages: good,
+            read_offsets: [{ room_id: room, user_id: randomUUID(), read_seq: 1, updated_at: "yesterday" }],
+          },
+          /read_offsets\.0\.updated_at/,
+        ],
         [{ batch_id: "", messages: good }, /batch_id/],
         [{ batch_id: batchId(), messages: [] }, /at least one/],
         [{ batch_id: batchId(), messages: range(1, 1001).map((s) => message(room, s)) }, /messages: .*1000/],
@@ -250,7 +343,17 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
     it("checks history queries and room ids", async () => {
       const c = client(sink());
       const room = randomUUID();
-      for (const q of ["limit=0", "limit=101", "limit=abc", "before_seq=0", "before_seq=-1", "after_seq=1e3", "after_seq=5&before_seq=5", "limit=5&limit=6", "cursor=x"]) {
+      for (const q of [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "before_seq=0",
+        "before_seq=-1",
+        "after_seq=1e3",
+        "after_seq=5&before_seq=5",
+        "limit=5&limit=6",
+        "cursor=x",
+      ]) {
         const r = await c.page(room, q);
         expect(r.status, q).toBe(400);
         expect(r.body.error.code).toBe("invalid");
@@ -271,12 +374,29 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
       // two batches, the second out of order, as two outbox flushes might arrive
       // every third message has attachments: each page must carry exactly its own messages' ones
       const withFiles = (s: number) =>
-        message(room, s, s % 3 ? {} : { attachments: range(1, (s % 4) + 1).map((i) => ({ id: `a${s}-${i}`, url: `https://x.test/${s}/${i}`, mime: "image/png", size: i, name: `${i}.png` })) });
+        message(
+          room,
+          s,
+          s % 3
+            ? {}
+            : {
+                attachments: range(1, (s % 4) + 1).map((i) => ({
+                  id: `a${s}-${i}`,
+                  url: `https://x.test/${s}/${i}`,
+                  mime: "image/png",
+                  size: i,
+                  name: `${i}.png`,
+                })),
+              },
+        );
       await c.ok({ batch_id: batchId(), messages: range(48, 95).map(withFiles) });
       await c.ok({ batch_id: batchId(), messages: range(1, 47).reverse().map(withFiles) });
       const checkFiles = (page: ArchiveHistoryPage) => {
         for (const m of page.messages) {
-          expect(m.attachments?.map((a) => a.id), `attachments of ${m.seq}`).toEqual(m.seq % 3 ? undefined : range(1, (m.seq % 4) + 1).map((i) => `a${m.seq}-${i}`));
+          expect(
+            m.attachments?.map((a) => a.id),
+            `attachments of ${m.seq}`,
+          ).toEqual(m.seq % 3 ? undefined : range(1, (m.seq % 4) + 1).map((i) => `a${m.seq}-${i}`));
         }
       };
 
@@ -309,7 +429,10 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
         expect(up, `oldest first, limit ${limit}`).toEqual(range(1, 95));
       }
 
-      expect(await c.seqs(room, "after_seq=8&before_seq=23&limit=100")).toEqual({ seqs: range(9, 22), has_more: false });
+      expect(await c.seqs(room, "after_seq=8&before_seq=23&limit=100")).toEqual({
+        seqs: range(9, 22),
+        has_more: false,
+      });
       expect(await c.seqs(room, "after_seq=8&before_seq=23&limit=5")).toEqual({ seqs: range(9, 13), has_more: true });
       expect(await c.seqs(room, "before_seq=11&limit=10")).toEqual({ seqs: range(1, 10).reverse(), has_more: false });
       expect(await c.seqs(room, "before_seq=11&limit=9")).toEqual({ seqs: range(2, 10).reverse(), has_more: true });
@@ -328,7 +451,10 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
       expect(await c.seqs(room, "limit=3&before_seq=1101")).toEqual({ seqs: [1100, 1032, 1031], has_more: true });
       expect(await c.seqs(room, "limit=3&before_seq=1031")).toEqual({ seqs: [1004, 1003], has_more: false });
       expect(await c.seqs(room, "limit=4&after_seq=0")).toEqual({ seqs: [1003, 1004, 1031, 1032], has_more: true });
-      expect(await c.seqs(room, "limit=4&after_seq=1032")).toEqual({ seqs: [1100, 1101, 2500, 99_999], has_more: false });
+      expect(await c.seqs(room, "limit=4&after_seq=1032")).toEqual({
+        seqs: [1100, 1101, 2500, 99_999],
+        has_more: false,
+      });
 
       // one message in every other bucket, 40 of them: one page spans more buckets than one lookup lists
       const wide = randomUUID();
@@ -337,7 +463,13 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
       expect(await c.seqs(wide, "limit=100")).toEqual({ seqs: [...wideSeqs].reverse(), has_more: false });
       expect(await c.seqs(wide, "limit=100&after_seq=0")).toEqual({ seqs: wideSeqs, has_more: false });
       expect(await c.seqs(wide, "limit=39&after_seq=0")).toEqual({ seqs: wideSeqs.slice(0, 39), has_more: true });
-      expect(await c.seqs(wide, "limit=30&before_seq=700")).toEqual({ seqs: wideSeqs.filter((s) => s < 700).reverse().slice(0, 30), has_more: true });
+      expect(await c.seqs(wide, "limit=30&before_seq=700")).toEqual({
+        seqs: wideSeqs
+          .filter((s) => s < 700)
+          .reverse()
+          .slice(0, 30),
+        has_more: true,
+      });
     });
   });
 
@@ -347,8 +479,14 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
       const room = randomUUID();
       const [a, b, d] = [randomUUID(), randomUUID(), randomUUID()];
       const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
-      const off = (user: string, read_seq: number, s: number): ArchiveReadOffset => ({ room_id: room, user_id: user, read_seq, updated_at: at(s) });
-      const read = async () => Object.fromEntries((await c.offsets(room)).body.offsets.map((o) => [o.user_id, o.read_seq]));
+      const off = (user: string, read_seq: number, s: number): ArchiveReadOffset => ({
+        room_id: room,
+        user_id: user,
+        read_seq,
+        updated_at: at(s),
+      });
+      const read = async () =>
+        Object.fromEntries((await c.offsets(room)).body.offsets.map((o) => [o.user_id, o.read_seq]));
 
       await c.ok({ batch_id: batchId(), read_offsets: [off(a, 30, 3)] });
       await c.ok({ batch_id: batchId(), read_offsets: [off(a, 10, 1)] }); // older, arriving late
@@ -362,7 +500,8 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
         const j = (i * 7919) % (i + 1);
         [history[i], history[j]] = [history[j]!, history[i]!];
       }
-      for (let i = 0; i < history.length; i += 8) await c.ok({ batch_id: batchId(), read_offsets: history.slice(i, i + 8) });
+      for (let i = 0; i < history.length; i += 8)
+        await c.ok({ batch_id: batchId(), read_offsets: history.slice(i, i + 8) });
       expect(await read()).toEqual({ [a]: 50, [b]: 7, [d]: 80 });
       const dRow = (await c.offsets(room)).body.offsets.find((o) => o.user_id === d);
       expect(dRow?.updated_at).toBe(at(40));

@@ -5,7 +5,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { ArchiveBatch, ArchiveHistoryPage, ArchiveHistoryQuery, ArchiveOffsets, ArchiveWriteResult } from "../protocol/index.js";
+import type {
+  ArchiveBatch,
+  ArchiveHistoryPage,
+  ArchiveHistoryQuery,
+  ArchiveOffsets,
+  ArchiveWriteResult,
+} from "../protocol/index.js";
 import type { SqliteStoreConfig } from "./config.js";
 import { pageBounds, remainingTtlSeconds, toHistoryMessage, type ArchiveStore } from "./store.js";
 
@@ -49,7 +55,8 @@ export class SqliteArchiveStore implements ArchiveStore {
     db.pragma("synchronous = FULL");
     db.pragma("busy_timeout = 5000");
     const version = db.pragma("user_version", { simple: true }) as number;
-    if (version > SCHEMA_VERSION) throw new Error(`${this.opts.path} has archive schema ${version}, newer than this sink (${SCHEMA_VERSION})`);
+    if (version > SCHEMA_VERSION)
+      throw new Error(`${this.opts.path} has archive schema ${version}, newer than this sink (${SCHEMA_VERSION})`);
     db.exec(`
       CREATE TABLE IF NOT EXISTS messages (
         room_id TEXT NOT NULL,
@@ -117,7 +124,9 @@ export class SqliteArchiveStore implements ArchiveStore {
       offsets: db.prepare<[string], { user_id: string; read_seq: number; updated_at: number }>(
         `SELECT user_id, read_seq, updated_at FROM read_offsets WHERE room_id = ? ORDER BY user_id`,
       ),
-      purgeChunk: db.prepare(`DELETE FROM messages WHERE (room_id, seq) IN (SELECT room_id, seq FROM messages WHERE created_at <= ? LIMIT ${PURGE_CHUNK})`),
+      purgeChunk: db.prepare(
+        `DELETE FROM messages WHERE (room_id, seq) IN (SELECT room_id, seq FROM messages WHERE created_at <= ? LIMIT ${PURGE_CHUNK})`,
+      ),
       ping: db.prepare(`SELECT 1`),
     };
   }
@@ -161,7 +170,12 @@ export class SqliteArchiveStore implements ArchiveStore {
         });
       }
       for (const o of batch.read_offsets) {
-        this.stmts.upsertOffset.run({ room_id: o.room_id, user_id: o.user_id, read_seq: o.read_seq, updated_at: Date.parse(o.updated_at) });
+        this.stmts.upsertOffset.run({
+          room_id: o.room_id,
+          user_id: o.user_id,
+          read_seq: o.read_seq,
+          updated_at: Date.parse(o.updated_at),
+        });
       }
     })();
     return { messages: batch.messages.length, read_offsets: batch.read_offsets.length, expired };
@@ -192,7 +206,9 @@ export class SqliteArchiveStore implements ArchiveStore {
 
   async readOffsets(roomId: string): Promise<ArchiveOffsets> {
     return {
-      offsets: this.stmts.offsets.all(roomId).map((r) => ({ user_id: r.user_id, read_seq: r.read_seq, updated_at: new Date(r.updated_at).toISOString() })),
+      offsets: this.stmts.offsets
+        .all(roomId)
+        .map((r) => ({ user_id: r.user_id, read_seq: r.read_seq, updated_at: new Date(r.updated_at).toISOString() })),
     };
   }
 

@@ -34,7 +34,10 @@ describe("cassandra-sink on SQLite", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  sinkBehaviour(() => target, () => sink);
+  sinkBehaviour(
+    () => target,
+    () => sink,
+  );
 
   describe("SQLite specifics", () => {
     it("purges expired rows from the file, at start and periodically, not only from reads", async () => {
@@ -44,7 +47,14 @@ describe("cassandra-sink on SQLite", () => {
       const room = randomUUID();
       const r = await store.writeBatch({
         batch_id: "p",
-        messages: [1, 2, 3].map((s) => ({ ...message(room, s), mentions: [], mention_all: false, attachments: [], status: "active" as const, created_at: new Date().toISOString() })),
+        messages: [1, 2, 3].map((s) => ({
+          ...message(room, s),
+          mentions: [],
+          mention_all: false,
+          attachments: [],
+          status: "active" as const,
+          created_at: new Date().toISOString(),
+        })),
         read_offsets: [],
       });
       expect(r).toEqual({ messages: 3, read_offsets: 0, expired: 0 });
@@ -57,16 +67,28 @@ describe("cassandra-sink on SQLite", () => {
     it("keeps what it acknowledged across a restart of the sink on the same file", async () => {
       const file = path.join(dir, "reopen.sqlite");
       const room = randomUUID();
-      const first = await startSink({ secret: SECRET, store: { kind: "sqlite", path: file, purgeIntervalMs: 60_000 }, log: () => {} });
+      const first = await startSink({
+        secret: SECRET,
+        store: { kind: "sqlite", path: file, purgeIntervalMs: 60_000 },
+        log: () => {},
+      });
       await client(first).ok({ batch_id: "r1", messages: [message(room, 1), message(room, 2)] });
       await first.stop();
-      const second = await startSink({ secret: SECRET, store: { kind: "sqlite", path: file, purgeIntervalMs: 60_000 }, log: () => {} });
+      const second = await startSink({
+        secret: SECRET,
+        store: { kind: "sqlite", path: file, purgeIntervalMs: 60_000 },
+        log: () => {},
+      });
       started.push(second);
       expect((await client(second).seqs(room)).seqs).toEqual([2, 1]);
     });
 
     it("answers 503 (retry later) on /readyz and on writes when the store is gone", async () => {
-      const store = new SqliteArchiveStore({ path: path.join(dir, "closed.sqlite"), purgeIntervalMs: 60_000, retentionSeconds: 100 });
+      const store = new SqliteArchiveStore({
+        path: path.join(dir, "closed.sqlite"),
+        purgeIntervalMs: 60_000,
+        retentionSeconds: 100,
+      });
       await store.init();
       const s = await startSink({ secret: SECRET, store, log: () => {} });
       started.push(s);

@@ -1,7 +1,15 @@
 // What the HTTP layer needs from an archive, whatever holds it: Cassandra in production, a SQLite
 // file on a laptop. Both apply the same retention rule: a message is kept until
 // created_at + retention, however late it was archived.
-import type { ArchiveBatch, ArchiveHistoryMessage, ArchiveHistoryPage, ArchiveHistoryQuery, ArchiveMessage, ArchiveOffsets, ArchiveWriteResult } from "../protocol/index.js";
+import type {
+  ArchiveBatch,
+  ArchiveHistoryMessage,
+  ArchiveHistoryPage,
+  ArchiveHistoryQuery,
+  ArchiveMessage,
+  ArchiveOffsets,
+  ArchiveWriteResult,
+} from "../protocol/index.js";
 
 export interface ArchiveStore {
   readonly kind: "cassandra" | "sqlite";

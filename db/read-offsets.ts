@@ -3,7 +3,11 @@
 import { sql } from "drizzle-orm";
 import type { Exec } from "./client.js";
 
-export async function copyReadOffsets(db: Exec, roomId: string, offsets: ReadonlyArray<{ user_id: string; read_seq: number }>): Promise<void> {
+export async function copyReadOffsets(
+  db: Exec,
+  roomId: string,
+  offsets: ReadonlyArray<{ user_id: string; read_seq: number }>,
+): Promise<void> {
   if (offsets.length === 0) return;
   const rows = sql.join(
     offsets.map((o) => sql`(${o.user_id}::uuid, ${o.read_seq}::bigint)`),

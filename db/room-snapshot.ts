@@ -11,14 +11,27 @@ import { chatMembers, chatRoomRoles, chatRooms, userBlock } from "./schema/index
 
 export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSnapshot | null> {
   const [room] = await db
-    .select({ id: chatRooms.id, type: chatRooms.roomType, status: chatRooms.status, version: chatRooms.membershipVersion })
+    .select({
+      id: chatRooms.id,
+      type: chatRooms.roomType,
+      status: chatRooms.status,
+      version: chatRooms.membershipVersion,
+    })
     .from(chatRooms)
     .where(eq(chatRooms.id, roomId));
   if (!room) return null;
   const members = await db
-    .select({ userId: chatMembers.userId, role: chatMembers.role, joinedAt: chatMembers.joinedAt, canSend: chatRoomRoles.canSend })
+    .select({
+      userId: chatMembers.userId,
+      role: chatMembers.role,
+      joinedAt: chatMembers.joinedAt,
+      canSend: chatRoomRoles.canSend,
+    })
     .from(chatMembers)
-    .leftJoin(chatRoomRoles, and(eq(chatRoomRoles.roomId, chatMembers.roomId), eq(chatRoomRoles.role, chatMembers.role)))
+    .leftJoin(
+      chatRoomRoles,
+      and(eq(chatRoomRoles.roomId, chatMembers.roomId), eq(chatRoomRoles.role, chatMembers.role)),
+    )
     .where(and(eq(chatMembers.roomId, roomId), isActiveMember));
   const ids = members.map((m) => m.userId);
   // Only a direct room is shut by a block; in a group, blocking someone hides nothing the group shares.

@@ -3,7 +3,15 @@
 // is malformed, so the outbox can treat "200" as "every item stored" and "400" as a bug to log,
 // never as something a retry would fix.
 import { z } from "zod";
-import { Attachment, ClientMessageId, HISTORY_PAGE_MAX, MAX_ATTACHMENTS, MAX_MENTIONS, MessageBody, type Message } from "./frames.js";
+import {
+  Attachment,
+  ClientMessageId,
+  HISTORY_PAGE_MAX,
+  MAX_ATTACHMENTS,
+  MAX_MENTIONS,
+  MessageBody,
+  type Message,
+} from "./frames.js";
 import { Id } from "./http.js";
 
 /** `Authorization: Bearer <SINK_SECRET>` on every sink route but /healthz, /readyz and /metrics. */
@@ -101,11 +109,12 @@ export const ArchiveHistoryQuery = z
     before_seq: querySeq(1).optional(),
     /** exclusive lower bound; oldest first (with before_seq too: oldest first within the range) */
     after_seq: querySeq(0).optional(),
-    limit: querySeq(1)
-      .pipe(z.number().max(ARCHIVE_HISTORY_MAX_LIMIT))
-      .default(ARCHIVE_HISTORY_DEFAULT_LIMIT),
+    limit: querySeq(1).pipe(z.number().max(ARCHIVE_HISTORY_MAX_LIMIT)).default(ARCHIVE_HISTORY_DEFAULT_LIMIT),
   })
-  .refine((q) => q.before_seq === undefined || q.after_seq === undefined || q.after_seq < q.before_seq, "after_seq must be below before_seq");
+  .refine(
+    (q) => q.before_seq === undefined || q.after_seq === undefined || q.after_seq < q.before_seq,
+    "after_seq must be below before_seq",
+  );
 export type ArchiveHistoryQuery = z.infer<typeof ArchiveHistoryQuery>;
 
 /**

@@ -33,8 +33,16 @@ export const MessageBody = z
 export const Attachment = z.strictObject({
   id: z.string().min(1).max(128),
   url: z.url({ protocol: /^https?$/ }).max(2048),
-  mime: z.string().min(1).max(255).regex(/^[\w.+-]+\/[\w.+-]+$/, "must be a MIME type"),
-  size: z.number().int().min(0).max(10 * 1024 ** 3),
+  mime: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\w.+-]+\/[\w.+-]+$/, "must be a MIME type"),
+  size: z
+    .number()
+    .int()
+    .min(0)
+    .max(10 * 1024 ** 3),
   name: z.string().min(1).max(255),
 });
 export type Attachment = z.infer<typeof Attachment>;
@@ -51,13 +59,29 @@ export const SendFrame = z
     reply_to_seq: z.number().int().positive().optional(),
     attachments: z.array(Attachment).max(MAX_ATTACHMENTS).optional(),
   })
-  .refine((f) => f.body.trim().length > 0 || (f.attachments?.length ?? 0) > 0, "a message needs a body or an attachment");
+  .refine(
+    (f) => f.body.trim().length > 0 || (f.attachments?.length ?? 0) > 0,
+    "a message needs a body or an attachment",
+  );
 
-export const ReadFrame = z.strictObject({ type: z.literal("read"), id: frameId, room_id: Id, seq: z.number().int().min(0) });
+export const ReadFrame = z.strictObject({
+  type: z.literal("read"),
+  id: frameId,
+  room_id: Id,
+  seq: z.number().int().min(0),
+});
 export const TypingFrame = z.strictObject({ type: z.literal("typing"), id: frameId, room_id: Id });
-export const AuthFrame = z.strictObject({ type: z.literal("auth"), id: frameId, access_token: z.string().min(1).max(4096) });
+export const AuthFrame = z.strictObject({
+  type: z.literal("auth"),
+  id: frameId,
+  access_token: z.string().min(1).max(4096),
+});
 export const PingFrame = z.strictObject({ type: z.literal("ping"), id: frameId });
-export const WatchPresenceFrame = z.strictObject({ type: z.literal("watch_presence"), id: frameId, user_ids: z.array(Id).max(MAX_WATCHED_USERS) });
+export const WatchPresenceFrame = z.strictObject({
+  type: z.literal("watch_presence"),
+  id: frameId,
+  user_ids: z.array(Id).max(MAX_WATCHED_USERS),
+});
 
 export const RoomClientFrame = z.discriminatedUnion("type", [SendFrame, ReadFrame, TypingFrame, AuthFrame, PingFrame]);
 export const SessionClientFrame = z.discriminatedUnion("type", [WatchPresenceFrame, AuthFrame, PingFrame]);
@@ -82,11 +106,30 @@ export interface Message {
 export type ServerFrame =
   | ({ type: "message" } & Message)
   | { type: "synced"; room_id: string; last_seq: number; has_more: boolean }
-  | { type: "ack"; room_id: string; client_message_id: string; seq: number; message_id: string; created_at: string; duplicate?: boolean }
+  | {
+      type: "ack";
+      room_id: string;
+      client_message_id: string;
+      seq: number;
+      message_id: string;
+      created_at: string;
+      duplicate?: boolean;
+    }
   | { type: "receipt"; room_id: string; user_id: string; read_seq?: number; delivered_seq?: number }
-  | { type: "receipts"; room_id: string; offsets: Array<{ user_id: string; read_seq?: number; delivered_seq?: number }> }
+  | {
+      type: "receipts";
+      room_id: string;
+      offsets: Array<{ user_id: string; read_seq?: number; delivered_seq?: number }>;
+    }
   | { type: "typing"; room_id: string; user_id: string }
-  | { type: "activity"; room_id: string; last_seq: number; unread_count: number; message?: Message; mentioned?: boolean }
+  | {
+      type: "activity";
+      room_id: string;
+      last_seq: number;
+      unread_count: number;
+      message?: Message;
+      mentioned?: boolean;
+    }
   | { type: "read_sync"; room_id: string; read_seq: number }
   | { type: "presence"; user_id: string; status: "online" | "offline"; last_seen_at?: string }
   | { type: "room"; room_id: string; event: "created" | "member_added" | "member_removed" | "updated" }

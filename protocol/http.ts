@@ -26,11 +26,25 @@ export const Handle = z
 
 export const Password = z.string().min(L.PASSWORD_MIN).max(L.PASSWORD_MAX);
 
-export const RegisterBody = z.strictObject({ handle: Handle, password: Password, display_name: humanText(L.DISPLAY_NAME_MAX) });
-export const LoginBody = z.strictObject({ handle: z.string().min(1).max(L.HANDLE_MAX).transform((s) => s.toLowerCase()), password: z.string().min(1).max(L.PASSWORD_MAX) });
+export const RegisterBody = z.strictObject({
+  handle: Handle,
+  password: Password,
+  display_name: humanText(L.DISPLAY_NAME_MAX),
+});
+export const LoginBody = z.strictObject({
+  handle: z
+    .string()
+    .min(1)
+    .max(L.HANDLE_MAX)
+    .transform((s) => s.toLowerCase()),
+  password: z.string().min(1).max(L.PASSWORD_MAX),
+});
 export const RefreshBody = z.strictObject({ refresh_token: z.string().min(1).max(200) });
 // device_id: the id the device opened its sockets with; they close on logout
-export const LogoutBody = z.strictObject({ refresh_token: z.string().min(1).max(200), device_id: z.string().min(1).max(64).optional() });
+export const LogoutBody = z.strictObject({
+  refresh_token: z.string().min(1).max(200),
+  device_id: z.string().min(1).max(64).optional(),
+});
 
 export const UserSearchQuery = z.strictObject({
   q: z.string().trim().min(1).max(L.DISPLAY_NAME_MAX),
@@ -47,7 +61,9 @@ export const CreateRoomBody = z.discriminatedUnion("type", [
     type: z.literal("group"),
     name: humanText(L.ROOM_NAME_MAX),
     // the creator is the 1,000th member
-    member_ids: z.array(Id).max(L.MAX_GROUP_MEMBERS - 1, `a group has at most ${L.MAX_GROUP_MEMBERS} members, the creator included`),
+    member_ids: z
+      .array(Id)
+      .max(L.MAX_GROUP_MEMBERS - 1, `a group has at most ${L.MAX_GROUP_MEMBERS} members, the creator included`),
   }),
 ]);
 
@@ -60,7 +76,12 @@ export const RoomPatchBody = z
   })
   .refine((b) => Object.keys(b).length > 0, "give at least one of name, notice, description, pinned_seq");
 
-export const AddMembersBody = z.strictObject({ user_ids: z.array(Id).min(1).max(L.MAX_GROUP_MEMBERS - 1) });
+export const AddMembersBody = z.strictObject({
+  user_ids: z
+    .array(Id)
+    .min(1)
+    .max(L.MAX_GROUP_MEMBERS - 1),
+});
 export const RoleName = z.enum(["member", "admin", "owner"]);
 export const MemberPatchBody = z.strictObject({ role: RoleName });
 export const MyRoomSettingsBody = z
@@ -70,11 +91,17 @@ export const MyRoomSettingsBody = z
 const deviceMeta = { app_id: z.string().min(1).max(255).optional(), name: z.string().max(100).optional() };
 export const DeviceBody = z.discriminatedUnion("platform", [
   // APNs device tokens are hex (64 today; Apple says not to assume a length)
-  z.strictObject({ platform: z.literal("apns"), token: z.string().regex(/^[0-9a-fA-F]{32,400}$/, "must be a hex APNs device token"), ...deviceMeta }),
+  z.strictObject({
+    platform: z.literal("apns"),
+    token: z.string().regex(/^[0-9a-fA-F]{32,400}$/, "must be a hex APNs device token"),
+    ...deviceMeta,
+  }),
   z.strictObject({ platform: z.literal("fcm"), token: z.string().min(1).max(L.PUSH_TOKEN_MAX), ...deviceMeta }),
   z.strictObject({
     platform: z.literal("webpush"),
-    token: z.url({ protocol: /^https$/, message: "must be the https endpoint of a push subscription" }).max(L.PUSH_TOKEN_MAX),
+    token: z
+      .url({ protocol: /^https$/, message: "must be the https endpoint of a push subscription" })
+      .max(L.PUSH_TOKEN_MAX),
     keys: z.strictObject({ p256dh: z.string().min(1).max(200), auth: z.string().min(1).max(100) }),
     ...deviceMeta,
   }),

@@ -5,7 +5,9 @@ import { ClientMessageId, type Message } from "./frames.js";
 import { Id, type RoleName } from "./http.js";
 
 export const TICKET_TTL_SECONDS = 30;
-export const DeviceId = ClientMessageId.describe("the id from POST /devices, or any stable id the client keeps per installation");
+export const DeviceId = ClientMessageId.describe(
+  "the id from POST /devices, or any stable id the client keeps per installation",
+);
 export const TicketBody = z.strictObject({ device_id: DeviceId, room_id: Id.optional() });
 export type TicketBody = z.infer<typeof TicketBody>;
 

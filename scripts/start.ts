@@ -49,7 +49,9 @@ async function postgres(): Promise<{ url: string; server: RunningPostgres }> {
   const dir = path.join(dataDir, "postgres");
   log("postgres", `starting embedded PostgreSQL on 127.0.0.1:${pgPort} (data in ${path.relative(root, dir)}/)`);
   if (await canConnect(`postgres://postgres@127.0.0.1:${pgPort}/postgres`, 500)) {
-    throw new Error(`port ${pgPort} already has a PostgreSQL (another npm start?); set EMBEDDED_PG_PORT or DATABASE_URL`);
+    throw new Error(
+      `port ${pgPort} already has a PostgreSQL (another npm start?); set EMBEDDED_PG_PORT or DATABASE_URL`,
+    );
   }
   fs.mkdirSync(dataDir, { recursive: true });
   const server = await startEmbeddedPostgres(dir, pgPort, (l) => log("postgres", l));
@@ -62,17 +64,27 @@ function startWrangler(envFile: string): ChildProcess {
     [
       path.join(root, "node_modules/wrangler/bin/wrangler.js"),
       "dev",
-      "--ip", host,
-      "--port", String(port),
-      "--env-file", envFile,
-      "--persist-to", path.join(root, ".wrangler/state"),
+      "--ip",
+      host,
+      "--port",
+      String(port),
+      "--env-file",
+      envFile,
+      "--persist-to",
+      path.join(root, ".wrangler/state"),
       "--show-interactive-dev-session=false",
-      "--log-level", "warn",
+      "--log-level",
+      "warn",
     ],
     {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_ERROR_REPORTS: "false" },
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: "false",
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        WRANGLER_SEND_ERROR_REPORTS: "false",
+      },
       detached: true, // its own process group, so workerd goes down with it
     },
   );
@@ -117,13 +129,32 @@ async function main() {
   const sinkConfig = sinkConfigFromEnv({ ...process.env, SINK_SECRET: secrets.SINK_SECRET }, root);
   const sink = await startSink({ ...sinkConfig, log: (l) => log("sink", l) });
   cleanups.push(() => sink.stop());
-  const sinkStore = sinkConfig.store.kind === "sqlite" ? `SQLite ${path.relative(root, sinkConfig.store.path)}` : `Cassandra ${sinkConfig.store.contactPoints.join(",")}`;
+  const sinkStore =
+    sinkConfig.store.kind === "sqlite"
+      ? `SQLite ${path.relative(root, sinkConfig.store.path)}`
+      : `Cassandra ${sinkConfig.store.contactPoints.join(",")}`;
   log("sink", `archive sink on ${sink.url} (${sinkStore})`);
 
   const envFile = path.join(dataDir, "edge.env");
   const overrides = varOverrides();
-  if (Object.keys(overrides).length) log("edge", `settings from the environment: ${Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join(" ")}`);
-  fs.writeFileSync(envFile, toEnvFile({ ...overrides, DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.endpoint, ...secrets, SINK_URL: sink.url }), { mode: 0o600 });
+  if (Object.keys(overrides).length)
+    log(
+      "edge",
+      `settings from the environment: ${Object.entries(overrides)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ")}`,
+    );
+  fs.writeFileSync(
+    envFile,
+    toEnvFile({
+      ...overrides,
+      DATABASE_URL: databaseUrl,
+      NEON_WS_PROXY: proxy.endpoint,
+      ...secrets,
+      SINK_URL: sink.url,
+    }),
+    { mode: 0o600 },
+  );
 
   const edge = startWrangler(envFile);
   cleanups.push(

@@ -17,7 +17,12 @@ import { usersRoutes } from "./users/index.js";
 export function createApp() {
   const app = new Hono<AppBindings>().basePath("/v1");
   app.onError((err, c) => errorResponse(c, err));
-  app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } } satisfies ErrorBody, 404));
+  app.notFound((c) =>
+    c.json(
+      { error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } } satisfies ErrorBody,
+      404,
+    ),
+  );
   app.use(
     bodyLimit({
       maxSize: MAX_HTTP_BODY_BYTES,

@@ -38,7 +38,11 @@ async function loadEmbeddedPostgres() {
   return mod.default;
 }
 
-export async function startEmbeddedPostgres(dataDir: string, port: number, log: (line: string) => void = () => {}): Promise<RunningPostgres> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  port: number,
+  log: (line: string) => void = () => {},
+): Promise<RunningPostgres> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const fresh = !fs.existsSync(path.join(dataDir, "PG_VERSION"));
   const server = new EmbeddedPostgres({
@@ -56,7 +60,10 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     await server.initialise();
     // Loopback only, and trust rather than SCRAM: a SCRAM login through the Neon driver costs
     // 165-400 ms of CPU locally (TOOLCHAIN.md), which would dominate every request.
-    fs.writeFileSync(path.join(dataDir, "pg_hba.conf"), "local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n");
+    fs.writeFileSync(
+      path.join(dataDir, "pg_hba.conf"),
+      "local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n",
+    );
   }
   await server.start();
   return { adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`, origin: "embedded", stop: () => server.stop() };

@@ -1,6 +1,17 @@
 // The auth store: credentials, refresh-token families and the audit log of auth events.
 // user_id columns point into the user store, so they carry no foreign key (stores are separable).
-import { bigserial, boolean, index, pgTable, smallint, text, timestamp, uniqueIndex, uuid, type AnyPgColumn } from "drizzle-orm/pg-core";
+import {
+  bigserial,
+  boolean,
+  index,
+  pgTable,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+  type AnyPgColumn,
+} from "drizzle-orm/pg-core";
 import { at, createdAt, updatedAt } from "./columns.js";
 
 export const authAccounts = pgTable(
@@ -15,7 +26,10 @@ export const authAccounts = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex("auth_accounts_provider_identifier_key").on(t.provider, t.identifier), index("auth_accounts_user_idx").on(t.userId)],
+  (t) => [
+    uniqueIndex("auth_accounts_provider_identifier_key").on(t.provider, t.identifier),
+    index("auth_accounts_user_idx").on(t.userId),
+  ],
 );
 
 export const refreshTokens = pgTable(
@@ -32,7 +46,11 @@ export const refreshTokens = pgTable(
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex("refresh_tokens_hash_key").on(t.tokenHash), index("refresh_tokens_family_idx").on(t.familyId), index("refresh_tokens_user_idx").on(t.userId)],
+  (t) => [
+    uniqueIndex("refresh_tokens_hash_key").on(t.tokenHash),
+    index("refresh_tokens_family_idx").on(t.familyId),
+    index("refresh_tokens_user_idx").on(t.userId),
+  ],
 );
 
 export const authLogs = pgTable(

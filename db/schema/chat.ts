@@ -1,7 +1,18 @@
 // The chat store: rooms, their metadata and members, and per-room role permissions.
 // Messages are not here: their order lives in the ChatRoom Durable Object, their archive in Cassandra.
 import { sql } from "drizzle-orm";
-import { bigint, bigserial, boolean, index, pgTable, smallint, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  pgTable,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 import { at, createdAt, updatedAt } from "./columns.js";
 
 export const chatRooms = pgTable(
@@ -19,7 +30,11 @@ export const chatRooms = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex("chat_rooms_direct_key").on(t.directKey).where(sql`${t.directKey} is not null`)],
+  (t) => [
+    uniqueIndex("chat_rooms_direct_key")
+      .on(t.directKey)
+      .where(sql`${t.directKey} is not null`),
+  ],
 );
 
 export const chatRoomMetadata = pgTable("chat_room_metadata", {
@@ -69,7 +84,9 @@ export const chatMembers = pgTable(
   },
   (t) => [
     uniqueIndex("chat_members_room_user_key").on(t.roomId, t.userId),
-    index("chat_members_user_active_idx").on(t.userId).where(sql`${t.leftAt} is null`),
+    index("chat_members_user_active_idx")
+      .on(t.userId)
+      .where(sql`${t.leftAt} is null`),
   ],
 );
 

@@ -15,7 +15,10 @@ export const friends = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex("friends_owner_friend_key").on(t.ownerId, t.friendId), index("friends_friend_idx").on(t.friendId)],
+  (t) => [
+    uniqueIndex("friends_owner_friend_key").on(t.ownerId, t.friendId),
+    index("friends_friend_idx").on(t.friendId),
+  ],
 );
 
 export const friendHistory = pgTable(

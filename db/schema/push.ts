@@ -16,7 +16,10 @@ export const pushNotifications = pgTable(
     status: smallint("status").notNull(),
     createdAt: createdAt(),
   },
-  (t) => [index("push_notifications_user_idx").on(t.userId, t.createdAt), index("push_notifications_created_idx").on(t.createdAt)],
+  (t) => [
+    index("push_notifications_user_idx").on(t.userId, t.createdAt),
+    index("push_notifications_created_idx").on(t.createdAt),
+  ],
 );
 
 export const pushDeliveryLogs = pgTable(

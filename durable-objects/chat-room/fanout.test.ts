@@ -3,7 +3,16 @@ import type { Message } from "../../protocol/index.js";
 import { planFanout } from "./fanout.js";
 
 const msg = (seq: number, sender: string, over: Partial<Message> = {}): Message => ({
-  room_id: "r", seq, message_id: "m", sender_id: sender, client_message_id: `c${seq}`, body: "hi", mentions: [], mention_all: false, created_at: "t", ...over,
+  room_id: "r",
+  seq,
+  message_id: "m",
+  sender_id: sender,
+  client_message_id: `c${seq}`,
+  body: "hi",
+  mentions: [],
+  mention_all: false,
+  created_at: "t",
+  ...over,
 });
 
 describe("planFanout", () => {
@@ -14,7 +23,10 @@ describe("planFanout", () => {
     { user_id: "offline", subscribed: false },
     { user_id: "sender", subscribed: false },
   ];
-  const streams = new Map([["streaming", ["s1"]], ["both", ["b-phone"]]]);
+  const streams = new Map([
+    ["streaming", ["s1"]],
+    ["both", ["b-phone"]],
+  ]);
 
   it("delivers to streams, tells online sessions once per batch, and pushes to offline members but never the sender", () => {
     const plan = planFanout(members, streams, [msg(1, "sender"), msg(2, "sender", { mentions: ["offline"] })]);
@@ -29,8 +41,18 @@ describe("planFanout", () => {
     ]);
   });
   it("marks mention_all for everyone but the sender", () => {
-    const plan = planFanout([{ user_id: "online", subscribed: true }, { user_id: "sender", subscribed: true }], new Map(), [msg(1, "sender", { mention_all: true })]);
-    expect(plan.activity.map((a) => [a.user_id, a.mentioned])).toEqual([["online", true], ["sender", false]]);
+    const plan = planFanout(
+      [
+        { user_id: "online", subscribed: true },
+        { user_id: "sender", subscribed: true },
+      ],
+      new Map(),
+      [msg(1, "sender", { mention_all: true })],
+    );
+    expect(plan.activity.map((a) => [a.user_id, a.mentioned])).toEqual([
+      ["online", true],
+      ["sender", false],
+    ]);
   });
   it("plans nothing for an empty batch", () => {
     expect(planFanout(members, streams, [])).toEqual({ delivered: [], activity: [], push: [] });

@@ -21,7 +21,11 @@ export function mentions(message: Pick<Message, "mentions" | "mention_all" | "se
   return userId !== message.sender_id && (message.mention_all || message.mentions.includes(userId));
 }
 
-export function planFanout(members: readonly FanoutMember[], streamDevices: ReadonlyMap<string, readonly string[]>, batch: readonly Message[]): FanoutPlan {
+export function planFanout(
+  members: readonly FanoutMember[],
+  streamDevices: ReadonlyMap<string, readonly string[]>,
+  batch: readonly Message[],
+): FanoutPlan {
   const plan: FanoutPlan = { delivered: [], activity: [], push: [] };
   if (batch.length === 0) return plan;
   const offline: string[] = [];
@@ -29,7 +33,11 @@ export function planFanout(members: readonly FanoutMember[], streamDevices: Read
     const devices = streamDevices.get(m.user_id);
     if (devices?.length) plan.delivered.push(m.user_id);
     if (m.subscribed) {
-      plan.activity.push({ user_id: m.user_id, stream_devices: [...(devices ?? [])], mentioned: batch.some((msg) => mentions(msg, m.user_id)) });
+      plan.activity.push({
+        user_id: m.user_id,
+        stream_devices: [...(devices ?? [])],
+        mentioned: batch.some((msg) => mentions(msg, m.user_id)),
+      });
     } else if (!devices?.length) {
       offline.push(m.user_id);
     }
@@ -37,7 +45,8 @@ export function planFanout(members: readonly FanoutMember[], streamDevices: Read
   if (offline.length) {
     for (const msg of batch) {
       const recipients = offline.filter((id) => id !== msg.sender_id);
-      if (recipients.length) plan.push.push({ seq: msg.seq, recipients, mentioned: recipients.filter((id) => mentions(msg, id)) });
+      if (recipients.length)
+        plan.push.push({ seq: msg.seq, recipients, mentioned: recipients.filter((id) => mentions(msg, id)) });
     }
   }
   return plan;

@@ -2,13 +2,30 @@ import { describe, expect, it } from "vitest";
 import type { HistoryPage, Message } from "../../protocol/index.js";
 import { historyPage, type HistorySources } from "./history.js";
 
-const msg = (seq: number): Message => ({ room_id: "r", seq, message_id: "m", sender_id: "u", client_message_id: `c${seq}`, body: "", mentions: [], mention_all: false, created_at: "t" });
+const msg = (seq: number): Message => ({
+  room_id: "r",
+  seq,
+  message_id: "m",
+  sender_id: "u",
+  client_message_id: `c${seq}`,
+  body: "",
+  mentions: [],
+  mention_all: false,
+  created_at: "t",
+});
 
 /** seqs 1..last, of which those >= oldestHot are in the hot tail and the rest in the archive */
-function sources(last: number, oldestHot: number, floor = 0, withArchive = true): HistorySources & { archiveCalls: number } {
+function sources(
+  last: number,
+  oldestHot: number,
+  floor = 0,
+  withArchive = true,
+): HistorySources & { archiveCalls: number } {
   const page = (seqs: number[], q: { before_seq?: number; after_seq?: number; limit: number }): HistoryPage => {
     const asc = q.after_seq !== undefined;
-    const picked = seqs.filter((s) => (q.after_seq === undefined || s > q.after_seq) && (q.before_seq === undefined || s < q.before_seq)).sort((a, b) => (asc ? a - b : b - a));
+    const picked = seqs
+      .filter((s) => (q.after_seq === undefined || s > q.after_seq) && (q.before_seq === undefined || s < q.before_seq))
+      .sort((a, b) => (asc ? a - b : b - a));
     return { messages: picked.slice(0, q.limit).map(msg), has_more: picked.length > q.limit };
   };
   const all = Array.from({ length: last }, (_, i) => i + 1);
@@ -17,11 +34,18 @@ function sources(last: number, oldestHot: number, floor = 0, withArchive = true)
     oldestHot,
     lastSeq: last,
     archiveCalls: 0,
-    hot: (q: { before_seq?: number; after_seq?: number; limit: number }) => page(all.filter((s) => s >= oldestHot && s > floor), q),
+    hot: (q: { before_seq?: number; after_seq?: number; limit: number }) =>
+      page(
+        all.filter((s) => s >= oldestHot && s > floor),
+        q,
+      ),
     archive: withArchive
       ? async (q: { before_seq?: number; after_seq?: number; limit: number }) => {
           src.archiveCalls++;
-          return page(all.filter((s) => s < oldestHot), q);
+          return page(
+            all.filter((s) => s < oldestHot),
+            q,
+          );
         }
       : null,
   };
@@ -51,9 +75,12 @@ async function walkForward(src: HistorySources, limit: number, from = 0): Promis
 }
 
 describe("historyPage", () => {
-  it.each([7, 10, 13, 50])("walks back from the newest to seq 1 across the boundary with no gap or duplicate (page %i)", async (limit) => {
-    expect(await walkBack(sources(100, 37), limit)).toEqual(Array.from({ length: 100 }, (_, i) => 100 - i));
-  });
+  it.each([7, 10, 13, 50])(
+    "walks back from the newest to seq 1 across the boundary with no gap or duplicate (page %i)",
+    async (limit) => {
+      expect(await walkBack(sources(100, 37), limit)).toEqual(Array.from({ length: 100 }, (_, i) => 100 - i));
+    },
+  );
   it.each([7, 10, 50])("walks forward from the start across the boundary (page %i)", async (limit) => {
     expect(await walkForward(sources(100, 37), limit)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   });

@@ -25,16 +25,24 @@ export async function historyPage(src: HistorySources, q: HistoryQuery): Promise
     const from = Math.max(q.after_seq, floor);
     if (!archive || from >= archivedUpTo) return src.hot({ after_seq: from, limit });
     const older = await archive({ after_seq: from, before_seq: archivedUpTo + 1, limit });
-    if (older.messages.length >= limit || older.has_more) return { messages: older.messages.slice(0, limit), has_more: true };
+    if (older.messages.length >= limit || older.has_more)
+      return { messages: older.messages.slice(0, limit), has_more: true };
     const rest = src.hot({ after_seq: archivedUpTo, limit: limit - older.messages.length });
     return { messages: [...older.messages, ...rest.messages], has_more: rest.has_more };
   }
   const hot = src.hot({ ...(q.before_seq !== undefined ? { before_seq: q.before_seq } : {}), limit });
   const lowestHot = hot.messages.at(-1)?.seq;
-  const below = Math.min((q.before_seq ?? Infinity) - 1, lowestHot !== undefined ? lowestHot - 1 : Infinity, archivedUpTo);
+  const below = Math.min(
+    (q.before_seq ?? Infinity) - 1,
+    lowestHot !== undefined ? lowestHot - 1 : Infinity,
+    archivedUpTo,
+  );
   if (!archive || below <= floor) return hot;
   if (hot.messages.length >= limit) return { messages: hot.messages, has_more: true };
   const older = await archive({ before_seq: below + 1, limit: limit - hot.messages.length });
   const visible = older.messages.filter((m) => m.seq > floor);
-  return { messages: [...hot.messages, ...visible], has_more: older.has_more && visible.length === older.messages.length };
+  return {
+    messages: [...hot.messages, ...visible],
+    has_more: older.has_more && visible.length === older.messages.length,
+  };
 }

@@ -77,7 +77,12 @@ export class ChatRoom extends DurableObject<Env> {
     this.cfg = realtimeConfig(env as unknown as Record<string, unknown>);
     this.store = new RoomStore(ctx.storage.sql);
     this.sink = SinkClient.from(env);
-    this.outbox = { ...DEFAULT_OUTBOX, maxItems: this.cfg.archiveBatchMaxItems, maxAgeMs: this.cfg.archiveFlushMs, backoffMaxMs: this.cfg.archiveRetryMaxMs };
+    this.outbox = {
+      ...DEFAULT_OUTBOX,
+      maxItems: this.cfg.archiveBatchMaxItems,
+      maxAgeMs: this.cfg.archiveFlushMs,
+      backoffMaxMs: this.cfg.archiveRetryMaxMs,
+    };
     this.sendLimits = new TokenBuckets({ perSecond: this.cfg.sendPerSecond, burst: this.cfg.sendBurst });
     this.alarmSlot = new AlarmSlot(ctx.storage);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -93,7 +98,8 @@ export class ChatRoom extends DurableObject<Env> {
   /** The rooms API pushes the room's membership after every change; an older version is ignored. */
   async sync(snapshot: RoomSnapshot): Promise<SyncResult> {
     const meta = this.store.meta();
-    if (meta && snapshot.version <= meta.version && meta.active === snapshot.active) return { applied: false, version: meta.version };
+    if (meta && snapshot.version <= meta.version && meta.active === snapshot.active)
+      return { applied: false, version: meta.version };
     this.apply(snapshot, meta);
     await this.scheduleAlarm();
     return { applied: true, version: snapshot.version };
@@ -108,14 +114,22 @@ export class ChatRoom extends DurableObject<Env> {
       for (const m of plan.upserts) this.store.upsertMember(m);
       for (const id of plan.removed) this.store.removeMember(id);
       this.store.setBlocks(snapshot.blocks);
-      this.store.setMeta({ room_id: snapshot.room_id, type: snapshot.type, version: snapshot.version, active: snapshot.active, last_seq: lastSeq });
+      this.store.setMeta({
+        room_id: snapshot.room_id,
+        type: snapshot.type,
+        version: snapshot.version,
+        active: snapshot.active,
+        last_seq: lastSeq,
+      });
       if (!meta || plan.joined.length) this.store.setMeta({ last_activity: now });
     });
     // from the moment the API call returns, a removed or blocked member hears nothing more
     for (const [ws, info] of this.sockets) {
       if (!snapshot.active) this.close(ws, CloseCode.roomGone, "the room no longer exists");
-      else if (plan.removed.includes(info.u)) this.close(ws, CloseCode.removed, "you are no longer a member of this room");
-      else if (blockedFrom(snapshot.blocks, snapshot.type, info.u).read) this.close(ws, CloseCode.removed, "you can no longer read this room");
+      else if (plan.removed.includes(info.u))
+        this.close(ws, CloseCode.removed, "you are no longer a member of this room");
+      else if (blockedFrom(snapshot.blocks, snapshot.type, info.u).read)
+        this.close(ws, CloseCode.removed, "you can no longer read this room");
     }
   }
 
@@ -169,16 +183,26 @@ export class ChatRoom extends DurableObject<Env> {
     const member = this.store.member(userId);
     if (!member) return null;
     const last = meta.last_seq > member.joined_seq ? this.store.message(meta.room_id, meta.last_seq) : null;
-    return { room_id: meta.room_id, last_seq: meta.last_seq, read_seq: Math.max(member.read_seq, member.joined_seq), last_message: last };
+    return {
+      room_id: meta.room_id,
+      last_seq: meta.last_seq,
+      read_seq: Math.max(member.read_seq, member.joined_seq),
+      last_message: last,
+    };
   }
 
   /** GET /v1/rooms/:id/messages: members only, from their joined_seq on. */
-  async history(roomId: string, userId: string, q: HistoryQuery): Promise<{ page: HistoryPage } | { status: 403 | 404 | 503; message: string }> {
+  async history(
+    roomId: string,
+    userId: string,
+    q: HistoryQuery,
+  ): Promise<{ page: HistoryPage } | { status: 403 | 404 | 503; message: string }> {
     const meta = await this.ready(roomId);
     if (!meta?.active) return { status: 404, message: "no such room" };
     const member = this.store.member(userId);
     if (!member) return { status: 403, message: "you are not a member of this room" };
-    if (blockedFrom(this.store.blocks(), meta.type, userId).read) return { status: 403, message: "you can no longer read this room" };
+    if (blockedFrom(this.store.blocks(), meta.type, userId).read)
+      return { status: 403, message: "you can no longer read this room" };
     try {
       const page = await historyPage(
         {
@@ -198,7 +222,13 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /** Logout or suspension: the user's streams here close (one device's, or all). */
-  async closeStreams(roomId: string, userId: string, deviceId: string | null, code: number, reason: string): Promise<number> {
+  async closeStreams(
+    roomId: string,
+    userId: string,
+    deviceId: string | null,
+    code: number,
+    reason: string,
+  ): Promise<number> {
     if (this.store.meta()?.room_id !== roomId) return 0;
     let n = 0;
     for (const [ws, info] of [...this.sockets]) {
@@ -214,11 +244,21 @@ export class ChatRoom extends DurableObject<Env> {
     const meta = this.store.meta();
     if (meta?.room_id !== roomId) return;
     const online = this.store.members().filter((m) => m.subscribed);
-    await mapLimit(online, ACTIVITY_PARALLELISM, (m) => this.session(m.user_id).roomEvent(m.user_id, roomId, "updated"));
+    await mapLimit(online, ACTIVITY_PARALLELISM, (m) =>
+      this.session(m.user_id).roomEvent(m.user_id, roomId, "updated"),
+    );
   }
 
   /** For tests and operators: what the room holds right now. */
-  async inspect(): Promise<{ meta: RoomMeta | null; members: number; subscribed: string[]; sockets: number; outbox: Record<string, number>; oldest_seq: number; alarm: number | null }> {
+  async inspect(): Promise<{
+    meta: RoomMeta | null;
+    members: number;
+    subscribed: string[];
+    sockets: number;
+    outbox: Record<string, number>;
+    oldest_seq: number;
+    alarm: number | null;
+  }> {
     const members = this.store.members();
     return {
       meta: this.store.meta(),
@@ -235,13 +275,16 @@ export class ChatRoom extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     const claims = JSON.parse(request.headers.get(SOCKET_CLAIMS_HEADER) ?? "null") as SocketClaims | null;
-    if (!claims?.room_id || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 400 });
+    if (!claims?.room_id || request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
+      return new Response("expected a WebSocket upgrade", { status: 400 });
     const meta = await this.ready(claims.room_id);
     if (!meta?.active) return jsonError(404, "not_found", "no such room");
     const member = this.store.member(claims.user_id);
     if (!member) return jsonError(403, "forbidden", "you are not a member of this room");
-    if (blockedFrom(this.store.blocks(), meta.type, claims.user_id).read) return jsonError(403, "forbidden", "you can no longer read this room");
-    if (!this.store.useTicket(claims.ticket_id, claims.ticket_expires_at)) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
+    if (blockedFrom(this.store.blocks(), meta.type, claims.user_id).read)
+      return jsonError(403, "forbidden", "you can no longer read this room");
+    if (!this.store.useTicket(claims.ticket_id, claims.ticket_expires_at))
+      return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
 
     const afterSeq = Number(new URL(request.url).searchParams.get("after_seq") ?? 0);
     const pair = new WebSocketPair();
@@ -255,7 +298,14 @@ export class ChatRoom extends DurableObject<Env> {
     const from = Math.max(Number.isFinite(afterSeq) ? afterSeq : 0, member.joined_seq);
     const { messages, hasMore } = this.store.replay(meta.room_id, from, MAX_REPLAY);
     for (const m of messages) server.send(JSON.stringify({ type: "message", ...m } satisfies ServerFrame));
-    server.send(JSON.stringify({ type: "synced", room_id: meta.room_id, last_seq: meta.last_seq, has_more: hasMore } satisfies ServerFrame));
+    server.send(
+      JSON.stringify({
+        type: "synced",
+        room_id: meta.room_id,
+        last_seq: meta.last_seq,
+        has_more: hasMore,
+      } satisfies ServerFrame),
+    );
     this.store.markDelivered([claims.user_id], meta.last_seq);
     this.store.setMeta({ last_activity: now });
     await this.scheduleAlarm();
@@ -273,7 +323,8 @@ export class ChatRoom extends DurableObject<Env> {
     if (frame.type === "ping") return void trySend(ws, PONG_FRAME);
     if (frame.type === "auth") return this.reauth(ws, info, frame.access_token, frame.id);
     const ref = frame.type === "send" ? frame.client_message_id : frame.id;
-    if (frame.room_id.toLowerCase() !== meta.room_id) return this.refuse(ws, errorFrame("invalid", "room_id is not the room of this stream", ref));
+    if (frame.room_id.toLowerCase() !== meta.room_id)
+      return this.refuse(ws, errorFrame("invalid", "room_id is not the room of this stream", ref));
     const member = this.store.member(info.u);
     if (!member) return this.close(ws, CloseCode.removed, "you are no longer a member of this room");
 
@@ -287,12 +338,22 @@ export class ChatRoom extends DurableObject<Env> {
     }
   }
 
-  private async onSend(ws: WebSocket, info: SocketInfo, meta: RoomMeta, frame: SendFrame, canSend: boolean): Promise<void> {
+  private async onSend(
+    ws: WebSocket,
+    info: SocketInfo,
+    meta: RoomMeta,
+    frame: SendFrame,
+    canSend: boolean,
+  ): Promise<void> {
     const ref = frame.client_message_id;
     if (!canSend) return this.refuse(ws, errorFrame("forbidden", "your role may not send in this room", ref), false);
-    if (blockedFrom(this.store.blocks(), meta.type, info.u).send) return this.refuse(ws, errorFrame("forbidden", "this direct room is blocked", ref), false);
+    if (blockedFrom(this.store.blocks(), meta.type, info.u).send)
+      return this.refuse(ws, errorFrame("forbidden", "this direct room is blocked", ref), false);
     if (frame.reply_to_seq !== undefined && frame.reply_to_seq > meta.last_seq) {
-      return this.refuse(ws, errorFrame("invalid", `reply_to_seq ${frame.reply_to_seq} is after the room's last message`, ref));
+      return this.refuse(
+        ws,
+        errorFrame("invalid", `reply_to_seq ${frame.reply_to_seq} is after the room's last message`, ref),
+      );
     }
     const wait = this.sendLimits.take(info.u);
     if (wait > 0) return this.refuse(ws, errorFrame("rate_limited", "sending too fast; slow down", ref, wait), false);
@@ -328,7 +389,11 @@ export class ChatRoom extends DurableObject<Env> {
     // the membership may have changed while the batch waited for its turn
     const admitted = batch.filter((q) => {
       if (memberIds.has(q.sender_id)) return true;
-      this.refuse(q.ws, errorFrame("forbidden", "you are no longer a member of this room", q.frame.client_message_id), false);
+      this.refuse(
+        q.ws,
+        errorFrame("forbidden", "you are no longer a member of this room", q.frame.client_message_id),
+        false,
+      );
       return false;
     });
     const streamDevices = this.streamDevices();
@@ -348,7 +413,15 @@ export class ChatRoom extends DurableObject<Env> {
     const frames = stored.map((m) => JSON.stringify({ type: "message", ...m } satisfies ServerFrame));
     if (frames.length) for (const ws of this.sockets.keys()) for (const f of frames) trySend(ws, f);
     results.forEach((r, i) => {
-      const ack: ServerFrame = { type: "ack", room_id: meta.room_id, client_message_id: r.client_message_id, seq: r.seq, message_id: r.message_id, created_at: r.created_at, ...(r.duplicate ? { duplicate: true } : {}) };
+      const ack: ServerFrame = {
+        type: "ack",
+        room_id: meta.room_id,
+        client_message_id: r.client_message_id,
+        seq: r.seq,
+        message_id: r.message_id,
+        created_at: r.created_at,
+        ...(r.duplicate ? { duplicate: true } : {}),
+      };
       trySend(admitted[i]!.ws, JSON.stringify(ack));
     });
     if (!stored.length) return;
@@ -357,22 +430,41 @@ export class ChatRoom extends DurableObject<Env> {
     this.noteOutbox(now);
 
     const immediate = members.length <= this.cfg.immediateFanoutMaxMembers;
-    for (const sender of new Set(stored.map((m) => m.sender_id))) this.reportDelivered(meta.room_id, sender, plan.delivered, lastSeq);
+    for (const sender of new Set(stored.map((m) => m.sender_id)))
+      this.reportDelivered(meta.room_id, sender, plan.delivered, lastSeq);
     const last = stored[stored.length - 1]!;
     if (immediate) {
       const readOf = new Map(members.map((m) => [m.user_id, Math.max(m.read_seq, m.joined_seq)]));
-      this.ctx.waitUntil(this.sendActivity(meta, plan.activity.map((a) => ({ ...a, read_seq: readOf.get(a.user_id) ?? 0 })), last));
+      this.ctx.waitUntil(
+        this.sendActivity(
+          meta,
+          plan.activity.map((a) => ({ ...a, read_seq: readOf.get(a.user_id) ?? 0 })),
+          last,
+        ),
+      );
     } else {
-      for (const a of plan.activity) this.pendingActivity.set(a.user_id, (this.pendingActivity.get(a.user_id) ?? false) || a.mentioned);
+      for (const a of plan.activity)
+        this.pendingActivity.set(a.user_id, (this.pendingActivity.get(a.user_id) ?? false) || a.mentioned);
       this.coalesce();
     }
   }
 
   /** One activity call per online member; a session that answers "no socket" is unsubscribed and pushed to. */
-  private async sendActivity(meta: RoomMeta, targets: Array<{ user_id: string; stream_devices: string[]; mentioned: boolean; read_seq: number }>, last: Message): Promise<void> {
+  private async sendActivity(
+    meta: RoomMeta,
+    targets: Array<{ user_id: string; stream_devices: string[]; mentioned: boolean; read_seq: number }>,
+    last: Message,
+  ): Promise<void> {
     if (targets.length === 0) return;
     const answers = await mapLimit(targets, ACTIVITY_PARALLELISM, (t) => {
-      const event: ActivityEvent = { room_id: meta.room_id, last_seq: last.seq, read_seq: t.read_seq, message: last, mentioned: t.mentioned, stream_devices: t.stream_devices };
+      const event: ActivityEvent = {
+        room_id: meta.room_id,
+        last_seq: last.seq,
+        read_seq: t.read_seq,
+        message: last,
+        mentioned: t.mentioned,
+        stream_devices: t.stream_devices,
+      };
       return this.session(t.user_id).activity(t.user_id, event);
     });
     const reached: string[] = [];
@@ -388,7 +480,18 @@ export class ChatRoom extends DurableObject<Env> {
       this.store.markDelivered(reached, last.seq);
       for (const u of gone) this.store.setSubscribed(u, false);
       const offline = gone.filter((u) => u !== last.sender_id);
-      if (offline.length) this.store.addOutbox("push", { room_id: meta.room_id, seq: last.seq, recipients: offline, mentioned: offline.filter((u) => mentions(last, u)) }, now, last.seq);
+      if (offline.length)
+        this.store.addOutbox(
+          "push",
+          {
+            room_id: meta.room_id,
+            seq: last.seq,
+            recipients: offline,
+            mentioned: offline.filter((u) => mentions(last, u)),
+          },
+          now,
+          last.seq,
+        );
     });
     this.reportDelivered(meta.room_id, last.sender_id, reached, last.seq);
   }
@@ -398,7 +501,8 @@ export class ChatRoom extends DurableObject<Env> {
     const others = users.filter((u) => u !== sender);
     if (others.length === 0) return;
     if (this.store.memberCount() <= this.cfg.immediateFanoutMaxMembers) {
-      for (const u of others) this.sendToUser(sender, { type: "receipt", room_id: roomId, user_id: u, delivered_seq: seq });
+      for (const u of others)
+        this.sendToUser(sender, { type: "receipt", room_id: roomId, user_id: u, delivered_seq: seq });
       return;
     }
     const pending = this.pendingDelivered.get(sender) ?? new Map<string, number>();
@@ -411,7 +515,12 @@ export class ChatRoom extends DurableObject<Env> {
     const now = Date.now();
     const moved = this.ctx.storage.transactionSync(() => {
       const to = this.store.markRead(info.u, seq, meta.last_seq);
-      if (to !== null) this.store.addOutbox("read", { room_id: meta.room_id, user_id: info.u, read_seq: to, updated_at: new Date(now).toISOString() }, now);
+      if (to !== null)
+        this.store.addOutbox(
+          "read",
+          { room_id: meta.room_id, user_id: info.u, read_seq: to, updated_at: new Date(now).toISOString() },
+          now,
+        );
       return to;
     });
     if (moved === null) return;
@@ -447,7 +556,8 @@ export class ChatRoom extends DurableObject<Env> {
 
   private async reauth(ws: WebSocket, info: SocketInfo, token: string, ref?: string): Promise<void> {
     const auth = await verifyAccessToken(this.env, token);
-    if (!auth || auth.userId !== info.u) return this.refuse(ws, errorFrame("unauthorized", "that access token is not valid for this socket", ref));
+    if (!auth || auth.userId !== info.u)
+      return this.refuse(ws, errorFrame("unauthorized", "that access token is not valid for this socket", ref));
     this.held.update(ws, { ...info, t: auth.expiresAt });
     await this.scheduleAlarm();
   }
@@ -476,7 +586,13 @@ export class ChatRoom extends DurableObject<Env> {
     const meta = this.store.meta();
     if (!meta) return this.alarmSlot.reset(null);
 
-    const socketsDue = sweepSockets(this.ctx, (ws) => this.sockets.get(ws) ?? socketInfo(ws), now, this.cfg.silentSocketMs, (ws, code, reason) => this.close(ws, code, reason));
+    const socketsDue = sweepSockets(
+      this.ctx,
+      (ws) => this.sockets.get(ws) ?? socketInfo(ws),
+      now,
+      this.cfg.silentSocketMs,
+      (ws, code, reason) => this.close(ws, code, reason),
+    );
 
     if (now - this.lastCoalescedFlush >= this.cfg.coalesceMs) await this.flushCoalesced(meta, now);
 
@@ -500,11 +616,16 @@ export class ChatRoom extends DurableObject<Env> {
       this.broadcast({ type: "receipts", room_id: meta.room_id, offsets });
     }
     for (const [sender, delivered] of this.pendingDelivered) {
-      this.sendToUser(sender, { type: "receipts", room_id: meta.room_id, offsets: [...delivered].map(([user_id, delivered_seq]) => ({ user_id, delivered_seq })) });
+      this.sendToUser(sender, {
+        type: "receipts",
+        room_id: meta.room_id,
+        offsets: [...delivered].map(([user_id, delivered_seq]) => ({ user_id, delivered_seq })),
+      });
     }
     this.pendingDelivered.clear();
     if (this.pendingTyping.size) {
-      for (const user of [...this.pendingTyping].slice(0, MAX_TYPING_PER_FLUSH)) this.broadcast({ type: "typing", room_id: meta.room_id, user_id: user }, user);
+      for (const user of [...this.pendingTyping].slice(0, MAX_TYPING_PER_FLUSH))
+        this.broadcast({ type: "typing", room_id: meta.room_id, user_id: user }, user);
       this.pendingTyping.clear();
     }
     if (this.pendingActivity.size) {
@@ -516,7 +637,16 @@ export class ChatRoom extends DurableObject<Env> {
         const members = new Map(this.store.members().map((m) => [m.user_id, m]));
         const targets = users.flatMap(([user_id, mentioned]) => {
           const m = members.get(user_id);
-          return m?.subscribed ? [{ user_id, mentioned, stream_devices: [...(streams.get(user_id) ?? [])], read_seq: Math.max(m.read_seq, m.joined_seq) }] : [];
+          return m?.subscribed
+            ? [
+                {
+                  user_id,
+                  mentioned,
+                  stream_devices: [...(streams.get(user_id) ?? [])],
+                  read_seq: Math.max(m.read_seq, m.joined_seq),
+                },
+              ]
+            : [];
         });
         this.ctx.waitUntil(this.sendActivity(meta, targets, last));
       }
@@ -556,7 +686,10 @@ export class ChatRoom extends DurableObject<Env> {
       sockets = now + this.cfg.silentSocketMs;
       for (const info of this.sockets.values()) sockets = Math.min(sockets, Math.max(info.t, now + 1000));
     }
-    const coalesced = this.pendingActivity.size || this.pendingDelivered.size || this.pendingReads.size || this.pendingTyping.size ? Math.max(now, this.lastCoalescedFlush + this.cfg.coalesceMs) : null;
+    const coalesced =
+      this.pendingActivity.size || this.pendingDelivered.size || this.pendingReads.size || this.pendingTyping.size
+        ? Math.max(now, this.lastCoalescedFlush + this.cfg.coalesceMs)
+        : null;
     const hasData = meta.last_seq > 0;
     // upkeep runs every few hours, and exactly when the oldest message passes retention, so a
     // room nobody touches still drops it on time
@@ -605,7 +738,12 @@ export class ChatRoom extends DurableObject<Env> {
       const state = this.store.archiveState(this.outbox.maxItems);
       if (state.count === 0 || (state.nextAt ?? 0) > Date.now()) break;
       const rows = this.store.archiveHead(this.outbox.maxItems);
-      const { batch, ids } = buildBatch(rows, (seq) => this.store.message(meta.room_id, seq), `${meta.room_id}:${rows[0]!.id}`, this.outbox);
+      const { batch, ids } = buildBatch(
+        rows,
+        (seq) => this.store.message(meta.room_id, seq),
+        `${meta.room_id}:${rows[0]!.id}`,
+        this.outbox,
+      );
       if (!batch) {
         this.store.settleOutbox(ids);
         continue;
@@ -624,7 +762,9 @@ export class ChatRoom extends DurableObject<Env> {
         continue;
       }
       const wait = backoffMs(state.attempts + 1, this.outbox);
-      console.warn(`room ${meta.room_id}: archive flush failed (${status || "no answer"}: ${detail}); retry in ${wait} ms`);
+      console.warn(
+        `room ${meta.room_id}: archive flush failed (${status || "no answer"}: ${detail}); retry in ${wait} ms`,
+      );
       this.store.deferOutbox(ids, Date.now() + wait);
       break;
     }
@@ -633,7 +773,10 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /** Best effort: PostgreSQL's copy only serves lists; the sink already holds the offsets. */
-  private async copyOffsetsToPostgres(roomId: string, offsets: ReadonlyArray<{ user_id: string; read_seq: number }>): Promise<void> {
+  private async copyOffsetsToPostgres(
+    roomId: string,
+    offsets: ReadonlyArray<{ user_id: string; read_seq: number }>,
+  ): Promise<void> {
     const handle = openDb(this.env);
     try {
       await copyReadOffsets(handle.db, roomId, offsets);

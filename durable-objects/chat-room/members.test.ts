@@ -7,22 +7,51 @@ const snap = (members: Array<[string, string, string]>): RoomSnapshot => ({
   version: 2,
   type: "group",
   active: true,
-  members: members.map(([user_id, role, joined_at]) => ({ user_id, role: role as "member", can_send: true, joined_at })),
+  members: members.map(([user_id, role, joined_at]) => ({
+    user_id,
+    role: role as "member",
+    can_send: true,
+    joined_at,
+  })),
   blocks: [],
 });
 const state = (user_id: string, joined_at: string, over: Partial<MemberState> = {}): MemberState => ({
-  user_id, role: "member", can_send: true, joined_at, joined_seq: 0, read_seq: 4, delivered_seq: 5, subscribed: true, ...over,
+  user_id,
+  role: "member",
+  can_send: true,
+  joined_at,
+  joined_seq: 0,
+  read_seq: 4,
+  delivered_seq: 5,
+  subscribed: true,
+  ...over,
 });
 
 describe("planMembership", () => {
   it("lets the first members see the room from the start and later joiners from the last seq", () => {
     expect(planMembership(new Map(), snap([["a", "member", "t1"]]), 0, true).upserts[0]!.joined_seq).toBe(0);
-    const later = planMembership(new Map([["a", state("a", "t1")]]), snap([["a", "member", "t1"], ["b", "member", "t2"]]), 42, false);
+    const later = planMembership(
+      new Map([["a", state("a", "t1")]]),
+      snap([
+        ["a", "member", "t1"],
+        ["b", "member", "t2"],
+      ]),
+      42,
+      false,
+    );
     expect(later.joined).toEqual(["b"]);
     expect(later.upserts).toEqual([expect.objectContaining({ user_id: "b", joined_seq: 42, read_seq: 42 })]);
   });
   it("removes members missing from the snapshot and restarts history for one who came back", () => {
-    const plan = planMembership(new Map([["a", state("a", "t1")], ["b", state("b", "t1")]]), snap([["a", "member", "t9"]]), 10, false);
+    const plan = planMembership(
+      new Map([
+        ["a", state("a", "t1")],
+        ["b", state("b", "t1")],
+      ]),
+      snap([["a", "member", "t9"]]),
+      10,
+      false,
+    );
     expect(plan.removed).toEqual(["b"]);
     expect(plan.upserts[0]).toMatchObject({ user_id: "a", joined_seq: 10, read_seq: 10 });
   });

@@ -20,7 +20,12 @@ export interface MembershipPlan {
   joined: string[];
 }
 
-export function planMembership(current: ReadonlyMap<string, MemberState>, snapshot: RoomSnapshot, lastSeq: number, initial: boolean): MembershipPlan {
+export function planMembership(
+  current: ReadonlyMap<string, MemberState>,
+  snapshot: RoomSnapshot,
+  lastSeq: number,
+  initial: boolean,
+): MembershipPlan {
   const upserts: MemberState[] = [];
   const joined: string[] = [];
   const seen = new Set<string>();
@@ -31,7 +36,16 @@ export function planMembership(current: ReadonlyMap<string, MemberState>, snapsh
     if (!had || had.joined_at !== m.joined_at) {
       // members present when the room first learns of itself see the whole room
       const from = initial ? 0 : lastSeq;
-      upserts.push({ user_id: m.user_id, role: m.role, can_send: m.can_send, joined_at: m.joined_at, joined_seq: from, read_seq: from, delivered_seq: from, subscribed: had?.subscribed ?? false });
+      upserts.push({
+        user_id: m.user_id,
+        role: m.role,
+        can_send: m.can_send,
+        joined_at: m.joined_at,
+        joined_seq: from,
+        read_seq: from,
+        delivered_seq: from,
+        subscribed: had?.subscribed ?? false,
+      });
       joined.push(m.user_id);
     } else if (had.role !== m.role || had.can_send !== m.can_send) {
       upserts.push({ ...had, role: m.role, can_send: m.can_send });
@@ -42,7 +56,11 @@ export function planMembership(current: ReadonlyMap<string, MemberState>, snapsh
 }
 
 /** In a direct room a block in either direction stops sending; the blocked person also stops reading. */
-export function blockedFrom(blocks: ReadonlyArray<readonly [string, string]>, type: "direct" | "group", userId: string): { send: boolean; read: boolean } {
+export function blockedFrom(
+  blocks: ReadonlyArray<readonly [string, string]>,
+  type: "direct" | "group",
+  userId: string,
+): { send: boolean; read: boolean } {
   if (type !== "direct" || blocks.length === 0) return { send: false, read: false };
   const isBlocked = blocks.some(([, blocked]) => blocked === userId);
   return { send: true, read: isBlocked };

@@ -6,10 +6,23 @@ import { backoffMs, buildBatch, type OutboxRow } from "./outbox.js";
 const room = "6c1a4a52-8b1e-4b8e-9a3e-0e4a1c2b3d4e";
 const user = "0b6c5bb5-5d3f-4a43-9b2f-3f7b3b4f5e61";
 const msg = (seq: number): Message => ({
-  room_id: room, seq, message_id: "683c8ac0-e84d-11f1-96d5-836f6a30c99a", sender_id: user, client_message_id: `c${seq}`,
-  body: "x".repeat(100), mentions: [], mention_all: false, created_at: "2026-11-24T00:00:00.000Z",
+  room_id: room,
+  seq,
+  message_id: "683c8ac0-e84d-11f1-96d5-836f6a30c99a",
+  sender_id: user,
+  client_message_id: `c${seq}`,
+  body: "x".repeat(100),
+  mentions: [],
+  mention_all: false,
+  created_at: "2026-11-24T00:00:00.000Z",
 });
-const row = (id: number, kind: string, seq: number | null, payload: unknown = null): OutboxRow => ({ id, kind, seq, payload, created_at: 0 });
+const row = (id: number, kind: string, seq: number | null, payload: unknown = null): OutboxRow => ({
+  id,
+  kind,
+  seq,
+  payload,
+  created_at: 0,
+});
 
 describe("backoffMs", () => {
   it("grows exponentially up to the cap, with jitter below the ceiling", () => {
@@ -29,7 +42,10 @@ describe("buildBatch", () => {
       row(3, "message", 2),
       row(4, "read", null, { room_id: room, user_id: user, read_seq: 2, updated_at: "2026-11-24T00:00:02.000Z" }),
     ];
-    const { batch, ids } = buildBatch(rows, (seq) => (seq === 2 ? null : msg(seq)), "b1", { maxItems: 10, maxBytes: 1 << 20 });
+    const { batch, ids } = buildBatch(rows, (seq) => (seq === 2 ? null : msg(seq)), "b1", {
+      maxItems: 10,
+      maxBytes: 1 << 20,
+    });
     expect(ids).toEqual([1, 2, 3, 4]);
     expect(batch!.messages!.map((m) => m.seq)).toEqual([1]);
     expect(batch!.read_offsets).toEqual([expect.objectContaining({ read_seq: 2 })]);

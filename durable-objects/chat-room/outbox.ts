@@ -13,10 +13,20 @@ export interface OutboxSettings {
   backoffMaxMs: number;
 }
 
-export const DEFAULT_OUTBOX: OutboxSettings = { maxItems: 200, maxAgeMs: 10_000, maxBytes: 4 * 1024 * 1024, backoffBaseMs: 500, backoffMaxMs: 5 * 60_000 };
+export const DEFAULT_OUTBOX: OutboxSettings = {
+  maxItems: 200,
+  maxAgeMs: 10_000,
+  maxBytes: 4 * 1024 * 1024,
+  backoffBaseMs: 500,
+  backoffMaxMs: 5 * 60_000,
+};
 
 /** Exponential backoff with full jitter: a fleet of rooms retrying a sink that came back does not stampede it. */
-export function backoffMs(attempt: number, s: Pick<OutboxSettings, "backoffBaseMs" | "backoffMaxMs">, random: () => number = Math.random): number {
+export function backoffMs(
+  attempt: number,
+  s: Pick<OutboxSettings, "backoffBaseMs" | "backoffMaxMs">,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(s.backoffMaxMs, s.backoffBaseMs * 2 ** Math.max(0, attempt - 1));
   return Math.max(s.backoffBaseMs / 2, Math.round(ceiling * random()));
 }

@@ -1,6 +1,11 @@
 // The cassandra-sink as a ChatRoom sees it: write a batch, read a history page. Both are
 // authenticated with the shared secret (protocol/archive.ts names the scheme).
-import { SINK_AUTH_SCHEME, type ArchiveBatchInput, type ArchiveHistoryPage, type HistoryPage } from "../../protocol/index.js";
+import {
+  SINK_AUTH_SCHEME,
+  type ArchiveBatchInput,
+  type ArchiveHistoryPage,
+  type HistoryPage,
+} from "../../protocol/index.js";
 
 export interface BatchAnswer {
   /** 0 when the sink could not be reached at all */
@@ -24,7 +29,11 @@ export class SinkClient {
 
   async postBatch(batch: ArchiveBatchInput): Promise<BatchAnswer> {
     try {
-      const res = await fetch(`${this.url}/v1/batches`, { method: "POST", headers: { ...this.auth, "content-type": "application/json" }, body: JSON.stringify(batch) });
+      const res = await fetch(`${this.url}/v1/batches`, {
+        method: "POST",
+        headers: { ...this.auth, "content-type": "application/json" },
+        body: JSON.stringify(batch),
+      });
       return { status: res.status, detail: res.ok ? "" : (await res.text()).slice(0, 300) };
     } catch (err) {
       return { status: 0, detail: String(err) };

@@ -83,7 +83,9 @@ export class RoomStore {
   /** Whether this object holds a room at all (reads nothing into existence). */
   private hasTables(): boolean {
     if (this.created) return true;
-    const n = this.raw.exec<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'").one().n;
+    const n = this.raw
+      .exec<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+      .one().n;
     if (n > 0) this.createTables(); // runs statements added since the tables were made
     return n > 0;
   }
@@ -119,13 +121,21 @@ export class RoomStore {
   }
 
   setKv(key: string, value: string): void {
-    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      key,
+      value,
+    );
   }
 
   setMeta(values: Partial<Record<keyof RoomMeta, string | number | boolean>>): void {
     for (const [key, value] of Object.entries(values)) {
       const v = typeof value === "boolean" ? (value ? "1" : "0") : String(value);
-      this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, v);
+      this.sql.exec(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        key,
+        v,
+      );
     }
   }
 
@@ -155,7 +165,14 @@ export class RoomStore {
       `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, can_send = excluded.can_send, joined_at = excluded.joined_at,
          joined_seq = excluded.joined_seq, read_seq = excluded.read_seq, delivered_seq = excluded.delivered_seq`,
-      m.user_id, m.role, m.can_send ? 1 : 0, m.joined_at, m.joined_seq, m.read_seq, m.delivered_seq, m.subscribed ? 1 : 0,
+      m.user_id,
+      m.role,
+      m.can_send ? 1 : 0,
+      m.joined_at,
+      m.joined_seq,
+      m.read_seq,
+      m.delivered_seq,
+      m.subscribed ? 1 : 0,
     );
   }
 
@@ -174,7 +191,10 @@ export class RoomStore {
   }
 
   blocks(): ReadonlyArray<readonly [string, string]> {
-    this.blockCache ??= this.sql.exec<{ blocker: string; blocked: string }>("SELECT blocker, blocked FROM blocks").toArray().map((r) => [r.blocker, r.blocked]);
+    this.blockCache ??= this.sql
+      .exec<{ blocker: string; blocked: string }>("SELECT blocker, blocked FROM blocks")
+      .toArray()
+      .map((r) => [r.blocker, r.blocked]);
     return this.blockCache;
   }
 
@@ -191,14 +211,26 @@ export class RoomStore {
   markDelivered(userIds: readonly string[], seq: number): void {
     this.memberCache = null;
     if (userIds.length === 0) return;
-    this.sql.exec("UPDATE members SET delivered_seq = ? WHERE delivered_seq < ? AND user_id IN (SELECT value FROM json_each(?))", seq, seq, JSON.stringify(userIds));
+    this.sql.exec(
+      "UPDATE members SET delivered_seq = ? WHERE delivered_seq < ? AND user_id IN (SELECT value FROM json_each(?))",
+      seq,
+      seq,
+      JSON.stringify(userIds),
+    );
   }
 
   /** Moves read_seq forward only, clamped to the last seq; the new value, or null when it did not move. */
   markRead(userId: string, seq: number, lastSeq: number): number | null {
     this.memberCache = null;
     const to = Math.min(seq, lastSeq);
-    const res = this.sql.exec<{ read_seq: number }>("UPDATE members SET read_seq = ? WHERE user_id = ? AND read_seq < ? RETURNING read_seq", to, userId, to).toArray();
+    const res = this.sql
+      .exec<{ read_seq: number }>(
+        "UPDATE members SET read_seq = ? WHERE user_id = ? AND read_seq < ? RETURNING read_seq",
+        to,
+        userId,
+        to,
+      )
+      .toArray();
     return res[0]?.read_seq ?? null;
   }
 
@@ -207,7 +239,13 @@ export class RoomStore {
    * Stores a group of sends: each is deduplicated on (sender, client_message_id) and, if new,
    * gets the next seq and a time UUID. The caller runs this inside one transaction.
    */
-  commitSends(roomId: string, sends: readonly PendingSend[], now: number, ids: TimeUuidGenerator, lastSeq: number): { results: SendResult[]; lastSeq: number } {
+  commitSends(
+    roomId: string,
+    sends: readonly PendingSend[],
+    now: number,
+    ids: TimeUuidGenerator,
+    lastSeq: number,
+  ): { results: SendResult[]; lastSeq: number } {
     const results: SendResult[] = [];
     let seq = lastSeq;
     for (const { sender_id, frame } of sends) {
@@ -219,7 +257,14 @@ export class RoomStore {
         )
         .toArray();
       if (dup) {
-        results.push({ sender_id, client_message_id: frame.client_message_id, seq: dup.seq, message_id: dup.message_id, created_at: new Date(dup.created_at).toISOString(), duplicate: true });
+        results.push({
+          sender_id,
+          client_message_id: frame.client_message_id,
+          seq: dup.seq,
+          message_id: dup.message_id,
+          created_at: new Date(dup.created_at).toISOString(),
+          duplicate: true,
+        });
         continue;
       }
       seq += 1;
@@ -228,17 +273,48 @@ export class RoomStore {
       const attachments = frame.attachments?.length ? JSON.stringify(frame.attachments) : null;
       this.sql.exec(
         "INSERT INTO messages (seq, message_id, sender_id, client_message_id, body, mentions, mention_all, reply_to_seq, attachments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        seq, id, sender_id, frame.client_message_id, frame.body, JSON.stringify(mentions), frame.mention_all ? 1 : 0, frame.reply_to_seq ?? null, attachments, ms,
+        seq,
+        id,
+        sender_id,
+        frame.client_message_id,
+        frame.body,
+        JSON.stringify(mentions),
+        frame.mention_all ? 1 : 0,
+        frame.reply_to_seq ?? null,
+        attachments,
+        ms,
       );
-      this.sql.exec("INSERT INTO dedupe (sender_id, client_message_id, seq, message_id, created_at) VALUES (?, ?, ?, ?, ?)", sender_id, frame.client_message_id, seq, id, ms);
+      this.sql.exec(
+        "INSERT INTO dedupe (sender_id, client_message_id, seq, message_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        sender_id,
+        frame.client_message_id,
+        seq,
+        id,
+        ms,
+      );
       this.sql.exec("INSERT INTO outbox (kind, seq, created_at, next_at) VALUES ('message', ?, ?, ?)", seq, ms, ms);
       const message: Message = {
-        room_id: roomId, seq, message_id: id, sender_id, client_message_id: frame.client_message_id, body: frame.body,
-        mentions, mention_all: frame.mention_all ?? false, created_at: new Date(ms).toISOString(),
+        room_id: roomId,
+        seq,
+        message_id: id,
+        sender_id,
+        client_message_id: frame.client_message_id,
+        body: frame.body,
+        mentions,
+        mention_all: frame.mention_all ?? false,
+        created_at: new Date(ms).toISOString(),
         ...(frame.reply_to_seq !== undefined ? { reply_to_seq: frame.reply_to_seq } : {}),
         ...(frame.attachments?.length ? { attachments: frame.attachments } : {}),
       };
-      results.push({ sender_id, client_message_id: frame.client_message_id, seq, message_id: id, created_at: message.created_at, duplicate: false, message });
+      results.push({
+        sender_id,
+        client_message_id: frame.client_message_id,
+        seq,
+        message_id: id,
+        created_at: message.created_at,
+        duplicate: false,
+        message,
+      });
     }
     if (seq !== lastSeq) this.setMeta({ last_seq: seq, last_activity: now });
     return { results, lastSeq: seq };
@@ -246,19 +322,44 @@ export class RoomStore {
 
   /** The newest messages after `afterSeq` (at most `max`), oldest first, and whether older ones were left out. */
   replay(roomId: string, afterSeq: number, max: number): { messages: Message[]; hasMore: boolean } {
-    const rows = this.sql.exec("SELECT * FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?", afterSeq, max + 1).toArray();
+    const rows = this.sql
+      .exec("SELECT * FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?", afterSeq, max + 1)
+      .toArray();
     const hasMore = rows.length > max;
-    return { messages: rows.slice(0, max).reverse().map((r) => toMessage(roomId, r)), hasMore };
+    return {
+      messages: rows
+        .slice(0, max)
+        .reverse()
+        .map((r) => toMessage(roomId, r)),
+      hasMore,
+    };
   }
 
   /** A history page within the hot tail: newest first before a seq (or from the end), oldest first after one. */
-  page(roomId: string, floorSeq: number, q: { before_seq?: number; after_seq?: number; limit: number }): { messages: Message[]; has_more: boolean } {
+  page(
+    roomId: string,
+    floorSeq: number,
+    q: { before_seq?: number; after_seq?: number; limit: number },
+  ): { messages: Message[]; has_more: boolean } {
     let rows: Row[];
     if (q.after_seq !== undefined) {
-      rows = this.sql.exec("SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?", Math.max(q.after_seq, floorSeq), q.limit + 1).toArray();
+      rows = this.sql
+        .exec(
+          "SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?",
+          Math.max(q.after_seq, floorSeq),
+          q.limit + 1,
+        )
+        .toArray();
     } else {
       const before = q.before_seq ?? Number.MAX_SAFE_INTEGER;
-      rows = this.sql.exec("SELECT * FROM messages WHERE seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?", before, floorSeq, q.limit + 1).toArray();
+      rows = this.sql
+        .exec(
+          "SELECT * FROM messages WHERE seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?",
+          before,
+          floorSeq,
+          q.limit + 1,
+        )
+        .toArray();
     }
     return { messages: rows.slice(0, q.limit).map((r) => toMessage(roomId, r)), has_more: rows.length > q.limit };
   }
@@ -274,16 +375,28 @@ export class RoomStore {
   }
 
   messagesBetween(roomId: string, fromSeq: number, toSeq: number): Message[] {
-    return this.sql.exec("SELECT * FROM messages WHERE seq >= ? AND seq <= ? ORDER BY seq", fromSeq, toSeq).toArray().map((r) => toMessage(roomId, r));
+    return this.sql
+      .exec("SELECT * FROM messages WHERE seq >= ? AND seq <= ? ORDER BY seq", fromSeq, toSeq)
+      .toArray()
+      .map((r) => toMessage(roomId, r));
   }
 
   // ---- outbox ----
   addOutbox(kind: "read" | "push", payload: unknown, now: number, seq: number | null = null): void {
-    this.sql.exec("INSERT INTO outbox (kind, seq, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?)", kind, seq, JSON.stringify(payload), now, now);
+    this.sql.exec(
+      "INSERT INTO outbox (kind, seq, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?)",
+      kind,
+      seq,
+      JSON.stringify(payload),
+      now,
+      now,
+    );
   }
 
   /** The oldest archive items (messages and read offsets), whatever their retry time. */
-  archiveHead(limit: number): Array<{ id: number; kind: string; seq: number | null; payload: unknown; created_at: number }> {
+  archiveHead(
+    limit: number,
+  ): Array<{ id: number; kind: string; seq: number | null; payload: unknown; created_at: number }> {
     return this.sql
       .exec<{ id: number; kind: string; seq: number | null; payload: string | null; created_at: number }>(
         "SELECT id, kind, seq, payload, created_at FROM outbox WHERE kind IN ('message', 'read') ORDER BY id LIMIT ?",
@@ -301,40 +414,75 @@ export class RoomStore {
       )
       .one();
     // counted only as far as a full batch: a backlog of hours must not make every look O(backlog)
-    const count = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM (SELECT 1 FROM outbox WHERE kind IN ('message', 'read') LIMIT ?)", countUpTo).one().n;
+    const count = this.sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM outbox WHERE kind IN ('message', 'read') LIMIT ?)",
+        countUpTo,
+      )
+      .one().n;
     return { count, oldest: r.oldest, nextAt: r.next_at, attempts: r.attempts ?? 0 };
   }
 
   settleOutbox(ids: readonly number[]): void {
-    if (ids.length) this.sql.exec("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
+    if (ids.length)
+      this.sql.exec("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
   }
 
   /** A failed flush: the head waits until `nextAt` (the whole outbox keeps its order behind it). */
   deferOutbox(ids: readonly number[], nextAt: number): void {
-    if (ids.length) this.sql.exec("UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id IN (SELECT value FROM json_each(?))", nextAt, JSON.stringify(ids));
+    if (ids.length)
+      this.sql.exec(
+        "UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+        nextAt,
+        JSON.stringify(ids),
+      );
   }
 
   /** A batch the sink refused as malformed: kept aside (not retried, not lost) for an operator. */
   parkOutbox(ids: readonly number[]): void {
-    if (ids.length) this.sql.exec("UPDATE outbox SET kind = 'refused_' || kind WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
+    if (ids.length)
+      this.sql.exec(
+        "UPDATE outbox SET kind = 'refused_' || kind WHERE id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(ids),
+      );
   }
 
   outboxCounts(): Record<string, number> {
-    const rows = this.sql.exec<{ kind: string; n: number }>("SELECT kind, count(*) AS n FROM outbox GROUP BY kind").toArray();
+    const rows = this.sql
+      .exec<{ kind: string; n: number }>("SELECT kind, count(*) AS n FROM outbox GROUP BY kind")
+      .toArray();
     return Object.fromEntries(rows.map((r) => [r.kind, r.n]));
   }
 
-  outboxItems(kind: string, limit: number): Array<{ id: number; seq: number | null; payload: unknown; created_at: number }> {
+  outboxItems(
+    kind: string,
+    limit: number,
+  ): Array<{ id: number; seq: number | null; payload: unknown; created_at: number }> {
     return this.sql
-      .exec<{ id: number; seq: number | null; payload: string | null; created_at: number }>("SELECT id, seq, payload, created_at FROM outbox WHERE kind = ? ORDER BY id LIMIT ?", kind, limit)
+      .exec<{ id: number; seq: number | null; payload: string | null; created_at: number }>(
+        "SELECT id, seq, payload, created_at FROM outbox WHERE kind = ? ORDER BY id LIMIT ?",
+        kind,
+        limit,
+      )
       .toArray()
-      .map((r) => ({ id: r.id, seq: r.seq, payload: r.payload ? JSON.parse(r.payload) : null, created_at: r.created_at }));
+      .map((r) => ({
+        id: r.id,
+        seq: r.seq,
+        payload: r.payload ? JSON.parse(r.payload) : null,
+        created_at: r.created_at,
+      }));
   }
 
   // ---- tickets ----
   /** Records a ticket's use; false when it was used before. */
   useTicket(id: string, expiresAt: number): boolean {
-    return this.sql.exec("INSERT INTO used_tickets (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", id, expiresAt).rowsWritten > 0;
+    return (
+      this.sql.exec(
+        "INSERT INTO used_tickets (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+        id,
+        expiresAt,
+      ).rowsWritten > 0
+    );
   }
 
   // ---- upkeep ----
@@ -343,14 +491,26 @@ export class RoomStore {
    * requests nobody took, messages past retention, and the hot tail beyond its bounds, but never
    * a message the outbox still has to hand on (unless retention says it must go).
    */
-  prune(now: number, c: { dedupeMs: number; retentionMs: number; hotTailMaxMessages: number; hotTailMaxAgeMs: number; pushOutboxTtlMs: number }): { messages: number } {
+  prune(
+    now: number,
+    c: {
+      dedupeMs: number;
+      retentionMs: number;
+      hotTailMaxMessages: number;
+      hotTailMaxAgeMs: number;
+      pushOutboxTtlMs: number;
+    },
+  ): { messages: number } {
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
     this.sql.exec("DELETE FROM dedupe WHERE created_at < ?", now - c.dedupeMs);
     this.sql.exec("DELETE FROM outbox WHERE kind = 'push' AND created_at < ?", now - c.pushOutboxTtlMs);
     // a message exactly as old as the retention period is past it (the alarm fires at that instant)
     let removed = this.sql.exec("DELETE FROM messages WHERE created_at <= ?", now - c.retentionMs).rowsWritten;
     this.sql.exec("DELETE FROM outbox WHERE kind = 'message' AND created_at <= ?", now - c.retentionMs);
-    const pendingFrom = this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind IN ('message', 'refused_message')").one().s ?? Number.MAX_SAFE_INTEGER;
+    const pendingFrom =
+      this.sql
+        .exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind IN ('message', 'refused_message')")
+        .one().s ?? Number.MAX_SAFE_INTEGER;
     const maxSeq = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
     const byCount = maxSeq - c.hotTailMaxMessages; // seqs at or below this are beyond the count bound
     removed += this.sql.exec(

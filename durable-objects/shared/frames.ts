@@ -20,11 +20,18 @@ function refOf(raw: unknown): string | undefined {
 }
 
 export function errorFrame(code: ErrorFrame["code"], message: string, ref?: string, retryAfterMs?: number): ErrorFrame {
-  return { type: "error", code, message, ...(ref !== undefined ? { ref } : {}), ...(retryAfterMs !== undefined ? { retry_after_ms: retryAfterMs } : {}) };
+  return {
+    type: "error",
+    code,
+    message,
+    ...(ref !== undefined ? { ref } : {}),
+    ...(retryAfterMs !== undefined ? { retry_after_ms: retryAfterMs } : {}),
+  };
 }
 
 export function parseClientFrame<S extends z.ZodType>(message: string | ArrayBuffer, schema: S): Parsed<z.output<S>> {
-  if (typeof message !== "string") return { ok: false, error: errorFrame("invalid", "frames are JSON text; binary frames are not accepted") };
+  if (typeof message !== "string")
+    return { ok: false, error: errorFrame("invalid", "frames are JSON text; binary frames are not accepted") };
   // length in UTF-16 units is at most the UTF-8 byte length's bound times 3; check cheaply first
   if (message.length > MAX_FRAME_BYTES || new TextEncoder().encode(message).length > MAX_FRAME_BYTES) {
     return { ok: false, error: errorFrame("too_large", `a frame is at most ${MAX_FRAME_BYTES} bytes`) };
@@ -35,7 +42,8 @@ export function parseClientFrame<S extends z.ZodType>(message: string | ArrayBuf
   } catch {
     return { ok: false, error: errorFrame("invalid", "the frame is not valid JSON") };
   }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { ok: false, error: errorFrame("invalid", "a frame is a JSON object with a type") };
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    return { ok: false, error: errorFrame("invalid", "a frame is a JSON object with a type") };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) return { ok: false, error: errorFrame("invalid", describe(parsed.error), refOf(raw)) };
   return { ok: true, frame: parsed.data };

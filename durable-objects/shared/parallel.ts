@@ -1,5 +1,9 @@
 /** Runs `fn` over `items` with at most `limit` in flight; results in input order, failures as errors. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<Array<R | Error>> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<Array<R | Error>> {
   const out = new Array<R | Error>(items.length);
   let next = 0;
   const worker = async () => {

@@ -38,10 +38,23 @@ export interface CloseDecision {
 }
 
 /** Why a socket must close now, or null. `lastPing` is the runtime's auto-response timestamp. */
-export function closeDecision(info: SocketInfo, lastPing: number | null, now: number, silentMs: number): CloseDecision | null {
-  if (now >= info.t) return { code: CloseCode.tokenExpired, reason: "access token expired; reconnect, or send an auth frame before it expires" };
+export function closeDecision(
+  info: SocketInfo,
+  lastPing: number | null,
+  now: number,
+  silentMs: number,
+): CloseDecision | null {
+  if (now >= info.t)
+    return {
+      code: CloseCode.tokenExpired,
+      reason: "access token expired; reconnect, or send an auth frame before it expires",
+    };
   const lastHeard = Math.max(info.o, info.s, lastPing ?? 0);
-  if (now - lastHeard >= silentMs) return { code: CloseCode.silent, reason: `silent for ${Math.round(silentMs / 1000)} s; send {"type":"ping"} every 25 s` };
+  if (now - lastHeard >= silentMs)
+    return {
+      code: CloseCode.silent,
+      reason: `silent for ${Math.round(silentMs / 1000)} s; send {"type":"ping"} every 25 s`,
+    };
   return null;
 }
 

@@ -73,9 +73,13 @@ export class UserSession extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     const claims = JSON.parse(request.headers.get(SOCKET_CLAIMS_HEADER) ?? "null") as SocketClaims | null;
-    if (!claims || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 400 });
+    if (!claims || request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
+      return new Response("expected a WebSocket upgrade", { status: 400 });
     if (!this.store.useTicket(claims.ticket_id, claims.ticket_expires_at)) {
-      return Response.json({ error: { code: "unauthorized", message: "this ticket was already used; get a new one" } }, { status: 401 });
+      return Response.json(
+        { error: { code: "unauthorized", message: "this ticket was already used; get a new one" } },
+        { status: 401 },
+      );
     }
     this.remember(claims.user_id);
     const wasOnline = this.online;
@@ -141,13 +145,22 @@ export class UserSession extends DurableObject<Env> {
         return;
       case "auth": {
         const auth = await verifyAccessToken(this.env, frame.access_token);
-        if (!auth || auth.userId !== info.u) return this.refuse(ws, errorFrame("unauthorized", "that access token is not valid for this socket", frame.id));
+        if (!auth || auth.userId !== info.u)
+          return this.refuse(
+            ws,
+            errorFrame("unauthorized", "that access token is not valid for this socket", frame.id),
+          );
         this.held.update(ws, { ...info, t: auth.expiresAt });
         return;
       }
       case "watch_presence": {
         const wait = this.watchLimits.take(info.d);
-        if (wait > 0) return this.refuse(ws, errorFrame("rate_limited", "watch_presence too often; the current list stays watched", frame.id, wait), false);
+        if (wait > 0)
+          return this.refuse(
+            ws,
+            errorFrame("rate_limited", "watch_presence too often; the current list stays watched", frame.id, wait),
+            false,
+          );
         return this.watchPresence(ws, info, frame.user_ids);
       }
     }
@@ -166,7 +179,15 @@ export class UserSession extends DurableObject<Env> {
     const answers = await mapLimit(allowed, ROOM_PARALLELISM, (target) => this.sessionOf(target).watch(target, info.u));
     answers.forEach((a, i) => {
       if (a instanceof Error) return;
-      trySend(ws, JSON.stringify({ type: "presence", user_id: allowed[i]!, status: a.status, ...(a.last_seen_at ? { last_seen_at: a.last_seen_at } : {}) } satisfies ServerFrame));
+      trySend(
+        ws,
+        JSON.stringify({
+          type: "presence",
+          user_id: allowed[i]!,
+          status: a.status,
+          ...(a.last_seen_at ? { last_seen_at: a.last_seen_at } : {}),
+        } satisfies ServerFrame),
+      );
     });
   }
 
@@ -192,7 +213,12 @@ export class UserSession extends DurableObject<Env> {
   async activity(userId: string, event: ActivityEvent): Promise<ActivityAnswer> {
     if (!this.online) return { online: false };
     this.remember(userId);
-    const s = this.store.putSummary({ room_id: event.room_id, last_seq: event.last_seq, read_seq: event.read_seq, last_message: event.message ?? null });
+    const s = this.store.putSummary({
+      room_id: event.room_id,
+      last_seq: event.last_seq,
+      read_seq: event.read_seq,
+      last_message: event.message ?? null,
+    });
     const skip = new Set(event.stream_devices);
     const frame = JSON.stringify({
       type: "activity",
@@ -263,11 +289,21 @@ export class UserSession extends DurableObject<Env> {
   }
 
   /** A user this one watches came online or went offline; false when no device watches them any more. */
-  async presenceChanged(userId: string, who: string, status: PresenceStatus, lastSeenAt?: string): Promise<{ watching: boolean }> {
+  async presenceChanged(
+    userId: string,
+    who: string,
+    status: PresenceStatus,
+    lastSeenAt?: string,
+  ): Promise<{ watching: boolean }> {
     this.remember(userId);
     const devices = new Set(this.store.devicesWatching(who));
     if (!this.online || devices.size === 0) return { watching: false };
-    const frame = JSON.stringify({ type: "presence", user_id: who, status, ...(lastSeenAt ? { last_seen_at: lastSeenAt } : {}) } satisfies ServerFrame);
+    const frame = JSON.stringify({
+      type: "presence",
+      user_id: who,
+      status,
+      ...(lastSeenAt ? { last_seen_at: lastSeenAt } : {}),
+    } satisfies ServerFrame);
     let sent = false;
     for (const [ws, info] of this.sockets) if (devices.has(info.d)) sent = trySend(ws, frame) || sent;
     return { watching: sent };
@@ -276,11 +312,15 @@ export class UserSession extends DurableObject<Env> {
   private async announce(userId: string, status: PresenceStatus, lastSeenAt?: string): Promise<void> {
     const watchers = this.store.watchers();
     if (watchers.length === 0) return;
-    const answers = await mapLimit(watchers, ROOM_PARALLELISM, (w) => this.sessionOf(w).presenceChanged(w, userId, status, lastSeenAt));
-    this.store.removeWatchers(watchers.filter((_, i) => {
-      const a = answers[i];
-      return !(a instanceof Error) && a !== undefined && !a.watching;
-    }));
+    const answers = await mapLimit(watchers, ROOM_PARALLELISM, (w) =>
+      this.sessionOf(w).presenceChanged(w, userId, status, lastSeenAt),
+    );
+    this.store.removeWatchers(
+      watchers.filter((_, i) => {
+        const a = answers[i];
+        return !(a instanceof Error) && a !== undefined && !a.watching;
+      }),
+    );
   }
 
   /** Logout of one device: its session socket and its room streams close. */
@@ -293,7 +333,13 @@ export class UserSession extends DurableObject<Env> {
     return this.closeWhere(userId, () => true, CloseCode.suspended, "the account is no longer active");
   }
 
-  private async closeWhere(userId: string, match: (i: SocketInfo) => boolean, code: number, reason: string, deviceId?: string): Promise<number> {
+  private async closeWhere(
+    userId: string,
+    match: (i: SocketInfo) => boolean,
+    code: number,
+    reason: string,
+    deviceId?: string,
+  ): Promise<number> {
     this.remember(userId);
     let closed = 0;
     const wasOnline = this.online;
@@ -304,14 +350,21 @@ export class UserSession extends DurableObject<Env> {
     }
     // streams live on the rooms; the rooms the user belongs to close theirs too
     const rooms = this.store.cachedRoomIds();
-    const results = await mapLimit(rooms, ROOM_PARALLELISM, (roomId) => this.room(roomId).closeStreams(roomId, userId, deviceId ?? null, code, reason));
+    const results = await mapLimit(rooms, ROOM_PARALLELISM, (roomId) =>
+      this.room(roomId).closeStreams(roomId, userId, deviceId ?? null, code, reason),
+    );
     for (const r of results) if (typeof r === "number") closed += r;
     if (wasOnline && !this.online) await this.goOffline(userId);
     return closed;
   }
 
   async inspect(): Promise<{ online: boolean; devices: string[]; rooms: string[]; watchers: string[] }> {
-    return { online: this.online, devices: [...this.sockets.values()].map((i) => i.d), rooms: this.store.cachedRoomIds(), watchers: this.store.watchers() };
+    return {
+      online: this.online,
+      devices: [...this.sockets.values()].map((i) => i.d),
+      rooms: this.store.cachedRoomIds(),
+      watchers: this.store.watchers(),
+    };
   }
 
   // ---------------------------------------------------------------- alarm and helpers
@@ -319,7 +372,13 @@ export class UserSession extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const wasOnline = this.online;
     const now = Date.now();
-    const next = sweepSockets(this.ctx, (ws) => this.sockets.get(ws) ?? socketInfo(ws), now, this.cfg.silentSocketMs, (ws, code, reason) => this.close(ws, code, reason));
+    const next = sweepSockets(
+      this.ctx,
+      (ws) => this.sockets.get(ws) ?? socketInfo(ws),
+      now,
+      this.cfg.silentSocketMs,
+      (ws, code, reason) => this.close(ws, code, reason),
+    );
     const userId = this.store.get("user_id");
     if (wasOnline && !this.online && userId) await this.goOffline(userId);
     await this.alarmSlot.reset(next, now);

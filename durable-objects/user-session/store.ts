@@ -32,29 +32,49 @@ export class SessionStore {
   }
 
   set(key: string, value: string): void {
-    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      key,
+      value,
+    );
   }
 
   useTicket(id: string, expiresAt: number): boolean {
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", Date.now());
-    return this.sql.exec("INSERT INTO used_tickets (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", id, expiresAt).rowsWritten > 0;
+    return (
+      this.sql.exec(
+        "INSERT INTO used_tickets (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+        id,
+        expiresAt,
+      ).rowsWritten > 0
+    );
   }
 
   // ---- room cache ----
   cached(roomIds?: readonly string[]): Map<string, RoomSummary> {
     const rows = roomIds
-      ? this.sql.exec("SELECT * FROM room_cache WHERE room_id IN (SELECT value FROM json_each(?))", JSON.stringify(roomIds)).toArray()
+      ? this.sql
+          .exec("SELECT * FROM room_cache WHERE room_id IN (SELECT value FROM json_each(?))", JSON.stringify(roomIds))
+          .toArray()
       : this.sql.exec("SELECT * FROM room_cache").toArray();
     return new Map(
       rows.map((r) => [
         r.room_id as string,
-        { room_id: r.room_id as string, last_seq: r.last_seq as number, read_seq: r.read_seq as number, last_message: r.last_message ? (JSON.parse(r.last_message as string) as Message) : null },
+        {
+          room_id: r.room_id as string,
+          last_seq: r.last_seq as number,
+          read_seq: r.read_seq as number,
+          last_message: r.last_message ? (JSON.parse(r.last_message as string) as Message) : null,
+        },
       ]),
     );
   }
 
   cachedRoomIds(): string[] {
-    return this.sql.exec<{ room_id: string }>("SELECT room_id FROM room_cache").toArray().map((r) => r.room_id);
+    return this.sql
+      .exec<{ room_id: string }>("SELECT room_id FROM room_cache")
+      .toArray()
+      .map((r) => r.room_id);
   }
 
   /** Stores a room's summary; offsets only move forward, so a late answer cannot undo a newer one. */
@@ -67,17 +87,28 @@ export class SessionStore {
            last_seq = max(room_cache.last_seq, excluded.last_seq),
            read_seq = max(room_cache.read_seq, excluded.read_seq)
          RETURNING last_seq, read_seq, last_message`,
-        s.room_id, s.last_seq, s.read_seq, s.last_message ? JSON.stringify(s.last_message) : null,
+        s.room_id,
+        s.last_seq,
+        s.read_seq,
+        s.last_message ? JSON.stringify(s.last_message) : null,
       )
       .one();
-    return { room_id: s.room_id, last_seq: row.last_seq, read_seq: row.read_seq, last_message: row.last_message ? (JSON.parse(row.last_message) as Message) : null };
+    return {
+      room_id: s.room_id,
+      last_seq: row.last_seq,
+      read_seq: row.read_seq,
+      last_message: row.last_message ? (JSON.parse(row.last_message) as Message) : null,
+    };
   }
 
   /** A fresh answer from the room itself replaces what was cached (the member may have rejoined). */
   replaceSummary(s: RoomSummary): void {
     this.sql.exec(
       "INSERT OR REPLACE INTO room_cache (room_id, last_seq, read_seq, last_message) VALUES (?, ?, ?, ?)",
-      s.room_id, s.last_seq, s.read_seq, s.last_message ? JSON.stringify(s.last_message) : null,
+      s.room_id,
+      s.last_seq,
+      s.read_seq,
+      s.last_message ? JSON.stringify(s.last_message) : null,
     );
   }
 
@@ -87,24 +118,36 @@ export class SessionStore {
 
   // ---- presence ----
   addWatcher(userId: string, now: number): void {
-    this.sql.exec("INSERT INTO watchers (user_id, at) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET at = excluded.at", userId, now);
+    this.sql.exec(
+      "INSERT INTO watchers (user_id, at) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET at = excluded.at",
+      userId,
+      now,
+    );
   }
 
   watchers(): string[] {
-    return this.sql.exec<{ user_id: string }>("SELECT user_id FROM watchers").toArray().map((r) => r.user_id);
+    return this.sql
+      .exec<{ user_id: string }>("SELECT user_id FROM watchers")
+      .toArray()
+      .map((r) => r.user_id);
   }
 
   removeWatchers(ids: readonly string[]): void {
-    if (ids.length) this.sql.exec("DELETE FROM watchers WHERE user_id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
+    if (ids.length)
+      this.sql.exec("DELETE FROM watchers WHERE user_id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
   }
 
   setWatching(deviceId: string, userIds: readonly string[]): void {
     this.sql.exec("DELETE FROM watching WHERE device_id = ?", deviceId);
-    for (const u of userIds) this.sql.exec("INSERT OR IGNORE INTO watching (device_id, user_id) VALUES (?, ?)", deviceId, u);
+    for (const u of userIds)
+      this.sql.exec("INSERT OR IGNORE INTO watching (device_id, user_id) VALUES (?, ?)", deviceId, u);
   }
 
   devicesWatching(userId: string): string[] {
-    return this.sql.exec<{ device_id: string }>("SELECT device_id FROM watching WHERE user_id = ?", userId).toArray().map((r) => r.device_id);
+    return this.sql
+      .exec<{ device_id: string }>("SELECT device_id FROM watching WHERE user_id = ?", userId)
+      .toArray()
+      .map((r) => r.device_id);
   }
 
   clearWatching(deviceId?: string): void {

@@ -46,19 +46,27 @@ describe("scripts/cassandra launcher", () => {
   });
 
   it("refuses a second node on the same port with a clear error", async () => {
-    await expect(startCassandra({ dataDir: path.join(dataDir, "other"), nativePort: NATIVE_PORT, storagePort: STORAGE_PORT + 1, log: () => {} })).rejects.toThrow(
-      new RegExp(`port ${NATIVE_PORT} .*already in use`),
-    );
+    await expect(
+      startCassandra({
+        dataDir: path.join(dataDir, "other"),
+        nativePort: NATIVE_PORT,
+        storagePort: STORAGE_PORT + 1,
+        log: () => {},
+      }),
+    ).rejects.toThrow(new RegExp(`port ${NATIVE_PORT} .*already in use`));
   });
 
   it("writes, reads, and expires a row with USING TTL", async () => {
     const c = client!;
-    await c.execute("CREATE KEYSPACE IF NOT EXISTS launcher_test WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
+    await c.execute(
+      "CREATE KEYSPACE IF NOT EXISTS launcher_test WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+    );
     await c.execute("CREATE TABLE IF NOT EXISTS launcher_test.kv (k text PRIMARY KEY, v text)");
     await c.execute("INSERT INTO launcher_test.kv (k, v) VALUES (?, ?) USING TTL 2", ["a", "hello"], { prepare: true });
     await c.execute("INSERT INTO launcher_test.kv (k, v) VALUES (?, ?)", ["b", "stays"], { prepare: true });
 
-    const read = async (k: string) => (await c.execute("SELECT v, TTL(v) AS ttl FROM launcher_test.kv WHERE k = ?", [k], { prepare: true })).first();
+    const read = async (k: string) =>
+      (await c.execute("SELECT v, TTL(v) AS ttl FROM launcher_test.kv WHERE k = ?", [k], { prepare: true })).first();
     const row = await read("a");
     expect(row?.get("v")).toBe("hello");
     expect(row?.get("ttl")).toBeGreaterThan(0);

@@ -80,7 +80,9 @@ export interface RunningCassandra {
 
 /** ${CASSANDRA_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/edge-chat}/cassandra-<version> */
 export function cassandraCacheDir(): string {
-  const base = process.env.CASSANDRA_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "edge-chat");
+  const base =
+    process.env.CASSANDRA_CACHE_DIR ||
+    path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "edge-chat");
   return path.join(path.resolve(base), `cassandra-${CASSANDRA_VERSION}`);
 }
 
@@ -98,7 +100,8 @@ function readMarker(dir: string): Marker | undefined {
     if (m.version !== CASSANDRA_VERSION) return undefined;
     const jars = fs.readdirSync(lib).filter((f) => f.endsWith(".jar"));
     if (jars.length !== m.jars) return undefined;
-    if (!jars.includes(`cassandra-all-${CASSANDRA_VERSION}.jar`) || !jars.some((f) => /^jamm-.*\.jar$/.test(f))) return undefined;
+    if (!jars.includes(`cassandra-all-${CASSANDRA_VERSION}.jar`) || !jars.some((f) => /^jamm-.*\.jar$/.test(f)))
+      return undefined;
     return m;
   } catch {
     return undefined;
@@ -153,7 +156,8 @@ export async function ensureCassandraJars(log: Log = defaultLog): Promise<string
     }
     if (!announced) log(`waiting for another process (pid ${owner || "?"}) fetching Cassandra jars into ${dir}`);
     announced = true;
-    if (Date.now() > waitUntil) throw new Error(`gave up waiting for ${lock} (held by pid ${owner}); remove it if stale`);
+    if (Date.now() > waitUntil)
+      throw new Error(`gave up waiting for ${lock} (held by pid ${owner}); remove it if stale`);
     await sleep(1000);
     if (readMarker(dir)) return lib;
   }
@@ -162,7 +166,16 @@ export async function ensureCassandraJars(log: Log = defaultLog): Promise<string
     if (readMarker(dir)) return lib; // fetched by the process we waited for
     const tmp = path.join(dir, `lib.tmp-${process.pid}`);
     fs.rmSync(tmp, { recursive: true, force: true });
-    const args = ["-q", "-B", "-Dstyle.color=never", "-f", pomPath, "dependency:copy-dependencies", `-DoutputDirectory=${tmp}`, "-DincludeScope=runtime"];
+    const args = [
+      "-q",
+      "-B",
+      "-Dstyle.color=never",
+      "-f",
+      pomPath,
+      "dependency:copy-dependencies",
+      `-DoutputDirectory=${tmp}`,
+      "-DincludeScope=runtime",
+    ];
     log(`fetching Apache Cassandra ${CASSANDRA_VERSION} jars from Maven Central: mvn ${args.join(" ")}`);
     log(`(the first fetch downloads ~100 MB into ~/.m2 and takes a minute or more; later starts reuse ${lib})`);
     const started = Date.now();
@@ -172,7 +185,9 @@ export async function ensureCassandraJars(log: Log = defaultLog): Promise<string
       mvn.on("error", (e) =>
         reject(
           (e as NodeJS.ErrnoException).code === "ENOENT"
-            ? new Error("mvn (Apache Maven) is not on PATH; it is needed once to fetch Cassandra's jars (apt-get install maven)")
+            ? new Error(
+                "mvn (Apache Maven) is not on PATH; it is needed once to fetch Cassandra's jars (apt-get install maven)",
+              )
             : e,
         ),
       );
@@ -192,11 +207,17 @@ export async function ensureCassandraJars(log: Log = defaultLog): Promise<string
       throw new Error(`mvn failed (exit ${code}) fetching Cassandra ${CASSANDRA_VERSION} jars:\n${tail.join("\n")}`);
     }
     const jars = fs.readdirSync(tmp).filter((f) => f.endsWith(".jar"));
-    if (!jars.includes(`cassandra-all-${CASSANDRA_VERSION}.jar`)) throw new Error(`mvn succeeded but ${tmp} has no cassandra-all-${CASSANDRA_VERSION}.jar`);
+    if (!jars.includes(`cassandra-all-${CASSANDRA_VERSION}.jar`))
+      throw new Error(`mvn succeeded but ${tmp} has no cassandra-all-${CASSANDRA_VERSION}.jar`);
     fs.rmSync(lib, { recursive: true, force: true }); // a partial copy from an interrupted run
     fs.renameSync(tmp, lib);
     const fetchMs = Date.now() - started;
-    const marker: Marker = { version: CASSANDRA_VERSION, jars: jars.length, fetchedAt: new Date().toISOString(), fetchMs };
+    const marker: Marker = {
+      version: CASSANDRA_VERSION,
+      jars: jars.length,
+      fetchedAt: new Date().toISOString(),
+      fetchMs,
+    };
     fs.writeFileSync(path.join(dir, "lib.complete.tmp"), JSON.stringify(marker, null, 2) + "\n");
     fs.renameSync(path.join(dir, "lib.complete.tmp"), path.join(dir, "lib.complete"));
     log(`fetched ${jars.length} jars into ${lib} in ${(fetchMs / 1000).toFixed(1)} s`);
@@ -225,7 +246,8 @@ export function findJava(log: Log = () => {}): string {
   if (process.env.JAVA_HOME) candidates.push(path.join(process.env.JAVA_HOME, "bin", "java"));
   candidates.push("java");
   try {
-    for (const d of fs.readdirSync("/usr/lib/jvm").sort()) if (/17/.test(d)) candidates.push(path.join("/usr/lib/jvm", d, "bin", "java"));
+    for (const d of fs.readdirSync("/usr/lib/jvm").sort())
+      if (/17/.test(d)) candidates.push(path.join("/usr/lib/jvm", d, "bin", "java"));
   } catch {
     // no /usr/lib/jvm
   }
@@ -236,7 +258,9 @@ export function findJava(log: Log = () => {}): string {
     if (major === 17) return bin;
     if (major !== undefined) log(`skipping ${bin} (Java ${major}); Cassandra 5.0 runs here under Java 17`);
   }
-  throw new Error(`Cassandra 5.0 needs Java 17 and none was found (${seen.join("; ")}). Install openjdk-17-jre-headless or set CASSANDRA_JAVA to a Java 17 binary.`);
+  throw new Error(
+    `Cassandra 5.0 needs Java 17 and none was found (${seen.join("; ")}). Install openjdk-17-jre-headless or set CASSANDRA_JAVA to a Java 17 binary.`,
+  );
 }
 
 function onPath(bin: string): boolean {
@@ -257,35 +281,64 @@ const JVM17_OPTIONS = [
   "-XX:MaxTenuringThreshold=1",
   "-XX:MaxGCPauseMillis=300",
   "-Djdk.attach.allowAttachSelf=true",
-  "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
-  "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
-  "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED",
-  "--add-exports", "java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED",
-  "--add-exports", "java.rmi/sun.rmi.registry=ALL-UNNAMED",
-  "--add-exports", "java.rmi/sun.rmi.server=ALL-UNNAMED",
-  "--add-exports", "java.sql/java.sql=ALL-UNNAMED",
-  "--add-exports", "java.base/java.lang.ref=ALL-UNNAMED",
-  "--add-exports", "jdk.unsupported/sun.misc=ALL-UNNAMED",
-  "--add-exports", "jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
-  "--add-exports", "jdk.attach/sun.tools.attach=ALL-UNNAMED",
-  "--add-opens", "java.base/java.lang.module=ALL-UNNAMED",
-  "--add-opens", "java.base/jdk.internal.loader=ALL-UNNAMED",
-  "--add-opens", "java.base/jdk.internal.ref=ALL-UNNAMED",
-  "--add-opens", "java.base/jdk.internal.reflect=ALL-UNNAMED",
-  "--add-opens", "java.base/jdk.internal.math=ALL-UNNAMED",
-  "--add-opens", "java.base/jdk.internal.module=ALL-UNNAMED",
-  "--add-opens", "java.base/jdk.internal.util.jar=ALL-UNNAMED",
-  "--add-opens", "jdk.management/com.sun.management.internal=ALL-UNNAMED",
-  "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
-  "--add-opens", "java.base/java.io=ALL-UNNAMED",
-  "--add-opens", "java.base/java.nio=ALL-UNNAMED",
-  "--add-opens", "java.base/java.lang.reflect=ALL-UNNAMED",
-  "--add-opens", "jdk.compiler/com.sun.tools.javac=ALL-UNNAMED",
-  "--add-opens", "java.base/java.lang=ALL-UNNAMED",
-  "--add-opens", "java.base/java.util=ALL-UNNAMED",
-  "--add-opens", "java.base/java.util.concurrent=ALL-UNNAMED",
-  "--add-opens", "java.base/java.util.concurrent.atomic=ALL-UNNAMED",
-  "--add-opens", "java.base/java.net=ALL-UNNAMED",
+  "--add-exports",
+  "java.base/jdk.internal.misc=ALL-UNNAMED",
+  "--add-exports",
+  "java.base/jdk.internal.ref=ALL-UNNAMED",
+  "--add-exports",
+  "java.base/sun.nio.ch=ALL-UNNAMED",
+  "--add-exports",
+  "java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED",
+  "--add-exports",
+  "java.rmi/sun.rmi.registry=ALL-UNNAMED",
+  "--add-exports",
+  "java.rmi/sun.rmi.server=ALL-UNNAMED",
+  "--add-exports",
+  "java.sql/java.sql=ALL-UNNAMED",
+  "--add-exports",
+  "java.base/java.lang.ref=ALL-UNNAMED",
+  "--add-exports",
+  "jdk.unsupported/sun.misc=ALL-UNNAMED",
+  "--add-exports",
+  "jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+  "--add-exports",
+  "jdk.attach/sun.tools.attach=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/java.lang.module=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/jdk.internal.loader=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/jdk.internal.ref=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/jdk.internal.reflect=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/jdk.internal.math=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/jdk.internal.module=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/jdk.internal.util.jar=ALL-UNNAMED",
+  "--add-opens",
+  "jdk.management/com.sun.management.internal=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/sun.nio.ch=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/java.io=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/java.nio=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/java.lang.reflect=ALL-UNNAMED",
+  "--add-opens",
+  "jdk.compiler/com.sun.tools.javac=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/java.lang=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/java.util=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/java.util.concurrent=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+  "--add-opens",
+  "java.base/java.net=ALL-UNNAMED",
   "-Dio.netty.tryReflectionSetAccessible=true",
   "-Dio.netty.allocator.useCacheForAllThreads=true",
   "-Dio.netty.allocator.maxOrder=11",
@@ -404,7 +457,9 @@ function assertNoLiveNodeOn(dataDir: string, pidFile: string): void {
     return;
   }
   if (cmdline.includes("CassandraDaemon") && cmdline.includes(`-Dcassandra.storagedir=${dataDir}`)) {
-    throw new Error(`a Cassandra (pid ${pid}) is already running on ${dataDir}; stop it first (kill ${pid}) or use another dataDir`);
+    throw new Error(
+      `a Cassandra (pid ${pid}) is already running on ${dataDir}; stop it first (kill ${pid}) or use another dataDir`,
+    );
   }
 }
 
@@ -468,7 +523,15 @@ export async function startCassandra(opts: StartOptions = {}): Promise<RunningCa
   // both wrappers exec, so the pid we get is java's
   let command = java;
   if (!opts.lockMemory && process.getuid?.() === 0 && onPath("setpriv") && onPath("prlimit")) {
-    args.unshift("--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock", "--", "prlimit", "--memlock=65536:65536", "--", java);
+    args.unshift(
+      "--inh-caps=-ipc_lock",
+      "--bounding-set=-ipc_lock",
+      "--",
+      "prlimit",
+      "--memlock=65536:65536",
+      "--",
+      java,
+    );
     command = "setpriv";
   }
 
@@ -480,7 +543,9 @@ export async function startCassandra(opts: StartOptions = {}): Promise<RunningCa
     throw new Error(`could not spawn ${java}: ${err.message}`);
   }
   fs.writeFileSync(pidFile, `${pid}\n`);
-  log(`started Cassandra ${CASSANDRA_VERSION} (pid ${pid}, heap ${heapMb} MB, CQL 127.0.0.1:${nativePort}, storage ${storagePort}, data ${dataDir}, log ${logFile})`);
+  log(
+    `started Cassandra ${CASSANDRA_VERSION} (pid ${pid}, heap ${heapMb} MB, CQL 127.0.0.1:${nativePort}, storage ${storagePort}, data ${dataDir}, log ${logFile})`,
+  );
 
   const tail: string[] = [];
   for (const s of [child.stdout!, child.stderr!]) {
@@ -525,7 +590,9 @@ export async function startCassandra(opts: StartOptions = {}): Promise<RunningCa
 
   const fail = async (why: string): Promise<never> => {
     await stop();
-    throw new Error(`Cassandra did not start: ${why}\n--- last lines of its output (full log: ${logFile}) ---\n${tail.join("\n")}`);
+    throw new Error(
+      `Cassandra did not start: ${why}\n--- last lines of its output (full log: ${logFile}) ---\n${tail.join("\n")}`,
+    );
   };
 
   // wait for CQL: first the port (cheap), then a real query
@@ -534,7 +601,10 @@ export async function startCassandra(opts: StartOptions = {}): Promise<RunningCa
   let version = "";
   for (;;) {
     if (exitInfo !== undefined) return fail(`java exited (${exitInfo}) before CQL answered`);
-    if (Date.now() > deadline) return fail(`CQL on 127.0.0.1:${nativePort} did not answer within ${readyTimeoutMs / 1000} s${lastError ? ` (last error: ${lastError})` : ""}`);
+    if (Date.now() > deadline)
+      return fail(
+        `CQL on 127.0.0.1:${nativePort} did not answer within ${readyTimeoutMs / 1000} s${lastError ? ` (last error: ${lastError})` : ""}`,
+      );
     if (await Promise.race([portOpen(nativePort), exited.then(() => false)])) {
       const client = new cassandra.Client({
         contactPoints: [`127.0.0.1:${nativePort}`],
@@ -542,7 +612,10 @@ export async function startCassandra(opts: StartOptions = {}): Promise<RunningCa
         socketOptions: { connectTimeout: 5000, readTimeout: 10_000 },
       });
       try {
-        const rs = await Promise.race([client.execute("SELECT release_version FROM system.local"), exited.then(() => undefined)]);
+        const rs = await Promise.race([
+          client.execute("SELECT release_version FROM system.local"),
+          exited.then(() => undefined),
+        ]);
         if (rs) {
           version = String(rs.first()?.get("release_version") ?? "");
           break;
@@ -555,7 +628,9 @@ export async function startCassandra(opts: StartOptions = {}): Promise<RunningCa
     }
     await Promise.race([sleep(500), exited]);
   }
-  log(`CQL ready on 127.0.0.1:${nativePort} (release_version ${version}) ${((Date.now() - spawnedAt) / 1000).toFixed(1)} s after spawn`);
+  log(
+    `CQL ready on 127.0.0.1:${nativePort} (release_version ${version}) ${((Date.now() - spawnedAt) / 1000).toFixed(1)} s after spawn`,
+  );
 
   return {
     contactPoints: [`127.0.0.1:${nativePort}`],
@@ -586,10 +661,22 @@ export interface CassandraEndpoint {
  * CASSANDRA_LOCAL_DC, default datacenter1) when set, else a node started with startCassandra(opts).
  */
 export async function useOrStartCassandra(opts: StartOptions = {}): Promise<CassandraEndpoint> {
-  const configured = process.env.CASSANDRA_CONTACT_POINTS?.split(",").map((s) => s.trim()).filter(Boolean);
+  const configured = process.env.CASSANDRA_CONTACT_POINTS?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (configured?.length) {
-    return { contactPoints: configured, localDataCenter: process.env.CASSANDRA_LOCAL_DC || LOCAL_DATA_CENTER, origin: "configured", stop: async () => {} };
+    return {
+      contactPoints: configured,
+      localDataCenter: process.env.CASSANDRA_LOCAL_DC || LOCAL_DATA_CENTER,
+      origin: "configured",
+      stop: async () => {},
+    };
   }
   const node = await startCassandra(opts);
-  return { contactPoints: node.contactPoints, localDataCenter: node.localDataCenter, origin: "started", stop: node.stop };
+  return {
+    contactPoints: node.contactPoints,
+    localDataCenter: node.localDataCenter,
+    origin: "started",
+    stop: node.stop,
+  };
 }

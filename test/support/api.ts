@@ -57,10 +57,15 @@ export interface TestUser extends PublicUser {
 }
 
 /** Registers through the public API (real password hashing). */
-export async function register(edge: Edge, opts: { handle?: string; display_name?: string; password?: string } = {}): Promise<TestUser> {
+export async function register(
+  edge: Edge,
+  opts: { handle?: string; display_name?: string; password?: string } = {},
+): Promise<TestUser> {
   const handle = opts.handle ?? uniqueHandle();
   const password = opts.password ?? "correct horse battery";
-  const res = await call<AuthResponse>(edge, "POST", "/v1/auth/register", { body: { handle, password, display_name: opts.display_name ?? `User ${handle}` } });
+  const res = await call<AuthResponse>(edge, "POST", "/v1/auth/register", {
+    body: { handle, password, display_name: opts.display_name ?? `User ${handle}` },
+  });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { ...res.body.user, token: res.body.access_token, refresh_token: res.body.refresh_token, password };
 }
@@ -79,7 +84,10 @@ export async function closeDb() {
 
 /** An access token for a user, signed by the Worker's own signer with the test key. */
 export async function tokenFor(user: { id: string; handle: string }, ttlSeconds = 900): Promise<string> {
-  const { token } = await signAccessToken({ JWT_PRIVATE_JWK: inject("privateJwk"), ACCESS_TOKEN_TTL_SECONDS: String(ttlSeconds) }, { userId: user.id, handle: user.handle });
+  const { token } = await signAccessToken(
+    { JWT_PRIVATE_JWK: inject("privateJwk"), ACCESS_TOKEN_TTL_SECONDS: String(ttlSeconds) },
+    { userId: user.id, handle: user.handle },
+  );
   return token;
 }
 

@@ -34,11 +34,20 @@ export default async function setup(project: TestProject) {
   const proxy = await startWsProxy();
   // per run: several test runs (or developers) may bundle at once
   const outdir = path.join(root, ".test-dist", String(process.pid));
-  const build = spawnSync(process.execPath, [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_ERROR_REPORTS: "false" },
-  });
+  const build = spawnSync(
+    process.execPath,
+    [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir],
+    {
+      cwd: root,
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: "false",
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        WRANGLER_SEND_ERROR_REPORTS: "false",
+      },
+    },
+  );
   if (build.status !== 0) throw new Error(`bundling the Worker failed:\n${build.stdout}\n${build.stderr}`);
 
   project.provide("databaseUrl", databaseUrl);
@@ -59,7 +68,9 @@ async function findPostgres(): Promise<RunningPostgres> {
   if (configured) return { adminUrl: configured, origin: "configured", stop: async () => {} };
   const local = "postgres://postgres@127.0.0.1:5432/postgres";
   if (await canConnect(local)) return { adminUrl: local, origin: "local", stop: async () => {} };
-  console.log("[test] no PostgreSQL on 127.0.0.1:5432 and TEST_DATABASE_URL unset: starting an embedded PostgreSQL in .data/test-postgres");
+  console.log(
+    "[test] no PostgreSQL on 127.0.0.1:5432 and TEST_DATABASE_URL unset: starting an embedded PostgreSQL in .data/test-postgres",
+  );
   const dir = path.join(root, ".data/test-postgres");
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   return startEmbeddedPostgres(dir, 54330, (l) => console.log(`[test-postgres] ${l}`));

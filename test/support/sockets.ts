@@ -42,7 +42,9 @@ export class TestSocket {
       const ws = new WebSocket(url);
       const socket = new TestSocket(ws);
       ws.once("open", () => resolve(socket));
-      ws.once("unexpected-response", (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })));
+      ws.once("unexpected-response", (_req, res) =>
+        reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })),
+      );
       ws.once("error", reject);
     });
   }
@@ -57,9 +59,13 @@ export class TestSocket {
     for (;;) {
       const i = this.frames.findIndex(match);
       if (i >= 0) return this.frames.splice(i, 1)[0]!;
-      if (this.isClosed) throw new Error(`socket closed while waiting; frames: ${JSON.stringify(this.frames).slice(0, 500)}`);
+      if (this.isClosed)
+        throw new Error(`socket closed while waiting; frames: ${JSON.stringify(this.frames).slice(0, 500)}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching frame within ${timeoutMs} ms; frames: ${JSON.stringify(this.frames).slice(0, 500)}`);
+      if (left <= 0)
+        throw new Error(
+          `no matching frame within ${timeoutMs} ms; frames: ${JSON.stringify(this.frames).slice(0, 500)}`,
+        );
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {
@@ -94,16 +100,28 @@ export class TestSocket {
 }
 
 export async function ticket(edge: Edge, token: string, deviceId: string, roomId?: string): Promise<string> {
-  const res = await call(edge, "POST", "/v1/connect/ticket", { token, body: { device_id: deviceId, ...(roomId ? { room_id: roomId } : {}) } });
-  if (res.status !== 200) throw Object.assign(new Error(`ticket refused: ${res.status} ${JSON.stringify(res.body)}`), { status: res.status });
+  const res = await call(edge, "POST", "/v1/connect/ticket", {
+    token,
+    body: { device_id: deviceId, ...(roomId ? { room_id: roomId } : {}) },
+  });
+  if (res.status !== 200)
+    throw Object.assign(new Error(`ticket refused: ${res.status} ${JSON.stringify(res.body)}`), { status: res.status });
   return res.body.ticket;
 }
 
 const wsUrl = (edge: Edge, path: string) => edge.url.replace(/^http/, "ws") + path;
 
-export async function openStream(edge: Edge, user: { token: string }, roomId: string, opts: { device?: string; afterSeq?: number; waitSynced?: boolean } = {}): Promise<TestSocket> {
+export async function openStream(
+  edge: Edge,
+  user: { token: string },
+  roomId: string,
+  opts: { device?: string; afterSeq?: number; waitSynced?: boolean } = {},
+): Promise<TestSocket> {
   const t = await ticket(edge, user.token, opts.device ?? "dev-1", roomId);
-  const q = new URLSearchParams({ ticket: t, ...(opts.afterSeq !== undefined ? { after_seq: String(opts.afterSeq) } : {}) });
+  const q = new URLSearchParams({
+    ticket: t,
+    ...(opts.afterSeq !== undefined ? { after_seq: String(opts.afterSeq) } : {}),
+  });
   const s = await TestSocket.open(wsUrl(edge, `/v1/rooms/${roomId}/stream?${q}`));
   if (opts.waitSynced !== false) await s.take((f) => f.type === "synced");
   return s;
@@ -121,7 +139,11 @@ export function upgradeUrl(edge: Edge, path: string): string {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `check` returns a truthy value. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 5000, everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 5000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

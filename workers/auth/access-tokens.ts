@@ -52,8 +52,14 @@ export async function signAccessToken(
 export async function verifyAccessToken(env: Env, token: string): Promise<AuthContext | null> {
   try {
     const keys = await keysFor(env);
-    const { payload } = await jwtVerify(token, keys.verify, { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], typ: "at+jwt" });
-    if (typeof payload.sub !== "string" || typeof payload.handle !== "string" || typeof payload.exp !== "number") return null;
+    const { payload } = await jwtVerify(token, keys.verify, {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      algorithms: ["ES256"],
+      typ: "at+jwt",
+    });
+    if (typeof payload.sub !== "string" || typeof payload.handle !== "string" || typeof payload.exp !== "number")
+      return null;
     return { userId: payload.sub, handle: payload.handle, expiresAt: payload.exp * 1000 };
   } catch {
     return null;

@@ -12,7 +12,9 @@ const refresh = (refresh_token: string) => call(edge, "POST", "/v1/auth/refresh"
 describe("register", () => {
   it("creates the user with a hashed password and answers tokens that work", async () => {
     const handle = uniqueHandle("Reg");
-    const res = await call(edge, "POST", "/v1/auth/register", { body: { handle, password: "correct horse battery", display_name: "Régine 🐱" } });
+    const res = await call(edge, "POST", "/v1/auth/register", {
+      body: { handle, password: "correct horse battery", display_name: "Régine 🐱" },
+    });
     expect(res.status).toBe(201);
     expect(res.body.user).toEqual({ id: expect.any(String), handle: handle.toLowerCase(), display_name: "Régine 🐱" });
     expect(res.body.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -25,7 +27,9 @@ describe("register", () => {
 
   it("refuses a taken handle, whatever its case", async () => {
     const user = await register(edge);
-    const res = await call(edge, "POST", "/v1/auth/register", { body: { handle: user.handle.toUpperCase(), password: "another password", display_name: "X" } });
+    const res = await call(edge, "POST", "/v1/auth/register", {
+      body: { handle: user.handle.toUpperCase(), password: "another password", display_name: "X" },
+    });
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe("conflict");
     const { rows } = await db().query("select count(*)::int as n from users where handle = $1", [user.handle]);
@@ -53,9 +57,14 @@ describe("register", () => {
     const bad = await call(edge, "POST", "/v1/auth/register", { rawBody: '{"handle": "x",' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/not valid JSON/);
-    const form = await call(edge, "POST", "/v1/auth/register", { rawBody: "handle=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const form = await call(edge, "POST", "/v1/auth/register", {
+      rawBody: "handle=x",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     expect(form.status).toBe(400);
-    const huge = await call(edge, "POST", "/v1/auth/register", { body: { handle: "hugeone", password: "x".repeat(70_000), display_name: "x" } });
+    const huge = await call(edge, "POST", "/v1/auth/register", {
+      body: { handle: "hugeone", password: "x".repeat(70_000), display_name: "x" },
+    });
     expect(huge.status).toBe(413);
     expect(huge.body.error.code).toBe("too_large");
   });
@@ -72,10 +81,16 @@ describe("register", () => {
 describe("login", () => {
   it("answers tokens and records the login in history and the auth log", async () => {
     const user = await register(edge);
-    const res = await login(user.handle.toUpperCase(), user.password, { "user-agent": "Mozilla/5.0 (iPhone)", "cf-connecting-ip": "203.0.113.7" });
+    const res = await login(user.handle.toUpperCase(), user.password, {
+      "user-agent": "Mozilla/5.0 (iPhone)",
+      "cf-connecting-ip": "203.0.113.7",
+    });
     expect(res.status).toBe(200);
     expect(res.body.user.id).toBe(user.id);
-    const history = await db().query("select platform, ip from user_login_history where user_id = $1 order by at desc limit 1", [user.id]);
+    const history = await db().query(
+      "select platform, ip from user_login_history where user_id = $1 order by at desc limit 1",
+      [user.id],
+    );
     expect(history.rows[0]).toEqual({ platform: 1, ip: "203.0.113.7" });
     const logs = await db().query("select success from auth_logs where user_id = $1 and event = 1", [user.id]);
     expect(logs.rows).toEqual([{ success: true }]);
@@ -98,7 +113,10 @@ describe("login", () => {
     expect(res.body.error.code).toBe("rate_limited");
     expect(res.body.error.retry_after_ms).toBeGreaterThan(60_000);
     expect(res.headers.get("retry-after")).toBeTruthy();
-    const { rows } = await db().query("select count(*)::int as n from auth_logs where handle = $1 and success = false", [user.handle]);
+    const { rows } = await db().query(
+      "select count(*)::int as n from auth_logs where handle = $1 and success = false",
+      [user.handle],
+    );
     expect(rows[0].n).toBe(5);
   });
 
@@ -151,13 +169,19 @@ describe("refresh", () => {
   it("revokes the whole family when a rotated token is reused after the grace period", async () => {
     const user = await register(edge);
     const next = await refresh(user.refresh_token);
-    await db().query("update refresh_tokens set rotated_at = now() - interval '11 seconds' where rotated_at is not null and user_id = $1", [user.id]);
+    await db().query(
+      "update refresh_tokens set rotated_at = now() - interval '11 seconds' where rotated_at is not null and user_id = $1",
+      [user.id],
+    );
     const reuse = await refresh(user.refresh_token);
     expect(reuse.status).toBe(401);
     expect(reuse.body.error.code).toBe("unauthorized");
     // the thief's reuse also kills the legitimate successor
     expect((await refresh(next.body.refresh_token)).status).toBe(401);
-    const { rows } = await db().query("select count(*)::int as n from refresh_tokens where user_id = $1 and revoked_at is null", [user.id]);
+    const { rows } = await db().query(
+      "select count(*)::int as n from refresh_tokens where user_id = $1 and revoked_at is null",
+      [user.id],
+    );
     expect(rows[0].n).toBe(0);
   });
 
@@ -166,7 +190,9 @@ describe("refresh", () => {
     expect((await refresh("not a token")).status).toBe(401);
     expect((await call(edge, "POST", "/v1/auth/refresh", { body: { refresh_token: 42 } })).status).toBe(400);
     const expired = await register(edge);
-    await db().query("update refresh_tokens set expires_at = now() - interval '1 second' where user_id = $1", [expired.id]);
+    await db().query("update refresh_tokens set expires_at = now() - interval '1 second' where user_id = $1", [
+      expired.id,
+    ]);
     expect((await refresh(expired.refresh_token)).status).toBe(401);
     const suspended = await register(edge);
     await db().query("update users set status = 2 where id = $1", [suspended.id]);
@@ -177,15 +203,23 @@ describe("refresh", () => {
 describe("logout", () => {
   it("revokes the refresh token's family and needs an access token", async () => {
     const user = await register(edge);
-    expect((await call(edge, "POST", "/v1/auth/logout", { body: { refresh_token: user.refresh_token } })).status).toBe(401);
-    const res = await call(edge, "POST", "/v1/auth/logout", { token: user.token, body: { refresh_token: user.refresh_token } });
+    expect((await call(edge, "POST", "/v1/auth/logout", { body: { refresh_token: user.refresh_token } })).status).toBe(
+      401,
+    );
+    const res = await call(edge, "POST", "/v1/auth/logout", {
+      token: user.token,
+      body: { refresh_token: user.refresh_token },
+    });
     expect(res.status).toBe(204);
     expect((await refresh(user.refresh_token)).status).toBe(401);
   });
 
   it("cannot revoke another user's tokens", async () => {
     const [alice, bob] = await Promise.all([register(edge), register(edge)]);
-    expect((await call(edge, "POST", "/v1/auth/logout", { token: alice.token, body: { refresh_token: bob.refresh_token } })).status).toBe(204);
+    expect(
+      (await call(edge, "POST", "/v1/auth/logout", { token: alice.token, body: { refresh_token: bob.refresh_token } }))
+        .status,
+    ).toBe(204);
     expect((await refresh(bob.refresh_token)).status).toBe(200);
   });
 });
@@ -208,10 +242,14 @@ describe("access tokens", () => {
     expect((await check(foreign)).status).toBe(401);
     const [h, p, s] = user.token.split(".");
     const claims = JSON.parse(Buffer.from(p!, "base64url").toString());
-    const forged = Buffer.from(JSON.stringify({ ...claims, sub: "00000000-0000-4000-8000-000000000000" })).toString("base64url");
+    const forged = Buffer.from(JSON.stringify({ ...claims, sub: "00000000-0000-4000-8000-000000000000" })).toString(
+      "base64url",
+    );
     expect((await check(`${h}.${forged}.${s}`)).status).toBe(401);
     const none = Buffer.from(JSON.stringify({ alg: "none", typ: "at+jwt" })).toString("base64url");
     expect((await check(`${none}.${p}.`)).status).toBe(401);
-    expect((await call(edge, "GET", "/v1/auth/session", { headers: { authorization: `Basic ${user.token}` } })).status).toBe(401);
+    expect(
+      (await call(edge, "GET", "/v1/auth/session", { headers: { authorization: `Basic ${user.token}` } })).status,
+    ).toBe(401);
   });
 });

@@ -4,7 +4,14 @@ import { Hono, type Context } from "hono";
 import type { Database } from "../../db/client.js";
 import { AuthEvent, AuthProvider, UserStatus } from "../../db/codes.js";
 import { authAccounts, authLogs, refreshTokens, userLoginHistory, users } from "../../db/schema/index.js";
-import { LoginBody, LogoutBody, RefreshBody, RegisterBody, type AuthResponse, type AuthTokens } from "../../protocol/index.js";
+import {
+  LoginBody,
+  LogoutBody,
+  RefreshBody,
+  RegisterBody,
+  type AuthResponse,
+  type AuthTokens,
+} from "../../protocol/index.js";
 import type { AppBindings, Env } from "../env.js";
 import { clientInfo, type ClientInfo } from "../http/client-info.js";
 import { dbOf } from "../http/db.js";
@@ -13,7 +20,14 @@ import { readJson } from "../http/validate.js";
 import { publicUser } from "../users/public-user.js";
 import { signAccessToken } from "./access-tokens.js";
 import { DEFAULT_SCRYPT, dummyHash, hashPassword, verifyPassword, type ScryptParams } from "./password.js";
-import { DEFAULT_REFRESH_TTL_DAYS, REUSE_GRACE_MS, hashRefreshToken, isWellFormed, newRefreshToken, successorOf } from "./refresh-tokens.js";
+import {
+  DEFAULT_REFRESH_TTL_DAYS,
+  REUSE_GRACE_MS,
+  hashRefreshToken,
+  isWellFormed,
+  newRefreshToken,
+  successorOf,
+} from "./refresh-tokens.js";
 import { sessionStub } from "../realtime/room-sync.js";
 import { requireAuth } from "./require-auth.js";
 import { assertLoginAllowed } from "./throttle.js";
@@ -30,7 +44,12 @@ function refreshExpiry(env: Env): Date {
   return new Date(Date.now() + days * 86_400_000);
 }
 
-async function issueTokens(c: Context<AppBindings>, db: Pick<Database, "insert">, user: { id: string; handle: string }, familyId?: string): Promise<AuthTokens> {
+async function issueTokens(
+  c: Context<AppBindings>,
+  db: Pick<Database, "insert">,
+  user: { id: string; handle: string },
+  familyId?: string,
+): Promise<AuthTokens> {
   const refresh = newRefreshToken();
   await db.insert(refreshTokens).values({
     userId: user.id,
@@ -39,10 +58,21 @@ async function issueTokens(c: Context<AppBindings>, db: Pick<Database, "insert">
     expiresAt: refreshExpiry(c.env),
   });
   const access = await signAccessToken(c.env, { userId: user.id, handle: user.handle });
-  return { access_token: access.token, refresh_token: refresh, access_token_expires_at: access.expiresAt.toISOString() };
+  return {
+    access_token: access.token,
+    refresh_token: refresh,
+    access_token_expires_at: access.expiresAt.toISOString(),
+  };
 }
 
-async function logAuth(db: Database, event: number, success: boolean, info: ClientInfo, userId: string | null, handle: string | null) {
+async function logAuth(
+  db: Database,
+  event: number,
+  success: boolean,
+  info: ClientInfo,
+  userId: string | null,
+  handle: string | null,
+) {
   await db.insert(authLogs).values({ event, success, userId, handle, ip: info.ip, userAgent: info.userAgent });
 }
 
@@ -61,14 +91,18 @@ authRoutes.post("/register", async (c) => {
       .onConflictDoNothing({ target: users.handle })
       .returning();
     if (!user) return null;
-    await tx.insert(authAccounts).values({ userId: user.id, provider: AuthProvider.password, identifier: body.handle, passwordHash });
+    await tx
+      .insert(authAccounts)
+      .values({ userId: user.id, provider: AuthProvider.password, identifier: body.handle, passwordHash });
     return { user, tokens: await issueTokens(c, tx, user) };
   });
   if (!created) throw conflict("that handle is taken");
   const { user, tokens } = created;
   await Promise.all([
     logAuth(db, AuthEvent.register, true, info, user.id, user.handle),
-    db.insert(userLoginHistory).values({ userId: user.id, platform: info.platform, ip: info.ip, userAgent: info.userAgent }),
+    db
+      .insert(userLoginHistory)
+      .values({ userId: user.id, platform: info.platform, ip: info.ip, userAgent: info.userAgent }),
   ]);
   return c.json({ user: publicUser(user), ...tokens } satisfies AuthResponse, 201);
 });
@@ -98,12 +132,17 @@ authRoutes.post("/login", async (c) => {
     throw new HttpError(403, "forbidden", "this account is suspended");
   }
   if (check.needsRehash) {
-    await db.update(authAccounts).set({ passwordHash: await hashPassword(body.password, params), updatedAt: new Date() }).where(eq(authAccounts.id, found.account.id));
+    await db
+      .update(authAccounts)
+      .set({ passwordHash: await hashPassword(body.password, params), updatedAt: new Date() })
+      .where(eq(authAccounts.id, found.account.id));
   }
   const [tokens] = await Promise.all([
     issueTokens(c, db, found.user),
     logAuth(db, AuthEvent.login, true, info, found.user.id, body.handle),
-    db.insert(userLoginHistory).values({ userId: found.user.id, platform: info.platform, ip: info.ip, userAgent: info.userAgent }),
+    db
+      .insert(userLoginHistory)
+      .values({ userId: found.user.id, platform: info.platform, ip: info.ip, userAgent: info.userAgent }),
   ]);
   return c.json({ user: publicUser(found.user), ...tokens } satisfies AuthResponse);
 });
@@ -154,11 +193,16 @@ authRoutes.post("/refresh", async (c) => {
     const rotatedAt = fresh?.rotatedAt?.getTime() ?? 0;
     const [next] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, successorHash));
     const withinGrace = Date.now() - rotatedAt <= REUSE_GRACE_MS;
-    if (!withinGrace || !next || next.revokedAt || fresh?.revokedAt) throw await fail("the refresh token was already used; sign in again", true);
+    if (!withinGrace || !next || next.revokedAt || fresh?.revokedAt)
+      throw await fail("the refresh token was already used; sign in again", true);
   }
   const access = await signAccessToken(c.env, { userId: row.user.id, handle: row.user.handle });
   await logAuth(db, AuthEvent.refresh, true, info, row.user.id, row.user.handle);
-  return c.json({ access_token: access.token, refresh_token: successor, access_token_expires_at: access.expiresAt.toISOString() } satisfies AuthTokens);
+  return c.json({
+    access_token: access.token,
+    refresh_token: successor,
+    access_token_expires_at: access.expiresAt.toISOString(),
+  } satisfies AuthTokens);
 });
 
 // The caller's token as the edge sees it; answered from the token alone (no database).
@@ -174,7 +218,9 @@ authRoutes.post("/logout", requireAuth, async (c) => {
   const [row] = await db
     .select({ familyId: refreshTokens.familyId })
     .from(refreshTokens)
-    .where(and(eq(refreshTokens.tokenHash, await hashRefreshToken(refresh_token)), eq(refreshTokens.userId, me.userId)));
+    .where(
+      and(eq(refreshTokens.tokenHash, await hashRefreshToken(refresh_token)), eq(refreshTokens.userId, me.userId)),
+    );
   // Unknown or foreign tokens change nothing; logout stays idempotent.
   if (row) await revokeFamilyOf(db, row.familyId);
   await logAuth(db, AuthEvent.logout, true, clientInfo(c), me.userId, me.handle);
@@ -184,5 +230,8 @@ authRoutes.post("/logout", requireAuth, async (c) => {
 });
 
 async function revokeFamilyOf(db: Database, familyId: string) {
-  await db.update(refreshTokens).set({ revokedAt: sql`now()` }).where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
+  await db
+    .update(refreshTokens)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
 }

@@ -26,7 +26,11 @@ export interface Verification {
   needsRehash: boolean;
 }
 
-export async function verifyPassword(password: string, stored: string, current: ScryptParams = DEFAULT_SCRYPT): Promise<Verification> {
+export async function verifyPassword(
+  password: string,
+  stored: string,
+  current: ScryptParams = DEFAULT_SCRYPT,
+): Promise<Verification> {
   const parts = stored.split("$");
   if (parts.length !== 6 || parts[0] !== "scrypt") return { ok: false, needsRehash: false };
   const params = { logN: Number(parts[1]), r: Number(parts[2]), p: Number(parts[3]) };

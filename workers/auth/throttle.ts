@@ -14,7 +14,10 @@ export async function assertLoginAllowed(db: Database, handle: string, ip: strin
   const since = new Date(Date.now() - LOGIN_WINDOW_MS);
   const failed = and(eq(authLogs.event, AuthEvent.login), eq(authLogs.success, false), gt(authLogs.at, since));
   const check = async (where: ReturnType<typeof and>, limit: number, what: string) => {
-    const [row] = await db.select({ n: count(), first: min(authLogs.at) }).from(authLogs).where(and(failed, where));
+    const [row] = await db
+      .select({ n: count(), first: min(authLogs.at) })
+      .from(authLogs)
+      .where(and(failed, where));
     if (row && row.n >= limit && row.first) {
       const retryAfterMs = Math.max(1000, new Date(row.first).getTime() + LOGIN_WINDOW_MS - Date.now());
       throw rateLimited(`too many failed logins for this ${what}; try again later`, retryAfterMs);

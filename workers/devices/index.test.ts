@@ -9,7 +9,8 @@ type User = PublicUser & { token: string };
 const edge = useEdge();
 
 const users = (n: number) => seedUsers(n, "dev") as Promise<User[]>;
-const post = (me: User, body: unknown) => call<DeviceResponse & Partial<ErrorBody>>(edge, "POST", "/v1/devices", { token: me.token, body });
+const post = (me: User, body: unknown) =>
+  call<DeviceResponse & Partial<ErrorBody>>(edge, "POST", "/v1/devices", { token: me.token, body });
 const remove = (me: User, id: string) => call(edge, "DELETE", `/v1/devices/${id}`, { token: me.token });
 /** A fresh APNs-style token: 64 hex digits. */
 const apnsToken = () => (crypto.randomUUID() + crypto.randomUUID()).replace(/-/g, "");
@@ -21,11 +22,23 @@ async function stored(id: string) {
     [id],
   );
   return rows[0] as
-    | { user_id: string; platform: number; token: string; p256dh: string | null; auth_secret: string | null; app_id: string | null; name: string | null; active: boolean; created_at: Date }
+    | {
+        user_id: string;
+        platform: number;
+        token: string;
+        p256dh: string | null;
+        auth_secret: string | null;
+        app_id: string | null;
+        name: string | null;
+        active: boolean;
+        created_at: Date;
+      }
     | undefined;
 }
 async function activeCount(user: User): Promise<number> {
-  const { rows } = await db().query("select count(*)::int as n from user_devices where user_id = $1 and active", [user.id]);
+  const { rows } = await db().query("select count(*)::int as n from user_devices where user_id = $1 and active", [
+    user.id,
+  ]);
   return rows[0].n;
 }
 
@@ -35,7 +48,12 @@ describe("POST /v1/devices", () => {
     const token = apnsToken().toUpperCase();
     const res = await post(me, { platform: "apns", token, app_id: "com.example.chat", name: "Work iPhone" });
     expect(res.status).toBe(201);
-    expect(res.body.device).toEqual({ id: expect.any(String), platform: "apns", name: "Work iPhone", created_at: expect.any(String) });
+    expect(res.body.device).toEqual({
+      id: expect.any(String),
+      platform: "apns",
+      name: "Work iPhone",
+      created_at: expect.any(String),
+    });
     expect(Date.parse(res.body.device.created_at)).toBeGreaterThan(Date.now() - 60_000);
     expect(await stored(res.body.device.id)).toMatchObject({
       user_id: me.id,
@@ -57,7 +75,12 @@ describe("POST /v1/devices", () => {
     expect(fcm.status).toBe(201);
     expect(fcm.body.device).toMatchObject({ platform: "fcm", name: null });
     const endpoint = `https://push.example.com/wp/${crypto.randomUUID()}`;
-    const web = await post(me!, { platform: "webpush", token: endpoint, keys: { p256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA", auth: "tBHItJI5svbpez7KI4CCXg" }, name: "Firefox" });
+    const web = await post(me!, {
+      platform: "webpush",
+      token: endpoint,
+      keys: { p256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA", auth: "tBHItJI5svbpez7KI4CCXg" },
+      name: "Firefox",
+    });
     expect(web.status).toBe(201);
     expect(web.body.device).toMatchObject({ platform: "webpush", name: "Firefox" });
     expect(await stored(web.body.device.id)).toMatchObject({
@@ -77,7 +100,12 @@ describe("POST /v1/devices", () => {
     expect(moved.status).toBe(201);
     expect(moved.body.device.id).toBe(first.body.device.id);
     expect(moved.body.device.name).toBeNull();
-    expect(await stored(first.body.device.id)).toMatchObject({ user_id: bob!.id, active: true, name: null, app_id: null });
+    expect(await stored(first.body.device.id)).toMatchObject({
+      user_id: bob!.id,
+      active: true,
+      name: null,
+      app_id: null,
+    });
     const { rows } = await db().query("select count(*)::int as n from user_devices where token = $1", [token]);
     expect(rows[0].n).toBe(1);
     // it is no longer Alice's to remove
@@ -119,7 +147,9 @@ describe("POST /v1/devices", () => {
 
   it("holds the limit under concurrent registrations", async () => {
     const [me] = await users(1);
-    const answers = await Promise.all(Array.from({ length: MAX_ACTIVE_DEVICES_PER_USER + 5 }, () => post(me!, { platform: "fcm", token: fcmToken() })));
+    const answers = await Promise.all(
+      Array.from({ length: MAX_ACTIVE_DEVICES_PER_USER + 5 }, () => post(me!, { platform: "fcm", token: fcmToken() })),
+    );
     expect(answers.filter((r) => r.status === 201)).toHaveLength(MAX_ACTIVE_DEVICES_PER_USER);
     expect(answers.filter((r) => r.status === 409)).toHaveLength(5);
     expect(await activeCount(me!)).toBe(MAX_ACTIVE_DEVICES_PER_USER);
@@ -154,14 +184,23 @@ describe("POST /v1/devices", () => {
       { body: { platform: "webpush", token: `https://push.example.com/${crypto.randomUUID()}` } },
       { body: { platform: "webpush", token: "http://push.example.com/x", keys: { p256dh: "a", auth: "b" } } },
       { body: { platform: "webpush", token: "javascript:alert(1)", keys: { p256dh: "a", auth: "b" } } },
-      { body: { platform: "webpush", token: "https://push.example.com/x", keys: { p256dh: "a", auth: "b", extra: "c" } } },
+      {
+        body: {
+          platform: "webpush",
+          token: "https://push.example.com/x",
+          keys: { p256dh: "a", auth: "b", extra: "c" },
+        },
+      },
     ];
     for (const opts of cases) {
       const res = await call(edge, "POST", "/v1/devices", { token: me!.token, ...opts });
       expect(res.status, JSON.stringify(opts).slice(0, 120)).toBe(400);
       expect(res.body.error?.code).toBe("invalid");
     }
-    const big = await call(edge, "POST", "/v1/devices", { token: me!.token, body: { platform: "fcm", token: "x".repeat(70_000) } });
+    const big = await call(edge, "POST", "/v1/devices", {
+      token: me!.token,
+      body: { platform: "fcm", token: "x".repeat(70_000) },
+    });
     expect(big.status).toBe(413);
     expect(big.body.error.code).toBe("too_large");
     expect(await activeCount(me!)).toBe(0);
@@ -169,9 +208,14 @@ describe("POST /v1/devices", () => {
 
   it("refuses a missing or expired token", async () => {
     const [me] = await users(1);
-    expect((await call(edge, "POST", "/v1/devices", { body: { platform: "fcm", token: fcmToken() } })).status).toBe(401);
+    expect((await call(edge, "POST", "/v1/devices", { body: { platform: "fcm", token: fcmToken() } })).status).toBe(
+      401,
+    );
     const expired = await tokenFor(me!, -60);
-    const res = await call(edge, "POST", "/v1/devices", { token: expired, body: { platform: "fcm", token: fcmToken() } });
+    const res = await call(edge, "POST", "/v1/devices", {
+      token: expired,
+      body: { platform: "fcm", token: fcmToken() },
+    });
     expect(res.status).toBe(401);
     expect(res.body.error?.code).toBe("unauthorized");
     expect(await activeCount(me!)).toBe(0);

@@ -13,7 +13,12 @@ import { idParam, readJson } from "../http/validate.js";
 export const devicesRoutes = new Hono<AppBindings>();
 
 function toDevice(row: DeviceRow): Device {
-  return { id: row.id, platform: nameOf(PushPlatform, row.platform), name: row.name, created_at: row.createdAt.toISOString() };
+  return {
+    id: row.id,
+    platform: nameOf(PushPlatform, row.platform),
+    name: row.name,
+    created_at: row.createdAt.toISOString(),
+  };
 }
 
 /** A token as the push service knows it: APNs tokens are hex, so case must not make two devices of one. */
@@ -58,7 +63,10 @@ devicesRoutes.post("/", async (c) => {
     const [saved] = await tx
       .insert(userDevices)
       .values({ platform, token, ...fields })
-      .onConflictDoUpdate({ target: [userDevices.platform, userDevices.token], set: { ...fields, updatedAt: sql`now()` } })
+      .onConflictDoUpdate({
+        target: [userDevices.platform, userDevices.token],
+        set: { ...fields, updatedAt: sql`now()` },
+      })
       .returning();
     return saved!;
   });

@@ -9,23 +9,37 @@ type User = PublicUser & { token: string };
 const edge = useEdge();
 
 const users = (n: number) => seedUsers(n, "fr") as Promise<User[]>;
-const put = (me: User, other: { id: string }) => call<FriendResponse & Partial<ErrorBody>>(edge, "PUT", `/v1/friends/${other.id}`, { token: me.token });
-const patch = (me: User, other: { id: string }, body: unknown) => call<FriendResponse & Partial<ErrorBody>>(edge, "PATCH", `/v1/friends/${other.id}`, { token: me.token, body });
+const put = (me: User, other: { id: string }) =>
+  call<FriendResponse & Partial<ErrorBody>>(edge, "PUT", `/v1/friends/${other.id}`, { token: me.token });
+const patch = (me: User, other: { id: string }, body: unknown) =>
+  call<FriendResponse & Partial<ErrorBody>>(edge, "PATCH", `/v1/friends/${other.id}`, { token: me.token, body });
 const del = (me: User, other: { id: string }) => call(edge, "DELETE", `/v1/friends/${other.id}`, { token: me.token });
 const list = (me: User) => call<FriendListResponse>(edge, "GET", "/v1/friends", { token: me.token });
 const pub = (u: PublicUser): PublicUser => ({ id: u.id, handle: u.handle, display_name: u.display_name });
 
 async function friendRow(owner: User, friend: User) {
-  const { rows } = await db().query("select status, is_favorite, is_blocked from friends where owner_id = $1 and friend_id = $2", [owner.id, friend.id]);
+  const { rows } = await db().query(
+    "select status, is_favorite, is_blocked from friends where owner_id = $1 and friend_id = $2",
+    [owner.id, friend.id],
+  );
   return rows[0] as { status: number; is_favorite: boolean; is_blocked: boolean } | undefined;
 }
 async function history(owner: User, friend: User): Promise<number[]> {
-  const { rows } = await db().query("select action from friend_history where owner_id = $1 and friend_id = $2 order by id", [owner.id, friend.id]);
+  const { rows } = await db().query(
+    "select action from friend_history where owner_id = $1 and friend_id = $2 order by id",
+    [owner.id, friend.id],
+  );
   return rows.map((r) => r.action);
 }
 async function blockState(blocker: User, blocked: User) {
-  const { rows } = await db().query("select status from user_block where blocker_id = $1 and blocked_id = $2", [blocker.id, blocked.id]);
-  const hist = await db().query("select status from user_block_history where blocker_id = $1 and blocked_id = $2 order by id", [blocker.id, blocked.id]);
+  const { rows } = await db().query("select status from user_block where blocker_id = $1 and blocked_id = $2", [
+    blocker.id,
+    blocked.id,
+  ]);
+  const hist = await db().query(
+    "select status from user_block_history where blocker_id = $1 and blocked_id = $2 order by id",
+    [blocker.id, blocked.id],
+  );
   return { status: rows[0]?.status as number | undefined, history: hist.rows.map((r) => r.status as number) };
 }
 async function directRoom(a: User, b: User) {
@@ -36,7 +50,10 @@ async function directRoom(a: User, b: User) {
   );
   const id = rows[0].id as string;
   return async () => {
-    const r = await db().query("select membership_version, updated_at > now() - interval '1 minute' as touched from chat_rooms where id = $1", [id]);
+    const r = await db().query(
+      "select membership_version, updated_at > now() - interval '1 minute' as touched from chat_rooms where id = $1",
+      [id],
+    );
     return { version: Number(r.rows[0].membership_version), touched: r.rows[0].touched as boolean };
   };
 }
@@ -51,8 +68,14 @@ describe("authentication and input", () => {
       ["PATCH", `/v1/friends/${a!.id}`],
       ["DELETE", `/v1/friends/${a!.id}`],
     ] as const) {
-      expect((await call(edge, method, path, { body: method === "PATCH" ? { favorite: true } : undefined })).status, `${method} ${path}`).toBe(401);
-      const res = await call(edge, method, path, { token: expired, body: method === "PATCH" ? { favorite: true } : undefined });
+      expect(
+        (await call(edge, method, path, { body: method === "PATCH" ? { favorite: true } : undefined })).status,
+        `${method} ${path}`,
+      ).toBe(401);
+      const res = await call(edge, method, path, {
+        token: expired,
+        body: method === "PATCH" ? { favorite: true } : undefined,
+      });
       expect(res.status).toBe(401);
       expect(res.body.error?.code).toBe("unauthorized");
     }
@@ -62,7 +85,10 @@ describe("authentication and input", () => {
     const [a] = await users(1);
     for (const id of ["123", "not-a-uuid", encodeURIComponent("' or 1=1 --")]) {
       for (const method of ["PUT", "PATCH", "DELETE"]) {
-        const res = await call(edge, method, `/v1/friends/${id}`, { token: a!.token, body: method === "PATCH" ? { favorite: true } : undefined });
+        const res = await call(edge, method, `/v1/friends/${id}`, {
+          token: a!.token,
+          body: method === "PATCH" ? { favorite: true } : undefined,
+        });
         expect(res.status, `${method} ${id}`).toBe(400);
         expect(res.body.error?.code).toBe("invalid");
       }
@@ -91,7 +117,10 @@ describe("authentication and input", () => {
       expect(res.status, JSON.stringify(opts)).toBe(400);
       expect(res.body.error?.code).toBe("invalid");
     }
-    const big = await call(edge, "PATCH", path, { token: a!.token, rawBody: JSON.stringify({ favorite: true, pad: "x".repeat(70_000) }) });
+    const big = await call(edge, "PATCH", path, {
+      token: a!.token,
+      rawBody: JSON.stringify({ favorite: true, pad: "x".repeat(70_000) }),
+    });
     expect(big.status).toBe(413);
     expect(big.body.error.code).toBe("too_large");
     // nothing of it was applied
@@ -140,7 +169,9 @@ describe("PUT /v1/friends/:user_id", () => {
 
   it("accepts an upper-case UUID as the same user", async () => {
     const [a, b] = await users(2);
-    const res = await call<FriendResponse & Partial<ErrorBody>>(edge, "PUT", `/v1/friends/${b!.id.toUpperCase()}`, { token: a!.token });
+    const res = await call<FriendResponse & Partial<ErrorBody>>(edge, "PUT", `/v1/friends/${b!.id.toUpperCase()}`, {
+      token: a!.token,
+    });
     expect(res.status).toBe(200);
     expect(res.body.friend.user.id).toBe(b!.id);
     expect((await call(edge, "PUT", `/v1/friends/${a!.id.toUpperCase()}`, { token: a!.token })).status).toBe(400);
@@ -197,7 +228,9 @@ describe("GET /v1/friends", () => {
     const other = await register(edge, { display_name: name });
     await put(me!, other);
     const res = await list(me!);
-    expect(res.body.friends).toEqual([{ user: { id: other.id, handle: other.handle, display_name: name }, favorite: false, blocked: false }]);
+    expect(res.body.friends).toEqual([
+      { user: { id: other.id, handle: other.handle, display_name: name }, favorite: false, blocked: false },
+    ]);
     const { rows } = await db().query("select count(*)::int as n from friends where owner_id = $1", [me!.id]);
     expect(rows[0].n).toBe(1);
   });
@@ -281,7 +314,10 @@ describe("blocking", () => {
     expect(lifted.status).toBe(200);
     expect(lifted.body.friend).toEqual({ user: pub(b!), favorite: false, blocked: false });
     expect(await friendRow(a!, b!)).toMatchObject({ status: FriendStatus.deleted, is_blocked: false });
-    expect(await blockState(a!, b!)).toEqual({ status: BlockStatus.lifted, history: [BlockStatus.active, BlockStatus.lifted] });
+    expect(await blockState(a!, b!)).toEqual({
+      status: BlockStatus.lifted,
+      history: [BlockStatus.active, BlockStatus.lifted],
+    });
     expect(await history(a!, b!)).toEqual([FriendAction.blocked, FriendAction.unblocked]);
     expect((await room()).version).toBe(2);
     expect((await list(a!)).body.friends).toEqual([]);
@@ -297,7 +333,12 @@ describe("blocking", () => {
     const res = await patch(a!, b!, { blocked: false });
     expect(res.body.friend).toEqual({ user: pub(b!), favorite: true, blocked: false });
     expect(await friendRow(a!, b!)).toEqual({ status: FriendStatus.added, is_favorite: true, is_blocked: false });
-    expect(await history(a!, b!)).toEqual([FriendAction.added, FriendAction.favorited, FriendAction.blocked, FriendAction.unblocked]);
+    expect(await history(a!, b!)).toEqual([
+      FriendAction.added,
+      FriendAction.favorited,
+      FriendAction.blocked,
+      FriendAction.unblocked,
+    ]);
   });
 
   it("an add made while blocking is what the unblock returns to", async () => {
@@ -315,7 +356,11 @@ describe("blocking", () => {
     const res = await patch(a!, b!, { blocked: true, favorite: true });
     expect(res.body.friend).toEqual({ user: pub(b!), favorite: true, blocked: true });
     // an unblock of a stranger with a favorite fails as a whole: no block row is touched
-    await db().query("insert into user_block (blocker_id, blocked_id, status) values ($1, $2, $3)", [a!.id, c!.id, BlockStatus.active]);
+    await db().query("insert into user_block (blocker_id, blocked_id, status) values ($1, $2, $3)", [
+      a!.id,
+      c!.id,
+      BlockStatus.active,
+    ]);
     expect((await patch(a!, c!, { blocked: false, favorite: true })).status).toBe(404);
     expect((await blockState(a!, c!)).status).toBe(BlockStatus.active);
   });

@@ -13,7 +13,18 @@ import { forbidden, invalid, notFound } from "../http/errors.js";
 import { idParam, readJson } from "../http/validate.js";
 import { whoBlocked } from "../users/blocks.js";
 import { publicUser } from "../users/public-user.js";
-import { LISTED, addFriend, block, deleteFriend, findUser, lockFriendRow, setFavorite, toFriend, unblock, type FriendRow } from "./store.js";
+import {
+  LISTED,
+  addFriend,
+  block,
+  deleteFriend,
+  findUser,
+  lockFriendRow,
+  setFavorite,
+  toFriend,
+  unblock,
+  type FriendRow,
+} from "./store.js";
 
 export const friendsRoutes = new Hono<AppBindings>();
 
@@ -28,12 +39,20 @@ function targetOf(c: Context<AppBindings>): { me: string; target: string } {
 friendsRoutes.get("/", async (c) => {
   const me = c.get("auth").userId;
   const rows = await dbOf(c)
-    .select({ id: users.id, handle: users.handle, displayName: users.displayName, favorite: friends.isFavorite, blocked: friends.isBlocked })
+    .select({
+      id: users.id,
+      handle: users.handle,
+      displayName: users.displayName,
+      favorite: friends.isFavorite,
+      blocked: friends.isBlocked,
+    })
     .from(friends)
     .innerJoin(users, eq(users.id, friends.friendId))
     .where(and(eq(friends.ownerId, me), inArray(friends.status, LISTED), eq(users.status, UserStatus.active)))
     .orderBy(desc(friends.isFavorite), sql`lower(${users.displayName})`, asc(users.handle));
-  return c.json({ friends: rows.map((r) => ({ user: publicUser(r), favorite: r.favorite, blocked: r.blocked })) } satisfies FriendListResponse);
+  return c.json({
+    friends: rows.map((r) => ({ user: publicUser(r), favorite: r.favorite, blocked: r.blocked })),
+  } satisfies FriendListResponse);
 });
 
 friendsRoutes.put("/:user_id", async (c) => {
@@ -65,7 +84,8 @@ friendsRoutes.patch("/:user_id", async (c) => {
     }
     if (body.favorite !== undefined) {
       // judged after the block part, so one request can block a stranger and mark them at once
-      if (!row || !LISTED.includes(row.status) || user.status !== UserStatus.active) throw notFound("not in your friends");
+      if (!row || !LISTED.includes(row.status) || user.status !== UserStatus.active)
+        throw notFound("not in your friends");
       row = await setFavorite(tx, row, body.favorite);
     }
     // unblocking someone never blocked nor added: there is nothing to answer with

@@ -105,7 +105,11 @@ export async function deleteFriend(tx: Tx, ownerId: string, friendId: string): P
 
 export async function setFavorite(tx: Tx, row: FriendRow, favorite: boolean): Promise<FriendRow> {
   if (row.isFavorite === favorite) return row;
-  const [updated] = await tx.update(friends).set({ isFavorite: favorite, updatedAt: sql`now()` }).where(eq(friends.id, row.id)).returning();
+  const [updated] = await tx
+    .update(friends)
+    .set({ isFavorite: favorite, updatedAt: sql`now()` })
+    .where(eq(friends.id, row.id))
+    .returning();
   await recordAction(tx, row.ownerId, row.friendId, favorite ? FriendAction.favorited : FriendAction.unfavorited);
   return updated!;
 }
@@ -123,7 +127,12 @@ export interface BlockChange {
  * never a friend) and the user_block row that rooms and search consult, each with its history,
  * plus a new membership version of the pair's direct room so its Durable Object learns of it.
  */
-export async function block(tx: Tx, ownerId: string, friendId: string, current: FriendRow | undefined): Promise<BlockChange> {
+export async function block(
+  tx: Tx,
+  ownerId: string,
+  friendId: string,
+  current: FriendRow | undefined,
+): Promise<BlockChange> {
   let row = current;
   let friendChanged = false;
   if (!row) {
@@ -156,14 +165,20 @@ export async function block(tx: Tx, ownerId: string, friendId: string, current: 
       setWhere: sql`${userBlock.status} <> ${BlockStatus.active}`,
     })
     .returning({ id: userBlock.id });
-  if (activated) await tx.insert(userBlockHistory).values({ blockerId: ownerId, blockedId: friendId, status: BlockStatus.active });
+  if (activated)
+    await tx.insert(userBlockHistory).values({ blockerId: ownerId, blockedId: friendId, status: BlockStatus.active });
 
   const changed = friendChanged || activated !== undefined;
   return { row, changed, room: changed ? await bumpDirectRoom(tx, ownerId, friendId) : null };
 }
 
 /** Lifts the block; the friend row returns to what the owner last chose (added or deleted). */
-export async function unblock(tx: Tx, ownerId: string, friendId: string, current: FriendRow | undefined): Promise<BlockChange> {
+export async function unblock(
+  tx: Tx,
+  ownerId: string,
+  friendId: string,
+  current: FriendRow | undefined,
+): Promise<BlockChange> {
   let row = current;
   let friendChanged = false;
   if (row && (row.isBlocked || row.status === FriendStatus.blocked)) {
@@ -171,7 +186,12 @@ export async function unblock(tx: Tx, ownerId: string, friendId: string, current
     [row] = await tx
       .update(friends)
       // a deleted friend is never a favorite (as after DELETE)
-      .set({ isBlocked: false, status, isFavorite: status === FriendStatus.added && row.isFavorite, updatedAt: sql`now()` })
+      .set({
+        isBlocked: false,
+        status,
+        isFavorite: status === FriendStatus.added && row.isFavorite,
+        updatedAt: sql`now()`,
+      })
       .where(eq(friends.id, row.id))
       .returning();
     await recordAction(tx, ownerId, friendId, FriendAction.unblocked);
@@ -181,9 +201,16 @@ export async function unblock(tx: Tx, ownerId: string, friendId: string, current
   const [lifted] = await tx
     .update(userBlock)
     .set({ status: BlockStatus.lifted, updatedAt: sql`now()` })
-    .where(and(eq(userBlock.blockerId, ownerId), eq(userBlock.blockedId, friendId), eq(userBlock.status, BlockStatus.active)))
+    .where(
+      and(
+        eq(userBlock.blockerId, ownerId),
+        eq(userBlock.blockedId, friendId),
+        eq(userBlock.status, BlockStatus.active),
+      ),
+    )
     .returning({ id: userBlock.id });
-  if (lifted) await tx.insert(userBlockHistory).values({ blockerId: ownerId, blockedId: friendId, status: BlockStatus.lifted });
+  if (lifted)
+    await tx.insert(userBlockHistory).values({ blockerId: ownerId, blockedId: friendId, status: BlockStatus.lifted });
 
   const changed = friendChanged || lifted !== undefined;
   return { row, changed, room: changed ? await bumpDirectRoom(tx, ownerId, friendId) : null };

@@ -16,11 +16,13 @@ export class HttpError extends Error {
 }
 
 export const invalid = (message: string) => new HttpError(400, "invalid", message);
-export const unauthorized = (message = "missing or invalid access token") => new HttpError(401, "unauthorized", message);
+export const unauthorized = (message = "missing or invalid access token") =>
+  new HttpError(401, "unauthorized", message);
 export const forbidden = (message: string) => new HttpError(403, "forbidden", message);
 export const notFound = (message: string) => new HttpError(404, "not_found", message);
 export const conflict = (message: string) => new HttpError(409, "conflict", message);
-export const rateLimited = (message: string, retryAfterMs: number) => new HttpError(429, "rate_limited", message, retryAfterMs);
+export const rateLimited = (message: string, retryAfterMs: number) =>
+  new HttpError(429, "rate_limited", message, retryAfterMs);
 
 export function errorResponse(c: Context, err: unknown): Response {
   if (err instanceof HttpError) {
@@ -31,7 +33,8 @@ export function errorResponse(c: Context, err: unknown): Response {
     }
     return c.json(body, err.status);
   }
-  if (err instanceof z.ZodError) return c.json({ error: { code: "invalid", message: z.prettifyError(err) } } satisfies ErrorBody, 400);
+  if (err instanceof z.ZodError)
+    return c.json({ error: { code: "invalid", message: z.prettifyError(err) } } satisfies ErrorBody, 400);
   console.error("unhandled error", err);
   const body: ErrorBody = { error: { code: "unavailable", message: "internal error; try again" } };
   return c.json(body, 503);

@@ -23,7 +23,9 @@ describe("membership", () => {
     // a ticket for one room does not open another
     const other = await direct(edge, outsider, a);
     const t = await ticket(edge, outsider.token, "d", other.id);
-    await expect(TestSocket.open(upgradeUrl(edge, `/v1/rooms/${room.id}/stream?ticket=${t}`))).rejects.toMatchObject({ status: 401 });
+    await expect(TestSocket.open(upgradeUrl(edge, `/v1/rooms/${room.id}/stream?ticket=${t}`))).rejects.toMatchObject({
+      status: 401,
+    });
   });
 
   it("closes a removed member's stream and refuses their sends from the moment the API answers", async () => {
@@ -32,10 +34,14 @@ describe("membership", () => {
     const sm = await openStream(edge, m, room.id);
     // a ticket taken while still a member
     const spare = await ticket(edge, m.token, "spare", room.id);
-    expect((await call(edge, "DELETE", `/v1/rooms/${room.id}/members/${m.id}`, { token: owner.token })).status).toBe(204);
+    expect((await call(edge, "DELETE", `/v1/rooms/${room.id}/members/${m.id}`, { token: owner.token })).status).toBe(
+      204,
+    );
     const closed = await sm.closed;
     expect(closed.code).toBe(4003);
-    await expect(TestSocket.open(upgradeUrl(edge, `/v1/rooms/${room.id}/stream?ticket=${spare}`))).rejects.toMatchObject({ status: 403 });
+    await expect(
+      TestSocket.open(upgradeUrl(edge, `/v1/rooms/${room.id}/stream?ticket=${spare}`)),
+    ).rejects.toMatchObject({ status: 403 });
     expect((await call(edge, "GET", `/v1/rooms/${room.id}/messages`, { token: m.token })).status).toBe(403);
     expect(await lastSeq(owner, room.id)).toBe(0);
   });
@@ -60,13 +66,17 @@ describe("membership", () => {
     const room = await direct(edge, a, b);
     const sa = await openStream(edge, a, room.id);
     const sb = await openStream(edge, b, room.id);
-    expect((await call(edge, "PATCH", `/v1/friends/${b.id}`, { token: a.token, body: { blocked: true } })).status).toBe(200);
+    expect((await call(edge, "PATCH", `/v1/friends/${b.id}`, { token: a.token, body: { blocked: true } })).status).toBe(
+      200,
+    );
     expect((await sb.closed).code).toBe(4003);
     sa.send({ type: "send", room_id: room.id, client_message_id: "x", body: "hello?" });
     expect(await sa.takeType("error")).toMatchObject({ code: "forbidden", ref: "x" });
     expect((await call(edge, "GET", `/v1/rooms/${room.id}/messages`, { token: b.token })).status).toBe(403);
     // lifting the block opens it again
-    expect((await call(edge, "PATCH", `/v1/friends/${b.id}`, { token: a.token, body: { blocked: false } })).status).toBe(200);
+    expect(
+      (await call(edge, "PATCH", `/v1/friends/${b.id}`, { token: a.token, body: { blocked: false } })).status,
+    ).toBe(200);
     sa.send({ type: "send", room_id: room.id, client_message_id: "y", body: "hello again" });
     expect(await sa.take((f) => f.type === "ack" && f.client_message_id === "y")).toMatchObject({ seq: 1 });
     await sa.close();
@@ -80,7 +90,10 @@ describe("membership", () => {
       so.send({ type: "send", room_id: room.id, client_message_id: c, body: c });
       await so.take((f) => f.type === "ack" && f.client_message_id === c);
     }
-    expect((await call(edge, "POST", `/v1/rooms/${room.id}/members`, { token: owner.token, body: { user_ids: [late.id] } })).status).toBe(200);
+    expect(
+      (await call(edge, "POST", `/v1/rooms/${room.id}/members`, { token: owner.token, body: { user_ids: [late.id] } }))
+        .status,
+    ).toBe(200);
     so.send({ type: "send", room_id: room.id, client_message_id: "three", body: "three" });
     await so.take((f) => f.type === "ack" && f.client_message_id === "three");
     const sl = await openStream(edge, late, room.id, { afterSeq: 0, waitSynced: false });
@@ -109,8 +122,26 @@ describe("bad frames", () => {
       ["over 64 KiB", JSON.stringify({ ...base, body: "x".repeat(70_000) }), "too_large"],
       ["4,001 code points", JSON.stringify({ ...base, body: "😀".repeat(4001) }), "invalid"],
       ["over 16 KiB of UTF-8", JSON.stringify({ ...base, body: "😀".repeat(4100) }), "invalid"],
-      ["101 mentions", JSON.stringify({ ...base, body: "x", mentions: Array.from({ length: 101 }, () => b.id) }), "invalid"],
-      ["11 attachments", JSON.stringify({ ...base, body: "x", attachments: Array.from({ length: 11 }, (_, i) => ({ id: `${i}`, url: "https://f.example/x", mime: "text/plain", size: 1, name: "x" })) }), "invalid"],
+      [
+        "101 mentions",
+        JSON.stringify({ ...base, body: "x", mentions: Array.from({ length: 101 }, () => b.id) }),
+        "invalid",
+      ],
+      [
+        "11 attachments",
+        JSON.stringify({
+          ...base,
+          body: "x",
+          attachments: Array.from({ length: 11 }, (_, i) => ({
+            id: `${i}`,
+            url: "https://f.example/x",
+            mime: "text/plain",
+            size: 1,
+            name: "x",
+          })),
+        }),
+        "invalid",
+      ],
       ["a foreign room id", JSON.stringify({ ...base, room_id: other.id, body: "x" }), "invalid"],
       ["reply to the future", JSON.stringify({ ...base, body: "x", reply_to_seq: 99 }), "invalid"],
       ["read of a foreign room", JSON.stringify({ type: "read", room_id: other.id, seq: 1 }), "invalid"],
@@ -164,14 +195,23 @@ describe("reads and typing", () => {
     for (const c of ["1", "2", "3"]) sa.send({ type: "send", room_id: room.id, client_message_id: c, body: c });
     await sa.takeN("ack", 3);
     sb.send({ type: "read", room_id: room.id, seq: 99 });
-    expect(await sa.take((f) => f.type === "receipt" && f.read_seq !== undefined)).toMatchObject({ user_id: b.id, read_seq: 3 });
+    expect(await sa.take((f) => f.type === "receipt" && f.read_seq !== undefined)).toMatchObject({
+      user_id: b.id,
+      read_seq: 3,
+    });
     sb.send({ type: "read", room_id: room.id, seq: 1 }); // backwards: ignored
     await sleep(150);
     expect(sa.seen("receipt").filter((f) => f.read_seq !== undefined)).toHaveLength(0);
     const list = await call(edge, "GET", "/v1/rooms", { token: b.token });
-    expect(list.body.rooms.find((r: { room: { id: string } }) => r.room.id === room.id)).toMatchObject({ read_seq: 3, unread_count: 0, last_message: { seq: 3, body: "3" } });
+    expect(list.body.rooms.find((r: { room: { id: string } }) => r.room.id === room.id)).toMatchObject({
+      read_seq: 3,
+      unread_count: 0,
+      last_message: { seq: 3, body: "3" },
+    });
     const listA = await call(edge, "GET", "/v1/rooms", { token: a.token });
-    expect(listA.body.rooms.find((r: { room: { id: string } }) => r.room.id === room.id)).toMatchObject({ unread_count: 3 });
+    expect(listA.body.rooms.find((r: { room: { id: string } }) => r.room.id === room.id)).toMatchObject({
+      unread_count: 3,
+    });
     await Promise.all([sa.close(), sb.close()]);
   });
 
@@ -205,7 +245,8 @@ describe("history", () => {
     const after = await get("?after_seq=2&limit=2");
     expect(after.body.messages.map((m: { seq: number }) => m.seq)).toEqual([3, 4]);
     expect(after.body.has_more).toBe(true);
-    for (const bad of ["?limit=101", "?limit=0", "?before_seq=x", "?before_seq=2&after_seq=1", "?sort=asc"]) expect((await get(bad)).status, bad).toBe(400);
+    for (const bad of ["?limit=101", "?limit=0", "?before_seq=x", "?before_seq=2&after_seq=1", "?sort=asc"])
+      expect((await get(bad)).status, bad).toBe(400);
     await s.close();
   });
 });

@@ -1,7 +1,16 @@
 // The realtime edge: connect tickets, the two WebSocket upgrades (session socket and room
 // stream) handed to their Durable Objects, and message history served by the room.
 import { Hono, type Context } from "hono";
-import { ConnectQuery, HistoryQuery, SOCKET_CLAIMS_HEADER, StreamQuery, TicketBody, type HistoryPage, type SocketClaims, type TicketResponse } from "../../protocol/index.js";
+import {
+  ConnectQuery,
+  HistoryQuery,
+  SOCKET_CLAIMS_HEADER,
+  StreamQuery,
+  TicketBody,
+  type HistoryPage,
+  type SocketClaims,
+  type TicketResponse,
+} from "../../protocol/index.js";
 import type { AppBindings } from "../env.js";
 import { dbOf } from "../http/db.js";
 import { HttpError, unauthorized } from "../http/errors.js";
@@ -16,7 +25,11 @@ const lower = (id: string) => id.toLowerCase();
 /** Public: a ticket is the credential. Checked here, before any upgrade. */
 export const upgradeRoutes = new Hono<AppBindings>();
 
-function forward(c: Context<AppBindings>, claims: SocketClaims, stub: { fetch(req: Request): Promise<Response> }): Promise<Response> {
+function forward(
+  c: Context<AppBindings>,
+  claims: SocketClaims,
+  stub: { fetch(req: Request): Promise<Response> },
+): Promise<Response> {
   const headers = new Headers(c.req.raw.headers);
   headers.set(SOCKET_CLAIMS_HEADER, JSON.stringify(claims));
   // No permessage-deflate toward the object (see no_web_socket_compression in wrangler.toml):
@@ -26,7 +39,8 @@ function forward(c: Context<AppBindings>, claims: SocketClaims, stub: { fetch(re
 }
 
 function requireUpgrade(c: Context<AppBindings>) {
-  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new HttpError(426, "invalid", "this endpoint needs a WebSocket upgrade (Upgrade: websocket)");
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
+    throw new HttpError(426, "invalid", "this endpoint needs a WebSocket upgrade (Upgrade: websocket)");
 }
 
 upgradeRoutes.get("/connect", async (c) => {
@@ -42,7 +56,10 @@ upgradeRoutes.get("/rooms/:id/stream", async (c) => {
   const roomId = lower(idParam(c, "id"));
   const { ticket } = readQuery(c, StreamQuery);
   const claims = await verifyTicket(c.env, ticket, roomId);
-  if (!claims) throw unauthorized("the ticket is invalid, expired, or for another room; get a new one from POST /v1/connect/ticket");
+  if (!claims)
+    throw unauthorized(
+      "the ticket is invalid, expired, or for another room; get a new one from POST /v1/connect/ticket",
+    );
   requireUpgrade(c);
   return forward(c, claims, roomStub(c.env, roomId));
 });
@@ -63,6 +80,11 @@ realtimeRoutes.get("/rooms/:id/messages", async (c) => {
   const roomId = lower(idParam(c, "id"));
   const q = readQuery(c, HistoryQuery);
   const answer = await roomStub(c.env, roomId).history(roomId, c.get("auth").userId, q);
-  if ("status" in answer) throw new HttpError(answer.status, answer.status === 404 ? "not_found" : answer.status === 503 ? "unavailable" : "forbidden", answer.message);
+  if ("status" in answer)
+    throw new HttpError(
+      answer.status,
+      answer.status === 404 ? "not_found" : answer.status === 503 ? "unavailable" : "forbidden",
+      answer.message,
+    );
   return c.json(answer.page satisfies HistoryPage);
 });

@@ -23,22 +23,48 @@ describe("a 1,000-member group", () => {
     const phoneOwner = users[7]!;
     const phone = await openSession(edge, phoneOwner, "phone");
     const roomNs = await edge.mf.getDurableObjectNamespace("CHAT_ROOM");
-    await eventually(async () => ((await (roomNs.get(roomNs.idFromName(room.id)) as unknown as { inspect(): Promise<{ subscribed: string[] }> }).inspect()).subscribed.includes(phoneOwner.id)), 10_000);
+    await eventually(
+      async () =>
+        (
+          await (
+            roomNs.get(roomNs.idFromName(room.id)) as unknown as { inspect(): Promise<{ subscribed: string[] }> }
+          ).inspect()
+        ).subscribed.includes(phoneOwner.id),
+      10_000,
+    );
 
     const senders = [streams[0]!, streams[500]!, streams[999]!];
     const cmids = senders.map((s, i) => {
       const cmid = `big-${i}`;
-      s.send({ type: "send", room_id: room.id, client_message_id: cmid, body: `to everyone ${i}`, mention_all: i === 0 });
+      s.send({
+        type: "send",
+        room_id: room.id,
+        client_message_id: cmid,
+        body: `to everyone ${i}`,
+        mention_all: i === 0,
+      });
       return cmid;
     });
     for (const [i, s] of senders.entries()) await s.take((f) => f.type === "ack" && f.client_message_id === cmids[i]);
-    await Promise.all(streams.map((s) => s.takeN("message", 3, 20_000)).map((p, i) => p.then((msgs) => {
-      expect(msgs.map((m) => m.seq), `stream ${i}`).toEqual([1, 2, 3]);
-    })));
+    await Promise.all(
+      streams
+        .map((s) => s.takeN("message", 3, 20_000))
+        .map((p, i) =>
+          p.then((msgs) => {
+            expect(
+              msgs.map((m) => m.seq),
+              `stream ${i}`,
+            ).toEqual([1, 2, 3]);
+          }),
+        ),
+    );
     await sleep(300);
     for (const s of streams) expect(s.seen("message")).toHaveLength(0); // nothing twice
     // over 100 members: delivered offsets reach the sender as one coalesced `receipts` frame
-    const receipts = await senders[0]!.take((f) => f.type === "receipts" && f.offsets.some((o: { delivered_seq?: number }) => o.delivered_seq !== undefined), 5000);
+    const receipts = await senders[0]!.take(
+      (f) => f.type === "receipts" && f.offsets.some((o: { delivered_seq?: number }) => o.delivered_seq !== undefined),
+      5000,
+    );
     expect(receipts.offsets.length).toBeGreaterThanOrEqual(999);
     expect(senders[0]!.seen("receipt")).toHaveLength(0);
     // three messages within a second: one activity, carrying the latest

@@ -7,7 +7,15 @@ import path from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { call, closeDb, tokenFor } from "../../test/support/api.js";
 import { startEdge, type Edge } from "../../test/support/edge.js";
-import { TestSocket, eventually, openSession, openStream, sleep, ticket, upgradeUrl } from "../../test/support/sockets.js";
+import {
+  TestSocket,
+  eventually,
+  openSession,
+  openStream,
+  sleep,
+  ticket,
+  upgradeUrl,
+} from "../../test/support/sockets.js";
 import { direct, group, people, roomRow, type Seeded } from "../rooms/test-fixtures.js";
 
 const dirs: string[] = [];
@@ -41,7 +49,11 @@ describe("a restart", () => {
     await s2.takeType("synced");
     expect(s2.seen("message").map((m) => [m.seq, m.body])).toEqual([[1, "before the restart"]]);
     s2.send({ type: "send", room_id: room.id, client_message_id: "before", body: "before the restart" });
-    expect(await s2.take((f) => f.type === "ack")).toMatchObject({ seq: 1, message_id: ack1.message_id, duplicate: true });
+    expect(await s2.take((f) => f.type === "ack")).toMatchObject({
+      seq: 1,
+      message_id: ack1.message_id,
+      duplicate: true,
+    });
     s2.send({ type: "send", room_id: room.id, client_message_id: "after", body: "after the restart" });
     expect(await s2.take((f) => f.type === "ack")).toMatchObject({ seq: 2 });
     await s2.close();
@@ -99,7 +111,9 @@ describe("sockets over time", () => {
       .setIssuedAt(now - 60)
       .setExpirationTime(now - 30)
       .sign(await importJWK(jwk, "ES256"));
-    await expect(TestSocket.open(upgradeUrl(edge, `/v1/connect?ticket=${expired}`))).rejects.toMatchObject({ status: 401 });
+    await expect(TestSocket.open(upgradeUrl(edge, `/v1/connect?ticket=${expired}`))).rejects.toMatchObject({
+      status: 401,
+    });
     // the same ticket, still valid, works: only expiry was wrong
     const good = await ticket(edge, a.token, "d");
     const s = await TestSocket.open(upgradeUrl(edge, `/v1/connect?ticket=${good}`));
@@ -118,10 +132,18 @@ describe("rooms over time", () => {
     s.send({ type: "send", room_id: used.id, client_message_id: "keep", body: "keeps the room" });
     await s.takeType("ack");
     await s.close();
-    await eventually(async () => (await roomRow(empty.id)).status === 3 && (await roomRow(dm.id)).status === 3, 10_000, 200);
+    await eventually(
+      async () => (await roomRow(empty.id)).status === 3 && (await roomRow(dm.id)).status === 3,
+      10_000,
+      200,
+    );
     expect((await roomRow(used.id)).status).toBe(1);
     expect((await call(edge, "GET", `/v1/rooms/${empty.id}`, { token: a.token })).status).toBe(404);
-    expect((await call(edge, "GET", "/v1/rooms", { token: b.token })).body.rooms.map((r: { room: { id: string } }) => r.room.id)).toEqual([used.id]);
+    expect(
+      (await call(edge, "GET", "/v1/rooms", { token: b.token })).body.rooms.map(
+        (r: { room: { id: string } }) => r.room.id,
+      ),
+    ).toEqual([used.id]);
 
     // opening the pair's direct room again brings back the same room, working
     const again = await call(edge, "POST", "/v1/rooms", { token: c.token, body: { type: "direct", peer_id: a.id } });
@@ -152,7 +174,8 @@ describe("rooms over time", () => {
     s.send({ type: "send", room_id: room.id, client_message_id: "old", body: "soon gone" });
     await s.takeType("ack");
     await s.close();
-    const page = async () => (await call(edge, "GET", `/v1/rooms/${room.id}/messages`, { token: b.token })).body.messages.length;
+    const page = async () =>
+      (await call(edge, "GET", `/v1/rooms/${room.id}/messages`, { token: b.token })).body.messages.length;
     expect(await page()).toBe(1);
     const ns = await edge.mf.getDurableObjectNamespace("CHAT_ROOM");
     const inspect = () => (ns.get(ns.idFromName(room.id)) as unknown as { inspect(): Promise<unknown> }).inspect();

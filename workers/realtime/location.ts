@@ -10,7 +10,9 @@ const HINTS: Record<string, DurableObjectLocationHint> = {
   AN: "oc",
 };
 
-export function locationHintFor(cf: { continent?: unknown; longitude?: unknown } | undefined): DurableObjectLocationHint | undefined {
+export function locationHintFor(
+  cf: { continent?: unknown; longitude?: unknown } | undefined,
+): DurableObjectLocationHint | undefined {
   const continent = typeof cf?.continent === "string" ? cf.continent : undefined;
   if (!continent) return undefined;
   if (continent === "NA") {

@@ -29,9 +29,13 @@ describe("with PostgreSQL gone", () => {
     const sb = await openStream(edge, b, room.id);
     await proxy.close();
     // nothing that needs the database works now...
-    expect((await call(edge, "POST", "/v1/connect/ticket", { token: c.token, body: { device_id: "d", room_id: room.id } })).status).toBeGreaterThanOrEqual(500);
+    expect(
+      (await call(edge, "POST", "/v1/connect/ticket", { token: c.token, body: { device_id: "d", room_id: room.id } }))
+        .status,
+    ).toBeGreaterThanOrEqual(500);
     // ...and the room does not notice
-    for (let i = 1; i <= 20; i++) sa.send({ type: "send", room_id: room.id, client_message_id: `np${i}`, body: `no database ${i}` });
+    for (let i = 1; i <= 20; i++)
+      sa.send({ type: "send", room_id: room.id, client_message_id: `np${i}`, body: `no database ${i}` });
     const acks = await sa.takeN("ack", 20);
     expect(acks.map((x) => x.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect((await sb.takeN("message", 20)).map((m) => m.seq)).toEqual(acks.map((x) => x.seq));

@@ -20,7 +20,12 @@ export function sessionStub(env: Env, userId: string, locationHint?: DurableObje
   return env.USER_SESSION.get(env.USER_SESSION.idFromName(userId), locationHint ? { locationHint } : undefined);
 }
 
-export async function pushRoomState(env: Env, db: Exec, roomId: string, ctx?: { waitUntil(p: Promise<unknown>): void }): Promise<void> {
+export async function pushRoomState(
+  env: Env,
+  db: Exec,
+  roomId: string,
+  ctx?: { waitUntil(p: Promise<unknown>): void },
+): Promise<void> {
   let lastError: unknown;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     try {
@@ -37,7 +42,11 @@ export async function pushRoomState(env: Env, db: Exec, roomId: string, ctx?: { 
   console.error(`room ${roomId}: membership not pushed`, lastError);
   // keep trying after the answer, on a connection of its own (the request's closes with it)
   ctx?.waitUntil(retryInBackground(env, roomId));
-  throw new HttpError(503, "unavailable", "the change is saved but the room has not applied it yet; repeat the request");
+  throw new HttpError(
+    503,
+    "unavailable",
+    "the change is saved but the room has not applied it yet; repeat the request",
+  );
 }
 
 async function retryInBackground(env: Env, roomId: string): Promise<void> {
@@ -57,7 +66,13 @@ async function retryInBackground(env: Env, roomId: string): Promise<void> {
 }
 
 /** Tells users' sessions about a room event (in the background: it changes nothing anyone must wait for). */
-export function notifySessions(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }, userIds: readonly string[], roomId: string, event: RoomEvent): void {
+export function notifySessions(
+  env: Env,
+  ctx: { waitUntil(p: Promise<unknown>): void },
+  userIds: readonly string[],
+  roomId: string,
+  event: RoomEvent,
+): void {
   if (userIds.length === 0) return;
   ctx.waitUntil(
     mapLimit(userIds, SESSION_PARALLELISM, (u) => sessionStub(env, u).roomEvent(u, roomId, event)).then((results) => {

@@ -3,17 +3,35 @@
 import { describe, expect, it } from "vitest";
 import { call } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
-import { TestSocket, eventually, openSession, openStream, sleep, ticket, upgradeUrl } from "../../test/support/sockets.js";
+import {
+  TestSocket,
+  eventually,
+  openSession,
+  openStream,
+  sleep,
+  ticket,
+  upgradeUrl,
+} from "../../test/support/sockets.js";
 import { direct, group, people, type Seeded } from "../rooms/test-fixtures.js";
 
 const edge = useEdge();
 
 const inspectSession = (userId: string) => {
   const ns = edge.mf.getDurableObjectNamespace("USER_SESSION");
-  return ns.then((n) => (n.get(n.idFromName(userId)) as unknown as { inspect(): Promise<{ online: boolean; rooms: string[]; devices: string[] }> }).inspect());
+  return ns.then((n) =>
+    (
+      n.get(n.idFromName(userId)) as unknown as {
+        inspect(): Promise<{ online: boolean; rooms: string[]; devices: string[] }>;
+      }
+    ).inspect(),
+  );
 };
 const inspectRoom = (roomId: string) =>
-  edge.mf.getDurableObjectNamespace("CHAT_ROOM").then((n) => (n.get(n.idFromName(roomId)) as unknown as { inspect(): Promise<{ subscribed: string[] }> }).inspect());
+  edge.mf
+    .getDurableObjectNamespace("CHAT_ROOM")
+    .then((n) =>
+      (n.get(n.idFromName(roomId)) as unknown as { inspect(): Promise<{ subscribed: string[] }> }).inspect(),
+    );
 
 describe("session sockets", () => {
   it("subscribes to the user's rooms on the first socket and unsubscribes on the last", async () => {
@@ -21,13 +39,19 @@ describe("session sockets", () => {
     const room = await direct(edge, a, b);
     const g = await group(edge, b, [a]);
     const phone = await openSession(edge, a, "phone");
-    await eventually(async () => (await inspectRoom(room.id)).subscribed.includes(a.id) && (await inspectRoom(g.id)).subscribed.includes(a.id));
+    await eventually(
+      async () =>
+        (await inspectRoom(room.id)).subscribed.includes(a.id) && (await inspectRoom(g.id)).subscribed.includes(a.id),
+    );
     const laptop = await openSession(edge, a, "laptop");
     await phone.close();
     await sleep(100);
     expect((await inspectRoom(room.id)).subscribed).toContain(a.id);
     await laptop.close();
-    await eventually(async () => !(await inspectRoom(room.id)).subscribed.includes(a.id) && !(await inspectRoom(g.id)).subscribed.includes(a.id));
+    await eventually(
+      async () =>
+        !(await inspectRoom(room.id)).subscribed.includes(a.id) && !(await inspectRoom(g.id)).subscribed.includes(a.id),
+    );
   });
 
   it("sends activity to a device without the room's stream and not to one with it", async () => {
@@ -40,7 +64,13 @@ describe("session sockets", () => {
     const sa = await openStream(edge, a, room.id);
     sa.send({ type: "send", room_id: room.id, client_message_id: "act-1", body: "ping @b", mentions: [b.id] });
     const activity = await bPhone.takeType("activity");
-    expect(activity).toMatchObject({ room_id: room.id, last_seq: 1, unread_count: 1, mentioned: true, message: { seq: 1, body: "ping @b" } });
+    expect(activity).toMatchObject({
+      room_id: room.id,
+      last_seq: 1,
+      unread_count: 1,
+      mentioned: true,
+      message: { seq: 1, body: "ping @b" },
+    });
     expect(await bLaptopStream.takeType("message")).toMatchObject({ seq: 1 });
     await sleep(200);
     expect(bLaptop.seen("activity")).toHaveLength(0);
@@ -84,7 +114,10 @@ describe("session sockets", () => {
     await sleep(150);
     expect(bPhone.seen("read_sync")).toHaveLength(0);
     const list = await call(edge, "GET", "/v1/rooms", { token: b.token });
-    expect(list.body.rooms.find((r: { room: { id: string } }) => r.room.id === room.id)).toMatchObject({ read_seq: 2, unread_count: 0 });
+    expect(list.body.rooms.find((r: { room: { id: string } }) => r.room.id === room.id)).toMatchObject({
+      read_seq: 2,
+      unread_count: 0,
+    });
     await Promise.all([sa, bTablet, bPhone, bPhoneStream].map((s) => s.close()));
   });
 
@@ -94,8 +127,15 @@ describe("session sockets", () => {
     const sa = await openStream(edge, a, room.id);
     sa.send({ type: "send", room_id: room.id, client_message_id: "u1", body: "while you were away" });
     await sa.takeType("ack");
-    const entry = async () => (await call(edge, "GET", "/v1/rooms", { token: b.token })).body.rooms.find((r: { room: { id: string } }) => r.room.id === room.id);
-    expect(await entry()).toMatchObject({ unread_count: 1, read_seq: 0, last_message: { seq: 1, body: "while you were away" } });
+    const entry = async () =>
+      (await call(edge, "GET", "/v1/rooms", { token: b.token })).body.rooms.find(
+        (r: { room: { id: string } }) => r.room.id === room.id,
+      );
+    expect(await entry()).toMatchObject({
+      unread_count: 1,
+      read_seq: 0,
+      last_message: { seq: 1, body: "while you were away" },
+    });
     const bs = await openSession(edge, b, "phone");
     await eventually(async () => (await inspectRoom(room.id)).subscribed.includes(b.id));
     sa.send({ type: "send", room_id: room.id, client_message_id: "u2", body: "now you are here" });
@@ -110,10 +150,15 @@ describe("session sockets", () => {
     const g = await group(edge, owner, [m]);
     expect(await ms.take((f) => f.type === "room" && f.room_id === g.id)).toMatchObject({ event: "created" });
     await eventually(async () => (await inspectRoom(g.id)).subscribed.includes(m.id));
-    expect((await call(edge, "PATCH", `/v1/rooms/${g.id}`, { token: owner.token, body: { name: "renamed" } })).status).toBe(200);
+    expect(
+      (await call(edge, "PATCH", `/v1/rooms/${g.id}`, { token: owner.token, body: { name: "renamed" } })).status,
+    ).toBe(200);
     expect(await ms.take((f) => f.type === "room" && f.room_id === g.id)).toMatchObject({ event: "updated" });
     const ns = await openSession(edge, n);
-    expect((await call(edge, "POST", `/v1/rooms/${g.id}/members`, { token: owner.token, body: { user_ids: [n.id] } })).status).toBe(200);
+    expect(
+      (await call(edge, "POST", `/v1/rooms/${g.id}/members`, { token: owner.token, body: { user_ids: [n.id] } }))
+        .status,
+    ).toBe(200);
     expect(await ns.take((f) => f.type === "room")).toMatchObject({ room_id: g.id, event: "member_added" });
     await eventually(async () => (await inspectRoom(g.id)).subscribed.includes(n.id));
     expect((await call(edge, "DELETE", `/v1/rooms/${g.id}/members/${m.id}`, { token: owner.token })).status).toBe(204);
@@ -169,11 +214,18 @@ describe("tickets and logout", () => {
     const t = await ticket(edge, a.token, "phone");
     const s = await TestSocket.open(upgradeUrl(edge, `/v1/connect?ticket=${t}`));
     await expect(TestSocket.open(upgradeUrl(edge, `/v1/connect?ticket=${t}`))).rejects.toMatchObject({ status: 401 });
-    await expect(TestSocket.open(upgradeUrl(edge, `/v1/connect?ticket=nonsense`))).rejects.toMatchObject({ status: 401 });
+    await expect(TestSocket.open(upgradeUrl(edge, `/v1/connect?ticket=nonsense`))).rejects.toMatchObject({
+      status: 401,
+    });
     // an access token is not a ticket
-    await expect(TestSocket.open(upgradeUrl(edge, `/v1/connect?ticket=${a.token}`))).rejects.toMatchObject({ status: 401 });
+    await expect(TestSocket.open(upgradeUrl(edge, `/v1/connect?ticket=${a.token}`))).rejects.toMatchObject({
+      status: 401,
+    });
     expect((await call(edge, "POST", "/v1/connect/ticket", { body: { device_id: "x" } })).status).toBe(401);
-    expect((await call(edge, "POST", "/v1/connect/ticket", { token: a.token, body: { device_id: "no spaces allowed" } })).status).toBe(400);
+    expect(
+      (await call(edge, "POST", "/v1/connect/ticket", { token: a.token, body: { device_id: "no spaces allowed" } }))
+        .status,
+    ).toBe(400);
     // a room's ticket opens that room's stream only, not a session
     const g = await group(edge, a, []);
     const rt = await ticket(edge, a.token, "phone", g.id);
@@ -185,13 +237,22 @@ describe("tickets and logout", () => {
 
   it("closes a device's sockets, session and streams, when it logs out", async () => {
     const [a, b] = (await people(2)) as [Seeded, Seeded];
-    const login = await call(edge, "POST", "/v1/auth/register", { body: { handle: `lo_${Date.now().toString(36)}`, password: "correct horse battery", display_name: "Lo" } });
+    const login = await call(edge, "POST", "/v1/auth/register", {
+      body: { handle: `lo_${Date.now().toString(36)}`, password: "correct horse battery", display_name: "Lo" },
+    });
     const me = { id: login.body.user.id, token: login.body.access_token as string };
     const room = await direct(edge, me as Seeded, b);
     const phone = await openSession(edge, me, "phone");
     const phoneStream = await openStream(edge, me, room.id, { device: "phone" });
     const laptop = await openSession(edge, me, "laptop");
-    expect((await call(edge, "POST", "/v1/auth/logout", { token: me.token, body: { refresh_token: login.body.refresh_token, device_id: "phone" } })).status).toBe(204);
+    expect(
+      (
+        await call(edge, "POST", "/v1/auth/logout", {
+          token: me.token,
+          body: { refresh_token: login.body.refresh_token, device_id: "phone" },
+        })
+      ).status,
+    ).toBe(204);
     expect((await phone.closed).code).toBe(4004);
     expect((await phoneStream.closed).code).toBe(4004);
     await sleep(100);
@@ -208,7 +269,9 @@ describe("tickets and logout", () => {
     const st = await openStream(edge, a, room.id, { device: "two" });
     await eventually(async () => (await inspectSession(a.id)).rooms.includes(room.id));
     const ns = await edge.mf.getDurableObjectNamespace("USER_SESSION");
-    const closed = await (ns.get(ns.idFromName(a.id)) as unknown as { closeAll(u: string): Promise<number> }).closeAll(a.id);
+    const closed = await (ns.get(ns.idFromName(a.id)) as unknown as { closeAll(u: string): Promise<number> }).closeAll(
+      a.id,
+    );
     expect(closed).toBe(2);
     expect((await s1.closed).code).toBe(4005);
     expect((await st.closed).code).toBe(4005);

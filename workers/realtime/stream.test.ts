@@ -2,7 +2,15 @@
 import { describe, expect, it } from "vitest";
 import { call } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
-import { TestSocket, eventually, openStream, sleep, ticket, upgradeUrl, type Frame } from "../../test/support/sockets.js";
+import {
+  TestSocket,
+  eventually,
+  openStream,
+  sleep,
+  ticket,
+  upgradeUrl,
+  type Frame,
+} from "../../test/support/sockets.js";
 import { block, direct, group, people, type Seeded } from "../rooms/test-fixtures.js";
 
 const edge = useEdge({ SEND_BURST: "1000", SEND_RATE_PER_SECOND: "1000" });
@@ -14,7 +22,8 @@ const send = (s: TestSocket, roomId: string, extra: Record<string, unknown> = {}
   return client_message_id;
 };
 const ackFor = (s: TestSocket, cmid: string) => s.take((f) => f.type === "ack" && f.client_message_id === cmid);
-const history = (user: Seeded, roomId: string, q = "") => call(edge, "GET", `/v1/rooms/${roomId}/messages${q}`, { token: user.token });
+const history = (user: Seeded, roomId: string, q = "") =>
+  call(edge, "GET", `/v1/rooms/${roomId}/messages${q}`, { token: user.token });
 
 describe("sending on a stream", () => {
   it("stores, acks and broadcasts to every stream of the room, the sender's other devices included", async () => {
@@ -23,15 +32,29 @@ describe("sending on a stream", () => {
     const aPhone = await openStream(edge, a, room.id, { device: "phone" });
     const aLaptop = await openStream(edge, a, room.id, { device: "laptop" });
     const bPhone = await openStream(edge, b, room.id);
-    const cmid = send(aPhone, room.id, { mentions: [b.id], reply_to_seq: undefined, attachments: [{ id: "f1", url: "https://files.example/f1", mime: "image/png", size: 10, name: "cat.png" }] });
+    const cmid = send(aPhone, room.id, {
+      mentions: [b.id],
+      reply_to_seq: undefined,
+      attachments: [{ id: "f1", url: "https://files.example/f1", mime: "image/png", size: 10, name: "cat.png" }],
+    });
     const ack = await ackFor(aPhone, cmid);
     expect(ack).toMatchObject({ room_id: room.id, seq: 1, client_message_id: cmid });
     expect(ack.message_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(ack.duplicate).toBeUndefined();
     for (const s of [aPhone, aLaptop, bPhone]) {
       const m = await s.takeType("message");
-      expect(m).toMatchObject({ seq: 1, sender_id: a.id, client_message_id: cmid, mentions: [b.id], mention_all: false, message_id: ack.message_id, created_at: ack.created_at });
-      expect(m.attachments).toEqual([{ id: "f1", url: "https://files.example/f1", mime: "image/png", size: 10, name: "cat.png" }]);
+      expect(m).toMatchObject({
+        seq: 1,
+        sender_id: a.id,
+        client_message_id: cmid,
+        mentions: [b.id],
+        mention_all: false,
+        message_id: ack.message_id,
+        created_at: ack.created_at,
+      });
+      expect(m.attachments).toEqual([
+        { id: "f1", url: "https://files.example/f1", mime: "image/png", size: 10, name: "cat.png" },
+      ]);
     }
     // the peer's stream counts as delivered, reported to the sender only
     expect(await aPhone.take((f) => f.type === "receipt" && f.user_id === b.id)).toMatchObject({ delivered_seq: 1 });
@@ -45,8 +68,11 @@ describe("sending on a stream", () => {
     const senders = await Promise.all(users.map((u) => openStream(edge, u, room.id)));
     const perSender = 40;
     const cmids = senders.map((s) => Array.from({ length: perSender }, () => send(s, room.id)));
-    const acks = await Promise.all(senders.map((s, i) => Promise.all(cmids[i]!.map((c) => ackFor(s, c, )))));
-    const seqs = acks.flat().map((a) => a.seq).sort((x, y) => x - y);
+    const acks = await Promise.all(senders.map((s, i) => Promise.all(cmids[i]!.map((c) => ackFor(s, c)))));
+    const seqs = acks
+      .flat()
+      .map((a) => a.seq)
+      .sort((x, y) => x - y);
     expect(seqs).toEqual(Array.from({ length: users.length * perSender }, (_, i) => i + 1));
     // each sender's own messages keep the order it sent them in
     for (const list of acks) expect(list.map((a) => a.seq)).toEqual([...list.map((a) => a.seq)].sort((x, y) => x - y));
@@ -68,7 +94,13 @@ describe("sending on a stream", () => {
     sa.send(frame); // later, a batch of its own
     const third = await ackFor(sa, "retry-me");
     expect(first.duplicate).toBeUndefined();
-    for (const d of [second, third]) expect(d).toMatchObject({ seq: first.seq, message_id: first.message_id, created_at: first.created_at, duplicate: true });
+    for (const d of [second, third])
+      expect(d).toMatchObject({
+        seq: first.seq,
+        message_id: first.message_id,
+        created_at: first.created_at,
+        duplicate: true,
+      });
     // a retry over a new stream (a reconnect) is a duplicate too
     const sa2 = await openStream(edge, a, room.id, { device: "dev-2", afterSeq: 1 });
     sa2.send(frame);
@@ -128,7 +160,7 @@ describe("opening a stream", () => {
     const room = await direct(edge, a, b);
     const sa = await openStream(edge, a, room.id);
     const cmids = Array.from({ length: 520 }, () => send(sa, room.id));
-    await ackFor(sa, cmids.at(-1)!, );
+    await ackFor(sa, cmids.at(-1)!);
     const sb = await openStream(edge, b, room.id, { afterSeq: 0, waitSynced: false });
     const synced = await sb.takeType("synced");
     expect(synced).toMatchObject({ last_seq: 520, has_more: true });

@@ -9,11 +9,20 @@ import type { AuthContext, Env } from "../env.js";
 const AUDIENCE = "edge-chat:connect";
 const TYP = "ticket+jwt";
 
-export async function signTicket(env: Env, auth: AuthContext, deviceId: string, roomId?: string): Promise<{ ticket: string; expiresAt: Date }> {
+export async function signTicket(
+  env: Env,
+  auth: AuthContext,
+  deviceId: string,
+  roomId?: string,
+): Promise<{ ticket: string; expiresAt: Date }> {
   const keys = await keysFor(env);
   const now = Math.floor(Date.now() / 1000);
   const exp = now + TICKET_TTL_SECONDS;
-  const ticket = await new SignJWT({ dev: deviceId, tex: Math.floor(auth.expiresAt / 1000), ...(roomId ? { room: roomId } : {}) })
+  const ticket = await new SignJWT({
+    dev: deviceId,
+    tex: Math.floor(auth.expiresAt / 1000),
+    ...(roomId ? { room: roomId } : {}),
+  })
     .setProtectedHeader({ alg: "ES256", kid: keys.kid, typ: TYP })
     .setIssuer(ISSUER)
     .setAudience(AUDIENCE)
@@ -29,9 +38,21 @@ export async function signTicket(env: Env, auth: AuthContext, deviceId: string, 
 export async function verifyTicket(env: Env, ticket: string, roomId: string | null): Promise<SocketClaims | null> {
   try {
     const keys = await keysFor(env);
-    const { payload } = await jwtVerify(ticket, keys.verify, { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], typ: TYP });
+    const { payload } = await jwtVerify(ticket, keys.verify, {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      algorithms: ["ES256"],
+      typ: TYP,
+    });
     const { sub, jti, exp, dev, tex, room } = payload as Record<string, unknown>;
-    if (typeof sub !== "string" || typeof jti !== "string" || typeof exp !== "number" || typeof dev !== "string" || typeof tex !== "number") return null;
+    if (
+      typeof sub !== "string" ||
+      typeof jti !== "string" ||
+      typeof exp !== "number" ||
+      typeof dev !== "string" ||
+      typeof tex !== "number"
+    )
+      return null;
     // a session ticket opens no stream and a room's ticket opens only that room
     if ((room ?? null) !== roomId) return null;
     return {

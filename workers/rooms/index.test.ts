@@ -6,14 +6,22 @@ import { block, direct, group, makeAdmin, memberRow, people, roomRow, version, t
 
 const edge = useEdge();
 
-const create = (user: { token: string } | null, body: unknown) => call(edge, "POST", "/v1/rooms", { token: user?.token, body });
+const create = (user: { token: string } | null, body: unknown) =>
+  call(edge, "POST", "/v1/rooms", { token: user?.token, body });
 
 describe("POST /rooms {type:direct}", () => {
   it("creates one room per pair and answers it to both sides", async () => {
     const [a, b] = (await people(2)) as [Seeded, Seeded];
     const first = await create(a, { type: "direct", peer_id: b.id });
     expect(first.status).toBe(201);
-    expect(first.body.room).toMatchObject({ type: "direct", name: null, created_by: a.id, member_count: 2, peer_id: b.id, pinned_seq: null });
+    expect(first.body.room).toMatchObject({
+      type: "direct",
+      name: null,
+      created_by: a.id,
+      member_count: 2,
+      peer_id: b.id,
+      pinned_seq: null,
+    });
     expect(new Date(first.body.room.created_at).toISOString()).toBe(first.body.room.created_at);
 
     const again = await create(a, { type: "direct", peer_id: b.id });
@@ -27,9 +35,15 @@ describe("POST /rooms {type:direct}", () => {
     const row = await roomRow(first.body.room.id);
     expect(row).toMatchObject({ room_type: 1, status: 1, direct_key: [a.id, b.id].sort().join(":") });
     expect(Number(row.membership_version)).toBe(1);
-    const { rows: members } = await db().query(`select user_id, role, status from chat_members where room_id = $1 order by user_id`, [row.id]);
+    const { rows: members } = await db().query(
+      `select user_id, role, status from chat_members where room_id = $1 order by user_id`,
+      [row.id],
+    );
     expect(members).toEqual([a.id, b.id].sort().map((user_id) => ({ user_id, role: 1, status: 1 })));
-    const { rows: roles } = await db().query(`select role, can_send, can_rename, can_invite, can_kick from chat_room_roles where room_id = $1`, [row.id]);
+    const { rows: roles } = await db().query(
+      `select role, can_send, can_rename, can_invite, can_kick from chat_room_roles where room_id = $1`,
+      [row.id],
+    );
     expect(roles).toEqual([{ role: 1, can_send: true, can_rename: false, can_invite: false, can_kick: false }]);
   });
 
@@ -65,7 +79,10 @@ describe("POST /rooms {type:direct}", () => {
     const [a, b] = (await people(2)) as [Seeded, Seeded];
     const room = await direct(edge, a, b);
     await db().query(`update chat_rooms set status = 3 where id = $1`, [room.id]);
-    await db().query(`update chat_members set status = 2, left_at = now() where room_id = $1 and user_id = $2`, [room.id, b.id]);
+    await db().query(`update chat_members set status = 2, left_at = now() where room_id = $1 and user_id = $2`, [
+      room.id,
+      b.id,
+    ]);
     expect((await call(edge, "GET", `/v1/rooms/${room.id}`, { token: a.token })).status).toBe(404);
 
     const res = await create(b, { type: "direct", peer_id: a.id });
@@ -87,7 +104,11 @@ describe("POST /rooms {type:direct}", () => {
     const malformed = await call(edge, "POST", "/v1/rooms", { token: a.token, rawBody: `{"type":"direct",` });
     expect(malformed.status).toBe(400);
     expect(malformed.body.error.message).toMatch(/not valid JSON/);
-    const noType = await call(edge, "POST", "/v1/rooms", { token: a.token, rawBody: "{}", headers: { "content-type": "text/plain" } });
+    const noType = await call(edge, "POST", "/v1/rooms", {
+      token: a.token,
+      rawBody: "{}",
+      headers: { "content-type": "text/plain" },
+    });
     expect(noType.status).toBe(400);
   });
 });
@@ -99,26 +120,70 @@ describe("POST /rooms {type:group}", () => {
     const res = await create(me, { type: "group", name: "  Team  ", member_ids: [x.id, y.id, x.id, me.id] });
     expect(res.status).toBe(201);
     const room = res.body.room;
-    expect(room).toMatchObject({ type: "group", name: "Team", created_by: me.id, member_count: 3, description: null, notice: null, pinned_seq: null });
+    expect(room).toMatchObject({
+      type: "group",
+      name: "Team",
+      created_by: me.id,
+      member_count: 3,
+      description: null,
+      notice: null,
+      pinned_seq: null,
+    });
     expect(room.peer_id).toBeUndefined();
 
     const row = await roomRow(room.id);
     expect(row).toMatchObject({ room_type: 2, status: 1, name: "Team", direct_key: null });
     expect(Number(row.membership_version)).toBe(1);
-    const { rows: members } = await db().query(`select user_id, role from chat_members where room_id = $1 and status = 1`, [room.id]);
-    expect(new Map(members.map((m) => [m.user_id, m.role]))).toEqual(new Map([[me.id, 3], [x.id, 1], [y.id, 1]]));
+    const { rows: members } = await db().query(
+      `select user_id, role from chat_members where room_id = $1 and status = 1`,
+      [room.id],
+    );
+    expect(new Map(members.map((m) => [m.user_id, m.role]))).toEqual(
+      new Map([
+        [me.id, 3],
+        [x.id, 1],
+        [y.id, 1],
+      ]),
+    );
     const { rows: roles } = await db().query(
       `select role, can_send, can_pin, can_kick, can_edit_notice, can_invite, can_rename from chat_room_roles where room_id = $1 order by role`,
       [room.id],
     );
     expect(roles).toEqual([
-      { role: 1, can_send: true, can_pin: false, can_kick: false, can_edit_notice: false, can_invite: true, can_rename: false },
-      { role: 2, can_send: true, can_pin: true, can_kick: true, can_edit_notice: true, can_invite: true, can_rename: true },
-      { role: 3, can_send: true, can_pin: true, can_kick: true, can_edit_notice: true, can_invite: true, can_rename: true },
+      {
+        role: 1,
+        can_send: true,
+        can_pin: false,
+        can_kick: false,
+        can_edit_notice: false,
+        can_invite: true,
+        can_rename: false,
+      },
+      {
+        role: 2,
+        can_send: true,
+        can_pin: true,
+        can_kick: true,
+        can_edit_notice: true,
+        can_invite: true,
+        can_rename: true,
+      },
+      {
+        role: 3,
+        can_send: true,
+        can_pin: true,
+        can_kick: true,
+        can_edit_notice: true,
+        can_invite: true,
+        can_rename: true,
+      },
     ]);
     const { rows: meta } = await db().query(`select updated_by from chat_room_metadata where room_id = $1`, [room.id]);
     expect(meta).toEqual([{ updated_by: me.id }]);
-    const { rows: history } = await db().query(`select name, changed_by from chat_room_metadata_history where room_id = $1`, [room.id]);
+    const { rows: history } = await db().query(
+      `select name, changed_by from chat_room_metadata_history where room_id = $1`,
+      [room.id],
+    );
     expect(history).toEqual([{ name: "Team", changed_by: me.id }]);
   });
 
@@ -179,8 +244,12 @@ describe("GET /rooms", () => {
     await group(edge, x, [stranger], "not mine");
     expect((await call(edge, "DELETE", `/v1/rooms/${left.id}/members/${me.id}`, { token: me.token })).status).toBe(204);
     // activity on the older room moves it to the top
-    expect((await call(edge, "PATCH", `/v1/rooms/${older.id}`, { token: me.token, body: { notice: "hi" } })).status).toBe(200);
-    expect((await call(edge, "PATCH", `/v1/rooms/${dm.id}/me`, { token: me.token, body: { hidden: true } })).status).toBe(200);
+    expect(
+      (await call(edge, "PATCH", `/v1/rooms/${older.id}`, { token: me.token, body: { notice: "hi" } })).status,
+    ).toBe(200);
+    expect(
+      (await call(edge, "PATCH", `/v1/rooms/${dm.id}/me`, { token: me.token, body: { hidden: true } })).status,
+    ).toBe(200);
 
     const res = await call(edge, "GET", "/v1/rooms", { token: me.token });
     expect(res.status).toBe(200);
@@ -194,7 +263,11 @@ describe("GET /rooms", () => {
       muted: false,
       hidden: false,
     });
-    expect(res.body.rooms[1]).toMatchObject({ room: { type: "direct", peer_id: y.id, member_count: 2 }, hidden: true, read_seq: 0 });
+    expect(res.body.rooms[1]).toMatchObject({
+      room: { type: "direct", peer_id: y.id, member_count: 2 },
+      hidden: true,
+      read_seq: 0,
+    });
     expect((await call(edge, "GET", "/v1/rooms")).status).toBe(401);
   });
 });
@@ -239,14 +312,23 @@ describe("PATCH /rooms/:id", () => {
       body: { name: "after", notice: "read me", description: "about", pinned_seq: 12 },
     });
     expect(res.status).toBe(200);
-    expect(res.body.room).toMatchObject({ id: room.id, name: "after", notice: "read me", description: "about", pinned_seq: 12, member_count: 2 });
+    expect(res.body.room).toMatchObject({
+      id: room.id,
+      name: "after",
+      notice: "read me",
+      description: "about",
+      pinned_seq: 12,
+      member_count: 2,
+    });
     const after = await roomRow(room.id);
     expect(after.name).toBe("after");
     expect(after.updated_at.getTime()).toBeGreaterThan(before.updated_at.getTime());
     // membership did not change
     expect(Number(after.membership_version)).toBe(1);
 
-    expect((await call(edge, "PATCH", `/v1/rooms/${room.id}`, { token: me.token, body: { notice: null } })).body.room.notice).toBeNull();
+    expect(
+      (await call(edge, "PATCH", `/v1/rooms/${room.id}`, { token: me.token, body: { notice: null } })).body.room.notice,
+    ).toBeNull();
     const { rows: history } = await db().query(
       `select name, description, notice, pinned_seq, changed_by from chat_room_metadata_history where room_id = $1 order by id`,
       [room.id],
@@ -256,7 +338,10 @@ describe("PATCH /rooms/:id", () => {
       { name: "after", description: "about", notice: "read me", pinned_seq: "12", changed_by: me.id },
       { name: "after", description: "about", notice: null, pinned_seq: "12", changed_by: me.id },
     ]);
-    const { rows: meta } = await db().query(`select notice, description, updated_by from chat_room_metadata where room_id = $1`, [room.id]);
+    const { rows: meta } = await db().query(
+      `select notice, description, updated_by from chat_room_metadata where room_id = $1`,
+      [room.id],
+    );
     expect(meta).toEqual([{ notice: null, description: "about", updated_by: me.id }]);
   });
 
@@ -278,7 +363,9 @@ describe("PATCH /rooms/:id", () => {
     expect((await patch(plain, { notice: "by member" })).status).toBe(200);
     expect((await patch(plain, { notice: "again", name: "sneaky" })).status).toBe(403);
     expect((await roomRow(room.id)).name).toBe("by admin");
-    const { rows } = await db().query(`select count(*)::int as n from chat_room_metadata_history where room_id = $1`, [room.id]);
+    const { rows } = await db().query(`select count(*)::int as n from chat_room_metadata_history where room_id = $1`, [
+      room.id,
+    ]);
     expect(rows[0].n).toBe(3);
   });
 
@@ -299,7 +386,9 @@ describe("PATCH /rooms/:id", () => {
     expect((await db().query(`select 1 from chat_room_metadata where room_id = $1`, [room.id])).rowCount).toBe(0);
     const res = await call(edge, "PATCH", `/v1/rooms/${room.id}`, { token: a.token, body: { pinned_seq: 9 } });
     expect(res.status).toBe(200);
-    const { rows } = await db().query(`select pinned_seq, updated_by from chat_room_metadata where room_id = $1`, [room.id]);
+    const { rows } = await db().query(`select pinned_seq, updated_by from chat_room_metadata where room_id = $1`, [
+      room.id,
+    ]);
     expect(rows).toEqual([{ pinned_seq: "9", updated_by: a.id }]);
   });
 
@@ -313,10 +402,17 @@ describe("PATCH /rooms/:id", () => {
     expect((await patch({ notice: "x".repeat(2001) })).status).toBe(400);
     expect((await patch({ pinned_seq: -1 })).status).toBe(400);
     expect((await patch({ pinned_seq: 1.5 })).status).toBe(400);
-    expect((await call(edge, "PATCH", `/v1/rooms/${room.id}`, { token: me.token, rawBody: "{name:" })).status).toBe(400);
-    expect((await call(edge, "PATCH", `/v1/rooms/${crypto.randomUUID()}`, { token: me.token, body: { notice: "x" } })).status).toBe(404);
+    expect((await call(edge, "PATCH", `/v1/rooms/${room.id}`, { token: me.token, rawBody: "{name:" })).status).toBe(
+      400,
+    );
+    expect(
+      (await call(edge, "PATCH", `/v1/rooms/${crypto.randomUUID()}`, { token: me.token, body: { notice: "x" } }))
+        .status,
+    ).toBe(404);
     expect((await call(edge, "PATCH", `/v1/rooms/${room.id}`, { body: { notice: "x" } })).status).toBe(401);
-    const { rows } = await db().query(`select count(*)::int as n from chat_room_metadata_history where room_id = $1`, [room.id]);
+    const { rows } = await db().query(`select count(*)::int as n from chat_room_metadata_history where room_id = $1`, [
+      room.id,
+    ]);
     expect(rows[0].n).toBe(1);
   });
 });
@@ -332,7 +428,10 @@ describe("PATCH /rooms/:id/me", () => {
     expect(await memberRow(room.id, me.id)).toMatchObject({ muted: false });
 
     const dm = await direct(edge, me, x);
-    const hide = await call(edge, "PATCH", `/v1/rooms/${dm.id}/me`, { token: me.token, body: { hidden: true, muted: false } });
+    const hide = await call(edge, "PATCH", `/v1/rooms/${dm.id}/me`, {
+      token: me.token,
+      body: { hidden: true, muted: false },
+    });
     expect(hide.body).toEqual({ muted: false, hidden: true });
     expect(await memberRow(dm.id, me.id)).toMatchObject({ hidden: true });
   });
@@ -340,11 +439,21 @@ describe("PATCH /rooms/:id/me", () => {
   it("refuses non-members, unknown rooms and bad bodies", async () => {
     const [me, stranger] = (await people(2)) as [Seeded, Seeded];
     const room = await group(edge, me, []);
-    expect((await call(edge, "PATCH", `/v1/rooms/${room.id}/me`, { token: stranger.token, body: { muted: true } })).status).toBe(403);
-    expect((await call(edge, "PATCH", `/v1/rooms/${crypto.randomUUID()}/me`, { token: me.token, body: { muted: true } })).status).toBe(404);
+    expect(
+      (await call(edge, "PATCH", `/v1/rooms/${room.id}/me`, { token: stranger.token, body: { muted: true } })).status,
+    ).toBe(403);
+    expect(
+      (await call(edge, "PATCH", `/v1/rooms/${crypto.randomUUID()}/me`, { token: me.token, body: { muted: true } }))
+        .status,
+    ).toBe(404);
     expect((await call(edge, "PATCH", `/v1/rooms/${room.id}/me`, { token: me.token, body: {} })).status).toBe(400);
-    expect((await call(edge, "PATCH", `/v1/rooms/${room.id}/me`, { token: me.token, body: { muted: "yes" } })).status).toBe(400);
-    expect((await call(edge, "PATCH", `/v1/rooms/${room.id}/me`, { token: me.token, body: { muted: true, role: "owner" } })).status).toBe(400);
+    expect(
+      (await call(edge, "PATCH", `/v1/rooms/${room.id}/me`, { token: me.token, body: { muted: "yes" } })).status,
+    ).toBe(400);
+    expect(
+      (await call(edge, "PATCH", `/v1/rooms/${room.id}/me`, { token: me.token, body: { muted: true, role: "owner" } }))
+        .status,
+    ).toBe(400);
     expect(await memberRow(room.id, me.id)).toMatchObject({ muted: false, role: 3 });
   });
 });

@@ -6,7 +6,14 @@ import { and, desc, eq, ne, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import type { Database } from "../../db/client.js";
 import { MemberRole, MemberStatus, RoomStatus, RoomType, UserStatus } from "../../db/codes.js";
-import { chatMembers, chatRoomMetadata, chatRoomMetadataHistory, chatRoomRoles, chatRooms, users } from "../../db/schema/index.js";
+import {
+  chatMembers,
+  chatRoomMetadata,
+  chatRoomMetadataHistory,
+  chatRoomRoles,
+  chatRooms,
+  users,
+} from "../../db/schema/index.js";
 import {
   AddMembersBody,
   CreateRoomBody,
@@ -19,14 +26,29 @@ import {
   type RoomMember,
   type RoomSummary,
 } from "../../protocol/index.js";
-import type { AddMembersResponse, MemberResponse, MyRoomSettings, RoomDetailResponse, RoomListResponse, RoomResponse } from "../../protocol/rooms.js";
+import type {
+  AddMembersResponse,
+  MemberResponse,
+  MyRoomSettings,
+  RoomDetailResponse,
+  RoomListResponse,
+  RoomResponse,
+} from "../../protocol/rooms.js";
 import type { AppBindings } from "../env.js";
 import { dbOf } from "../http/db.js";
 import { HttpError, forbidden, invalid, notFound } from "../http/errors.js";
 import { idParam, readJson } from "../http/validate.js";
 import { notifySessions, pushRoomState, roomStub, sessionStub } from "../realtime/room-sync.js";
 import { whoBlocked } from "../users/blocks.js";
-import { canRemove, describePermissions, missingPermissions, nextOwner, permissionsForPatch, planRoleChange, roleName } from "./permissions.js";
+import {
+  canRemove,
+  describePermissions,
+  missingPermissions,
+  nextOwner,
+  permissionsForPatch,
+  planRoleChange,
+  roleName,
+} from "./permissions.js";
 import { directKey, toRoom } from "./serialize.js";
 import {
   activeMemberCount,
@@ -66,7 +88,11 @@ roomsRoutes.post("/", async (c) => {
   return c.json({ room } satisfies RoomResponse, 201);
 });
 
-async function openDirectRoom(db: Database, me: string, peerId: string): Promise<{ room: Room; created: boolean; revived: boolean }> {
+async function openDirectRoom(
+  db: Database,
+  me: string,
+  peerId: string,
+): Promise<{ room: Room; created: boolean; revived: boolean }> {
   if (peerId === me) throw invalid("a direct room needs another person; peer_id is your own id");
   const [peer] = await db.select({ id: users.id, status: users.status }).from(users).where(eq(users.id, peerId));
   if (!peer || peer.status !== UserStatus.active) throw notFound("no such user");
@@ -78,19 +104,35 @@ async function openDirectRoom(db: Database, me: string, peerId: string): Promise
     // side of the pair) exactly one inserts; the others wait for its commit and insert nothing.
     const [created] = await tx
       .insert(chatRooms)
-      .values({ roomType: RoomType.direct, status: RoomStatus.active, directKey: key, createdBy: me, membershipVersion: 1 })
+      .values({
+        roomType: RoomType.direct,
+        status: RoomStatus.active,
+        directKey: key,
+        createdBy: me,
+        membershipVersion: 1,
+      })
       .onConflictDoNothing({ target: chatRooms.directKey, where: sql`direct_key is not null` })
       .returning();
     if (created) {
       await tx.insert(chatRoomRoles).values(roleRows(created.id, RoomType.direct));
-      await tx.insert(chatMembers).values(
-        [me, peerId].map((userId) => ({ roomId: created.id, userId, role: MemberRole.member, status: MemberStatus.active })),
-      );
+      await tx
+        .insert(chatMembers)
+        .values(
+          [me, peerId].map((userId) => ({
+            roomId: created.id,
+            userId,
+            role: MemberRole.member,
+            status: MemberStatus.active,
+          })),
+        );
       return { room: toRoom(created, null, 2, me), created: true, revived: false };
     }
 
     // A new statement under READ COMMITTED sees the winner's committed row.
-    const [existing] = await tx.select({ id: chatRooms.id, status: chatRooms.status }).from(chatRooms).where(eq(chatRooms.directKey, key));
+    const [existing] = await tx
+      .select({ id: chatRooms.id, status: chatRooms.status })
+      .from(chatRooms)
+      .where(eq(chatRooms.directKey, key));
     if (!existing) throw new HttpError(503, "unavailable", "the direct room is being created; try again");
     const revived = existing.status !== RoomStatus.active && (await reviveDirectRoom(tx, existing.id, [me, peerId]));
     return { room: await roomView(tx, existing.id, me), created: false, revived };
@@ -123,10 +165,16 @@ async function reviveDirectRoom(tx: Tx, roomId: string, pair: string[]): Promise
   return revived.length > 0 || claimed.length > 0;
 }
 
-async function createGroup(db: Database, me: string, name: string, memberIds: string[]): Promise<{ room: Room; memberIds: string[] }> {
+async function createGroup(
+  db: Database,
+  me: string,
+  name: string,
+  memberIds: string[],
+): Promise<{ room: Room; memberIds: string[] }> {
   const others = [...new Set(memberIds)].filter((id) => id !== me);
   // CreateRoomBody already caps member_ids at 999; kept so the rule holds if that schema changes
-  if (others.length + 1 > MAX_GROUP_MEMBERS) throw invalid(`a group has at most ${MAX_GROUP_MEMBERS} members, the creator included`);
+  if (others.length + 1 > MAX_GROUP_MEMBERS)
+    throw invalid(`a group has at most ${MAX_GROUP_MEMBERS} members, the creator included`);
   const inactive = await inactiveUsersAmong(db, others);
   if (inactive.length) throw notFound(`unknown or inactive users: ${listIds(inactive)}`);
   const blockers = [...(await whoBlocked(db, me, others))];
@@ -142,10 +190,12 @@ async function createGroup(db: Database, me: string, name: string, memberIds: st
     // history holds every state including the first, so the original name is never lost
     await tx.insert(chatRoomMetadataHistory).values({ roomId: room.id, name, changedBy: me });
     await tx.insert(chatRoomRoles).values(roleRows(room.id, RoomType.group));
-    await tx.insert(chatMembers).values([
-      { roomId: room.id, userId: me, role: MemberRole.owner, status: MemberStatus.active },
-      ...others.map((userId) => ({ roomId: room.id, userId, role: MemberRole.member, status: MemberStatus.active })),
-    ]);
+    await tx
+      .insert(chatMembers)
+      .values([
+        { roomId: room.id, userId: me, role: MemberRole.owner, status: MemberStatus.active },
+        ...others.map((userId) => ({ roomId: room.id, userId, role: MemberRole.member, status: MemberStatus.active })),
+      ]);
     return { room: toRoom(room, meta ?? null, others.length + 1, me), memberIds: [me, ...others] };
   });
 }
@@ -171,7 +221,11 @@ roomsRoutes.get("/", async (c) => {
   // the rooms when it is not online); PostgreSQL's copy of read_seq is the fallback
   let summaries: Record<string, RoomSummary> = {};
   try {
-    if (rows.length) summaries = await sessionStub(c.env, me).summaries(me, rows.map((r) => r.room.id));
+    if (rows.length)
+      summaries = await sessionStub(c.env, me).summaries(
+        me,
+        rows.map((r) => r.room.id),
+      );
   } catch (err) {
     console.warn("room summaries unavailable", err);
   }
@@ -216,9 +270,11 @@ roomsRoutes.patch("/:id", async (c) => {
   const room = await db.transaction(async (tx) => {
     // the lock orders concurrent edits, so each history row is the state that edit produced
     const access = await requireMember(tx, roomId, me, { lock: true });
-    if (patch.name !== undefined && access.room.roomType === RoomType.direct) throw forbidden("a direct room has no name to change");
+    if (patch.name !== undefined && access.room.roomType === RoomType.direct)
+      throw forbidden("a direct room has no name to change");
     const missing = missingPermissions(access.perms, needed);
-    if (missing.length) throw forbidden(`your role (${roleName(access.member.role)}) may not ${describePermissions(missing)}`);
+    if (missing.length)
+      throw forbidden(`your role (${roleName(access.member.role)}) may not ${describePermissions(missing)}`);
 
     const [updated] = await tx
       .update(chatRooms)
@@ -247,7 +303,11 @@ roomsRoutes.patch("/:id", async (c) => {
     });
     return roomView(tx, roomId, me);
   });
-  c.executionCtx.waitUntil(roomStub(c.env, roomId).notifyUpdated(roomId).catch((err: unknown) => console.warn("room update not announced", err)));
+  c.executionCtx.waitUntil(
+    roomStub(c.env, roomId)
+      .notifyUpdated(roomId)
+      .catch((err: unknown) => console.warn("room update not announced", err)),
+  );
   return c.json({ room } satisfies RoomResponse);
 });
 
@@ -261,7 +321,8 @@ roomsRoutes.post("/:id/members", async (c) => {
     // Locked first: concurrent adds queue here, and each counts the members the previous one
     // committed, so together they can never pass the limit.
     const access = await requireMember(tx, roomId, me, { lock: true });
-    if (access.room.roomType === RoomType.direct) throw forbidden("a direct room has exactly two members; start a group instead");
+    if (access.room.roomType === RoomType.direct)
+      throw forbidden("a direct room has exactly two members; start a group instead");
     if (!access.perms.canInvite) throw forbidden(`your role (${roleName(access.member.role)}) may not add members`);
 
     const current = await tx
@@ -286,7 +347,15 @@ roomsRoutes.post("/:id/members", async (c) => {
     }
 
     // someone who left or was removed comes back as a fresh member: new role, join time and settings
-    const rejoin = { status: MemberStatus.active, role: MemberRole.member, leftAt: null, joinedAt: sql`now()`, muted: false, hidden: false, updatedAt: sql`now()` };
+    const rejoin = {
+      status: MemberStatus.active,
+      role: MemberRole.member,
+      leftAt: null,
+      joinedAt: sql`now()`,
+      muted: false,
+      hidden: false,
+      updatedAt: sql`now()`,
+    };
     await tx
       .insert(chatMembers)
       .values(fresh.map((userId) => ({ roomId, userId, role: MemberRole.member, status: MemberStatus.active })))
@@ -308,11 +377,15 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
   const me = c.get("auth").userId;
   await db.transaction(async (tx) => {
     const access = await requireMember(tx, roomId, me, { lock: true });
-    if (access.room.roomType === RoomType.direct) throw forbidden("nobody leaves a direct room; hide it with PATCH /rooms/:id/me");
+    if (access.room.roomType === RoomType.direct)
+      throw forbidden("nobody leaves a direct room; hide it with PATCH /rooms/:id/me");
     const leaving = target === me;
     let targetRow = access.member;
     if (!leaving) {
-      const [row] = await tx.select().from(chatMembers).where(and(eq(chatMembers.roomId, roomId), eq(chatMembers.userId, target), isActiveMember));
+      const [row] = await tx
+        .select()
+        .from(chatMembers)
+        .where(and(eq(chatMembers.roomId, roomId), eq(chatMembers.userId, target), isActiveMember));
       if (!row) throw notFound("that user is not a member of this room");
       if (!access.perms.canKick) throw forbidden(`your role (${roleName(access.member.role)}) may not remove members`);
       if (!canRemove({ role: access.member.role, canKick: access.perms.canKick }, row.role)) {
@@ -327,11 +400,20 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
     if (leaving && targetRow.role === MemberRole.owner) {
       // a group keeps an owner while it has members; the last one out leaves it empty
       const rest = await tx
-        .select({ id: chatMembers.id, userId: chatMembers.userId, role: chatMembers.role, joinedAt: chatMembers.joinedAt })
+        .select({
+          id: chatMembers.id,
+          userId: chatMembers.userId,
+          role: chatMembers.role,
+          joinedAt: chatMembers.joinedAt,
+        })
         .from(chatMembers)
         .where(and(eq(chatMembers.roomId, roomId), isActiveMember));
       const heir = nextOwner(rest);
-      if (heir) await tx.update(chatMembers).set({ role: MemberRole.owner, updatedAt: sql`now()` }).where(eq(chatMembers.id, heir.id));
+      if (heir)
+        await tx
+          .update(chatMembers)
+          .set({ role: MemberRole.owner, updatedAt: sql`now()` })
+          .where(eq(chatMembers.id, heir.id));
     }
     await bumpMembership(tx, roomId);
   });
@@ -351,22 +433,39 @@ roomsRoutes.patch("/:id/members/:user_id", async (c) => {
     if (access.room.roomType === RoomType.direct) throw forbidden("a direct room has no roles to change");
     let targetRow = access.member;
     if (target !== me) {
-      const [row] = await tx.select().from(chatMembers).where(and(eq(chatMembers.roomId, roomId), eq(chatMembers.userId, target), isActiveMember));
+      const [row] = await tx
+        .select()
+        .from(chatMembers)
+        .where(and(eq(chatMembers.roomId, roomId), eq(chatMembers.userId, target), isActiveMember));
       if (!row) throw notFound("that user is not a member of this room");
       targetRow = row;
     }
-    const plan = planRoleChange({ actorRole: access.member.role, targetRole: targetRow.role, targetIsActor: target === me, newRole: role });
+    const plan = planRoleChange({
+      actorRole: access.member.role,
+      targetRole: targetRow.role,
+      targetIsActor: target === me,
+      newRole: role,
+    });
     switch (plan.kind) {
       case "refused":
         throw new HttpError(plan.status, plan.status === 400 ? "invalid" : "forbidden", plan.message);
       case "unchanged":
         return { user_id: target, role: roleName(targetRow.role) };
       case "set":
-        await tx.update(chatMembers).set({ role: plan.role, updatedAt: sql`now()` }).where(eq(chatMembers.id, targetRow.id));
+        await tx
+          .update(chatMembers)
+          .set({ role: plan.role, updatedAt: sql`now()` })
+          .where(eq(chatMembers.id, targetRow.id));
         break;
       case "transfer":
-        await tx.update(chatMembers).set({ role: MemberRole.owner, updatedAt: sql`now()` }).where(eq(chatMembers.id, targetRow.id));
-        await tx.update(chatMembers).set({ role: MemberRole.admin, updatedAt: sql`now()` }).where(eq(chatMembers.id, access.member.id));
+        await tx
+          .update(chatMembers)
+          .set({ role: MemberRole.owner, updatedAt: sql`now()` })
+          .where(eq(chatMembers.id, targetRow.id));
+        await tx
+          .update(chatMembers)
+          .set({ role: MemberRole.admin, updatedAt: sql`now()` })
+          .where(eq(chatMembers.id, access.member.id));
         break;
     }
     await bumpMembership(tx, roomId);

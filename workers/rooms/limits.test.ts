@@ -7,8 +7,10 @@ import { activeCount, group, people, version, type Seeded } from "./test-fixture
 
 const edge = useEdge();
 
-const createGroup = (owner: Seeded, ids: string[]) => call(edge, "POST", "/v1/rooms", { token: owner.token, body: { type: "group", name: "big", member_ids: ids } });
-const add = (roomId: string, by: Seeded, ids: string[]) => call(edge, "POST", `/v1/rooms/${roomId}/members`, { token: by.token, body: { user_ids: ids } });
+const createGroup = (owner: Seeded, ids: string[]) =>
+  call(edge, "POST", "/v1/rooms", { token: owner.token, body: { type: "group", name: "big", member_ids: ids } });
+const add = (roomId: string, by: Seeded, ids: string[]) =>
+  call(edge, "POST", `/v1/rooms/${roomId}/members`, { token: by.token, body: { user_ids: ids } });
 const ids = (list: Seeded[]) => list.map((u) => u.id);
 
 describe("direct rooms under concurrent creation", () => {
@@ -26,11 +28,17 @@ describe("direct rooms under concurrent creation", () => {
     expect(roomIds.size).toBe(1);
     const [roomId] = [...roomIds] as [string];
 
-    const { rows: rooms } = await db().query(`select id from chat_rooms where direct_key = $1`, [[a.id, b.id].sort().join(":")]);
+    const { rows: rooms } = await db().query(`select id from chat_rooms where direct_key = $1`, [
+      [a.id, b.id].sort().join(":"),
+    ]);
     expect(rooms).toEqual([{ id: roomId }]);
-    const { rows: members } = await db().query(`select count(*)::int as n from chat_members where room_id = $1`, [roomId]);
+    const { rows: members } = await db().query(`select count(*)::int as n from chat_members where room_id = $1`, [
+      roomId,
+    ]);
     expect(members[0].n).toBe(2);
-    const { rows: roles } = await db().query(`select count(*)::int as n from chat_room_roles where room_id = $1`, [roomId]);
+    const { rows: roles } = await db().query(`select count(*)::int as n from chat_room_roles where room_id = $1`, [
+      roomId,
+    ]);
     expect(roles[0].n).toBe(1);
     expect(await version(roomId)).toBe(1);
   });
@@ -78,7 +86,9 @@ describe("the 1,000-member limit", () => {
     const last = rest[999]!;
     expect((await add(room.id, owner, [last.id])).status).toBe(409);
     // a free seat lets exactly that one in
-    expect((await call(edge, "DELETE", `/v1/rooms/${room.id}/members/${rest[0]!.id}`, { token: owner.token })).status).toBe(204);
+    expect(
+      (await call(edge, "DELETE", `/v1/rooms/${room.id}/members/${rest[0]!.id}`, { token: owner.token })).status,
+    ).toBe(204);
     const after = await add(room.id, owner, [last.id]);
     expect(after.status).toBe(200);
     expect(after.body.room.member_count).toBe(1000);

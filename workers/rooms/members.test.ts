@@ -2,12 +2,24 @@
 import { describe, expect, it } from "vitest";
 import { call, db } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
-import { activeCount, block, direct, group, makeAdmin, memberRow, people, version, type Seeded } from "./test-fixtures.js";
+import {
+  activeCount,
+  block,
+  direct,
+  group,
+  makeAdmin,
+  memberRow,
+  people,
+  version,
+  type Seeded,
+} from "./test-fixtures.js";
 
 const edge = useEdge();
 
-const add = (roomId: string, by: Seeded | null, ids: string[]) => call(edge, "POST", `/v1/rooms/${roomId}/members`, { token: by?.token, body: { user_ids: ids } });
-const remove = (roomId: string, by: Seeded | null, target: string) => call(edge, "DELETE", `/v1/rooms/${roomId}/members/${target}`, { token: by?.token });
+const add = (roomId: string, by: Seeded | null, ids: string[]) =>
+  call(edge, "POST", `/v1/rooms/${roomId}/members`, { token: by?.token, body: { user_ids: ids } });
+const remove = (roomId: string, by: Seeded | null, target: string) =>
+  call(edge, "DELETE", `/v1/rooms/${roomId}/members/${target}`, { token: by?.token });
 const setRole = (roomId: string, by: Seeded | null, target: string, role: unknown) =>
   call(edge, "PATCH", `/v1/rooms/${roomId}/members/${target}`, { token: by?.token, body: { role } });
 const roles = async (roomId: string) => {
@@ -16,7 +28,9 @@ const roles = async (roomId: string) => {
 };
 const tokens = new Map<string, Seeded>();
 async function ownerOf(roomId: string): Promise<Seeded> {
-  const { rows } = await db().query(`select user_id from chat_members where room_id = $1 and role = 3 and status = 1`, [roomId]);
+  const { rows } = await db().query(`select user_id from chat_members where room_id = $1 and role = 3 and status = 1`, [
+    roomId,
+  ]);
   return tokens.get(rows[0].user_id)!;
 }
 async function crowd(n: number) {
@@ -80,16 +94,30 @@ describe("POST /rooms/:id/members", () => {
     expect((await add(room.id, null, [ok.id])).status).toBe(401);
     expect((await add(room.id, me, [])).status).toBe(400);
     expect((await add(room.id, me, ["robert'); drop table chat_members;--"])).status).toBe(400);
-    expect((await call(edge, "POST", `/v1/rooms/${room.id}/members`, { token: me.token, body: { user_ids: [ok.id], role: "admin" } })).status).toBe(400);
-    expect((await call(edge, "POST", `/v1/rooms/${room.id}/members`, { token: me.token, rawBody: "[" })).status).toBe(400);
-    expect((await call(edge, "POST", `/v1/rooms/x/members`, { token: me.token, body: { user_ids: [ok.id] } })).status).toBe(400);
+    expect(
+      (
+        await call(edge, "POST", `/v1/rooms/${room.id}/members`, {
+          token: me.token,
+          body: { user_ids: [ok.id], role: "admin" },
+        })
+      ).status,
+    ).toBe(400);
+    expect((await call(edge, "POST", `/v1/rooms/${room.id}/members`, { token: me.token, rawBody: "[" })).status).toBe(
+      400,
+    );
+    expect(
+      (await call(edge, "POST", `/v1/rooms/x/members`, { token: me.token, body: { user_ids: [ok.id] } })).status,
+    ).toBe(400);
   });
 
   it("brings back someone who left as a fresh member in the same row", async () => {
     const [me, x] = (await crowd(2)) as [Seeded, Seeded];
     const room = await group(edge, me, [x]);
     await makeAdmin(room.id, x);
-    await db().query(`update chat_members set muted = true, hidden = true where room_id = $1 and user_id = $2`, [room.id, x.id]);
+    await db().query(`update chat_members set muted = true, hidden = true where room_id = $1 and user_id = $2`, [
+      room.id,
+      x.id,
+    ]);
     const before = await memberRow(room.id, x.id);
     expect((await remove(room.id, x, x.id)).status).toBe(204);
     const res = await add(room.id, me, [x.id]);
@@ -160,7 +188,11 @@ describe("DELETE /rooms/:id/members/:user_id", () => {
     const room = await group(edge, me, [oldMember, newAdmin, oldAdmin]);
     await makeAdmin(room.id, newAdmin);
     await makeAdmin(room.id, oldAdmin);
-    const ago = (id: string, minutes: number) => db().query(`update chat_members set joined_at = now() - make_interval(mins => $3) where room_id = $1 and user_id = $2`, [room.id, id, minutes]);
+    const ago = (id: string, minutes: number) =>
+      db().query(
+        `update chat_members set joined_at = now() - make_interval(mins => $3) where room_id = $1 and user_id = $2`,
+        [room.id, id, minutes],
+      );
     await ago(oldMember.id, 30);
     await ago(oldAdmin.id, 20);
     await ago(newAdmin.id, 10);
@@ -173,7 +205,10 @@ describe("DELETE /rooms/:id/members/:user_id", () => {
   it("passes ownership to the longest-standing member when there is no admin", async () => {
     const [me, young, old] = (await crowd(3)) as [Seeded, Seeded, Seeded];
     const room = await group(edge, me, [young, old]);
-    await db().query(`update chat_members set joined_at = now() - interval '1 hour' where room_id = $1 and user_id = $2`, [room.id, old.id]);
+    await db().query(
+      `update chat_members set joined_at = now() - interval '1 hour' where room_id = $1 and user_id = $2`,
+      [room.id, old.id],
+    );
     expect((await remove(room.id, me, me.id)).status).toBe(204);
     expect(await roles(room.id)).toEqual({ [old.id]: "owner", [young.id]: "member" });
     // the new owner holds the owner's powers
@@ -235,7 +270,14 @@ describe("PATCH /rooms/:id/members/:user_id", () => {
     expect((await setRole(room.id, me, stranger.id, "admin")).status).toBe(404);
     expect((await setRole(room.id, me, x.id, "superuser")).status).toBe(400);
     expect((await setRole(room.id, me, x.id, 3)).status).toBe(400);
-    expect((await call(edge, "PATCH", `/v1/rooms/${room.id}/members/${x.id}`, { token: me.token, body: { role: "admin", x: 1 } })).status).toBe(400);
+    expect(
+      (
+        await call(edge, "PATCH", `/v1/rooms/${room.id}/members/${x.id}`, {
+          token: me.token,
+          body: { role: "admin", x: 1 },
+        })
+      ).status,
+    ).toBe(400);
     expect((await setRole(room.id, null, x.id, "admin")).status).toBe(401);
     expect(await roles(room.id)).toEqual({ [me.id]: "owner", [admin.id]: "admin", [x.id]: "member" });
     expect(await version(room.id)).toBe(1);

@@ -21,12 +21,31 @@ const { owner, admin, member } = MemberRole;
 describe("default role permissions", () => {
   it("gives the owner everything, admins all but rank, members send and invite only", () => {
     expect(Object.values(GROUP_ROLE_PERMISSIONS.owner).every(Boolean)).toBe(true);
-    expect(GROUP_ROLE_PERMISSIONS.admin).toEqual({ canSend: true, canPin: true, canKick: true, canEditNotice: true, canInvite: true, canRename: true });
-    expect(GROUP_ROLE_PERMISSIONS.member).toEqual({ canSend: true, canPin: false, canKick: false, canEditNotice: false, canInvite: true, canRename: false });
+    expect(GROUP_ROLE_PERMISSIONS.admin).toEqual({
+      canSend: true,
+      canPin: true,
+      canKick: true,
+      canEditNotice: true,
+      canInvite: true,
+      canRename: true,
+    });
+    expect(GROUP_ROLE_PERMISSIONS.member).toEqual({
+      canSend: true,
+      canPin: false,
+      canKick: false,
+      canEditNotice: false,
+      canInvite: true,
+      canRename: false,
+    });
   });
 
   it("never lets a direct room be renamed, grown or emptied", () => {
-    expect(DIRECT_MEMBER_PERMISSIONS).toMatchObject({ canRename: false, canInvite: false, canKick: false, canSend: true });
+    expect(DIRECT_MEMBER_PERMISSIONS).toMatchObject({
+      canRename: false,
+      canInvite: false,
+      canKick: false,
+      canSend: true,
+    });
     expect(Object.values(NO_PERMISSIONS).some(Boolean)).toBe(false);
   });
 
@@ -57,11 +76,18 @@ describe("permissionsForPatch", () => {
     expect(permissionsForPatch({ name: "x" })).toEqual(["canRename"]);
     expect(permissionsForPatch({ notice: null, description: "d" })).toEqual(["canEditNotice"]);
     expect(permissionsForPatch({ pinned_seq: null })).toEqual(["canPin"]);
-    expect(permissionsForPatch({ name: "x", notice: "n", pinned_seq: 4 }).sort()).toEqual(["canEditNotice", "canPin", "canRename"]);
+    expect(permissionsForPatch({ name: "x", notice: "n", pinned_seq: 4 }).sort()).toEqual([
+      "canEditNotice",
+      "canPin",
+      "canRename",
+    ]);
     expect(permissionsForPatch({})).toEqual([]);
   });
   it("reports what a role lacks", () => {
-    expect(missingPermissions(GROUP_ROLE_PERMISSIONS.member, ["canRename", "canInvite", "canPin"])).toEqual(["canRename", "canPin"]);
+    expect(missingPermissions(GROUP_ROLE_PERMISSIONS.member, ["canRename", "canInvite", "canPin"])).toEqual([
+      "canRename",
+      "canPin",
+    ]);
     expect(missingPermissions(GROUP_ROLE_PERMISSIONS.admin, ["canRename", "canPin"])).toEqual([]);
   });
 });
@@ -77,8 +103,18 @@ describe("nextOwner", () => {
     expect(heir?.userId).toBe("a-old");
   });
   it("falls back to the longest-standing member, ties broken by id", () => {
-    expect(nextOwner([{ userId: "m2", role: member, joinedAt: at(5) }, { userId: "m1", role: member, joinedAt: at(1) }])?.userId).toBe("m1");
-    expect(nextOwner([{ userId: "b", role: member, joinedAt: at(1) }, { userId: "a", role: member, joinedAt: at(1) }])?.userId).toBe("a");
+    expect(
+      nextOwner([
+        { userId: "m2", role: member, joinedAt: at(5) },
+        { userId: "m1", role: member, joinedAt: at(1) },
+      ])?.userId,
+    ).toBe("m1");
+    expect(
+      nextOwner([
+        { userId: "b", role: member, joinedAt: at(1) },
+        { userId: "a", role: member, joinedAt: at(1) },
+      ])?.userId,
+    ).toBe("a");
   });
   it("finds nobody in an empty room", () => {
     expect(nextOwner([])).toBeUndefined();
@@ -87,18 +123,36 @@ describe("nextOwner", () => {
 
 describe("planRoleChange", () => {
   it("lets only the owner change roles", () => {
-    expect(planRoleChange({ actorRole: admin, targetRole: member, targetIsActor: false, newRole: "admin" })).toMatchObject({ kind: "refused", status: 403 });
-    expect(planRoleChange({ actorRole: member, targetRole: member, targetIsActor: true, newRole: "admin" })).toMatchObject({ kind: "refused", status: 403 });
+    expect(
+      planRoleChange({ actorRole: admin, targetRole: member, targetIsActor: false, newRole: "admin" }),
+    ).toMatchObject({ kind: "refused", status: 403 });
+    expect(
+      planRoleChange({ actorRole: member, targetRole: member, targetIsActor: true, newRole: "admin" }),
+    ).toMatchObject({ kind: "refused", status: 403 });
   });
   it("promotes, demotes, transfers and ignores no-ops", () => {
-    expect(planRoleChange({ actorRole: owner, targetRole: member, targetIsActor: false, newRole: "admin" })).toEqual({ kind: "set", role: admin });
-    expect(planRoleChange({ actorRole: owner, targetRole: admin, targetIsActor: false, newRole: "member" })).toEqual({ kind: "set", role: member });
-    expect(planRoleChange({ actorRole: owner, targetRole: admin, targetIsActor: false, newRole: "owner" })).toEqual({ kind: "transfer" });
-    expect(planRoleChange({ actorRole: owner, targetRole: admin, targetIsActor: false, newRole: "admin" })).toEqual({ kind: "unchanged" });
-    expect(planRoleChange({ actorRole: owner, targetRole: owner, targetIsActor: true, newRole: "owner" })).toEqual({ kind: "unchanged" });
+    expect(planRoleChange({ actorRole: owner, targetRole: member, targetIsActor: false, newRole: "admin" })).toEqual({
+      kind: "set",
+      role: admin,
+    });
+    expect(planRoleChange({ actorRole: owner, targetRole: admin, targetIsActor: false, newRole: "member" })).toEqual({
+      kind: "set",
+      role: member,
+    });
+    expect(planRoleChange({ actorRole: owner, targetRole: admin, targetIsActor: false, newRole: "owner" })).toEqual({
+      kind: "transfer",
+    });
+    expect(planRoleChange({ actorRole: owner, targetRole: admin, targetIsActor: false, newRole: "admin" })).toEqual({
+      kind: "unchanged",
+    });
+    expect(planRoleChange({ actorRole: owner, targetRole: owner, targetIsActor: true, newRole: "owner" })).toEqual({
+      kind: "unchanged",
+    });
   });
   it("keeps the owner from leaving the group ownerless", () => {
-    expect(planRoleChange({ actorRole: owner, targetRole: owner, targetIsActor: true, newRole: "admin" })).toMatchObject({ kind: "refused", status: 400 });
+    expect(
+      planRoleChange({ actorRole: owner, targetRole: owner, targetIsActor: true, newRole: "admin" }),
+    ).toMatchObject({ kind: "refused", status: 400 });
   });
 });
 

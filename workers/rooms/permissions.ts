@@ -16,10 +16,24 @@ export interface Permissions {
 }
 export type Permission = keyof Permissions;
 
-const ALL: Permissions = { canSend: true, canPin: true, canKick: true, canEditNotice: true, canInvite: true, canRename: true };
+const ALL: Permissions = {
+  canSend: true,
+  canPin: true,
+  canKick: true,
+  canEditNotice: true,
+  canInvite: true,
+  canRename: true,
+};
 
 /** A member whose role has no chat_room_roles row gets nothing: a missing row must fail closed. */
-export const NO_PERMISSIONS: Permissions = { canSend: false, canPin: false, canKick: false, canEditNotice: false, canInvite: false, canRename: false };
+export const NO_PERMISSIONS: Permissions = {
+  canSend: false,
+  canPin: false,
+  canKick: false,
+  canEditNotice: false,
+  canInvite: false,
+  canRename: false,
+};
 
 // Defaults written into chat_room_roles when a group is created. They live in rows (not only
 // here) so that a room's rules can be changed later without a deploy. Admins have every
@@ -33,7 +47,12 @@ export const GROUP_ROLE_PERMISSIONS: Readonly<Record<RoleName, Permissions>> = {
 
 // Both people in a direct room are plain members with equal say over its notice and pin; a
 // direct room never has a name, never grows and nobody can be put out of it.
-export const DIRECT_MEMBER_PERMISSIONS: Permissions = { ...NO_PERMISSIONS, canSend: true, canPin: true, canEditNotice: true };
+export const DIRECT_MEMBER_PERMISSIONS: Permissions = {
+  ...NO_PERMISSIONS,
+  canSend: true,
+  canPin: true,
+  canEditNotice: true,
+};
 
 export function roleName(code: number): RoleName {
   return nameOf(MemberRole, code) as RoleName;
@@ -105,7 +124,8 @@ export interface OwnerCandidate {
  * creation time) are ordered by user id so that the choice never depends on row order.
  */
 export function nextOwner<T extends OwnerCandidate>(candidates: readonly T[]): T | undefined {
-  const byTenure = (a: T, b: T) => a.joinedAt.getTime() - b.joinedAt.getTime() || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0);
+  const byTenure = (a: T, b: T) =>
+    a.joinedAt.getTime() - b.joinedAt.getTime() || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0);
   const admins = candidates.filter((c) => c.role === MemberRole.admin).sort(byTenure);
   if (admins.length) return admins[0];
   return candidates.filter((c) => c.role === MemberRole.member).sort(byTenure)[0];
@@ -119,13 +139,24 @@ export type RoleChange =
   | { kind: "refused"; status: 400 | 403; message: string };
 
 /** What `PATCH /rooms/:id/members/:user_id {role}` does, given who asks and about whom. */
-export function planRoleChange(input: { actorRole: number; targetRole: number; targetIsActor: boolean; newRole: RoleName }): RoleChange {
+export function planRoleChange(input: {
+  actorRole: number;
+  targetRole: number;
+  targetIsActor: boolean;
+  newRole: RoleName;
+}): RoleChange {
   const wanted = roleCode(input.newRole);
-  if (input.actorRole !== MemberRole.owner) return { kind: "refused", status: 403, message: "only the owner can change roles" };
+  if (input.actorRole !== MemberRole.owner)
+    return { kind: "refused", status: 403, message: "only the owner can change roles" };
   if (input.targetIsActor) {
     if (wanted === MemberRole.owner) return { kind: "unchanged" };
     // a group always has exactly one owner: stepping down happens by handing ownership over
-    return { kind: "refused", status: 400, message: "the owner cannot step down; give the owner role to another member (you become an admin) or leave the room" };
+    return {
+      kind: "refused",
+      status: 400,
+      message:
+        "the owner cannot step down; give the owner role to another member (you become an admin) or leave the room",
+    };
   }
   if (wanted === input.targetRole) return { kind: "unchanged" };
   if (wanted === MemberRole.owner) return { kind: "transfer" };

@@ -4,10 +4,25 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database, Exec, Tx } from "../../db/client.js";
 import { isActiveMember } from "../../db/membership.js";
 import { BlockStatus, MemberRole, MemberStatus, RoomStatus, RoomType, UserStatus } from "../../db/codes.js";
-import { chatMembers, chatRoomMetadata, chatRoomRoles, chatRooms, userBlock, users, type MemberRow, type RoomRow } from "../../db/schema/index.js";
+import {
+  chatMembers,
+  chatRoomMetadata,
+  chatRoomRoles,
+  chatRooms,
+  userBlock,
+  users,
+  type MemberRow,
+  type RoomRow,
+} from "../../db/schema/index.js";
 import type { Room } from "../../protocol/index.js";
 import { forbidden, notFound } from "../http/errors.js";
-import { DIRECT_MEMBER_PERMISSIONS, GROUP_ROLE_PERMISSIONS, NO_PERMISSIONS, roleCode, type Permissions } from "./permissions.js";
+import {
+  DIRECT_MEMBER_PERMISSIONS,
+  GROUP_ROLE_PERMISSIONS,
+  NO_PERMISSIONS,
+  roleCode,
+  type Permissions,
+} from "./permissions.js";
 import { toRoom } from "./serialize.js";
 
 export type { Exec, Tx };
@@ -29,7 +44,12 @@ export interface Access {
  * `lock`, the room row stays locked until the transaction ends; every membership change takes
  * this lock first, so member counts, ownership and membership_version change one at a time.
  */
-export async function requireMember(exec: Exec, roomId: string, userId: string, opts: { lock?: boolean } = {}): Promise<Access> {
+export async function requireMember(
+  exec: Exec,
+  roomId: string,
+  userId: string,
+  opts: { lock?: boolean } = {},
+): Promise<Access> {
   const query = exec
     .select({ room: chatRooms, member: chatMembers, perms: chatRoomRoles })
     .from(chatRooms)
@@ -90,5 +110,7 @@ export async function bumpMembership(tx: Tx, roomId: string): Promise<number> {
 export function roleRows(roomId: string, type: number) {
   const toRow = (role: number, p: Permissions) => ({ roomId, role, ...p });
   if (type === RoomType.direct) return [toRow(MemberRole.member, DIRECT_MEMBER_PERMISSIONS)];
-  return (Object.keys(GROUP_ROLE_PERMISSIONS) as Array<keyof typeof GROUP_ROLE_PERMISSIONS>).map((name) => toRow(roleCode(name), GROUP_ROLE_PERMISSIONS[name]));
+  return (Object.keys(GROUP_ROLE_PERMISSIONS) as Array<keyof typeof GROUP_ROLE_PERMISSIONS>).map((name) =>
+    toRow(roleCode(name), GROUP_ROLE_PERMISSIONS[name]),
+  );
 }

@@ -11,7 +11,10 @@ export async function people(n: number): Promise<Seeded[]> {
 }
 
 export async function group(edge: Edge, owner: Seeded, members: Seeded[], name = "a group"): Promise<Room> {
-  const res = await call(edge, "POST", "/v1/rooms", { token: owner.token, body: { type: "group", name, member_ids: members.map((m) => m.id) } });
+  const res = await call(edge, "POST", "/v1/rooms", {
+    token: owner.token,
+    body: { type: "group", name, member_ids: members.map((m) => m.id) },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.room;
 }
@@ -24,7 +27,10 @@ export async function direct(edge: Edge, a: Seeded, b: Seeded): Promise<Room> {
 
 /** `blocker` blocks `blocked`, written the way the friends API stores a block. */
 export async function block(blocker: Seeded, blocked: Seeded) {
-  await db().query(`insert into user_block (blocker_id, blocked_id, status) values ($1, $2, 1)`, [blocker.id, blocked.id]);
+  await db().query(`insert into user_block (blocker_id, blocked_id, status) values ($1, $2, 1)`, [
+    blocker.id,
+    blocked.id,
+  ]);
 }
 
 export async function roomRow(id: string) {
@@ -42,7 +48,10 @@ export async function memberRow(roomId: string, userId: string) {
 }
 
 export async function activeCount(roomId: string): Promise<number> {
-  const { rows } = await db().query(`select count(*)::int as n from chat_members where room_id = $1 and status = 1 and left_at is null`, [roomId]);
+  const { rows } = await db().query(
+    `select count(*)::int as n from chat_members where room_id = $1 and status = 1 and left_at is null`,
+    [roomId],
+  );
   return rows[0].n;
 }
 

@@ -10,6 +10,12 @@ export async function whoBlocked(db: Exec, target: string, userIds: string[]): P
   const rows = await db
     .select({ blockerId: userBlock.blockerId })
     .from(userBlock)
-    .where(and(eq(userBlock.blockedId, target), eq(userBlock.status, BlockStatus.active), inArray(userBlock.blockerId, userIds)));
+    .where(
+      and(
+        eq(userBlock.blockedId, target),
+        eq(userBlock.status, BlockStatus.active),
+        inArray(userBlock.blockerId, userIds),
+      ),
+    );
   return new Set(rows.map((r) => r.blockerId));
 }

@@ -25,7 +25,8 @@ async function insertUsers(rows: Array<{ handle: string; display_name: string; s
 /** A short unique stem (handles are at most 32 characters and we append to it). */
 const stem = () => uniqueHandle("s").replace(/_/g, "").slice(0, 20);
 
-const search = (q: string, token = caller.token, extra = "") => call<UserSearchResponse & Partial<ErrorBody>>(edge, "GET", `/v1/users?q=${encodeURIComponent(q)}${extra}`, { token });
+const search = (q: string, token = caller.token, extra = "") =>
+  call<UserSearchResponse & Partial<ErrorBody>>(edge, "GET", `/v1/users?q=${encodeURIComponent(q)}${extra}`, { token });
 
 describe("GET /v1/me", () => {
   it("answers the caller's profile after a real registration", async () => {
@@ -37,7 +38,11 @@ describe("GET /v1/me", () => {
 
   it("refuses a missing, malformed, foreign or expired token", async () => {
     const [user] = await seedUsers(1);
-    for (const headers of [{} as Record<string, string>, { authorization: "Bearer not-a-jwt" }, { authorization: `Basic ${user!.token}` }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: "Bearer not-a-jwt" },
+      { authorization: `Basic ${user!.token}` },
+    ]) {
       const res = await call(edge, "GET", "/v1/me", { headers });
       expect(res.status).toBe(401);
       expect(res.body.error?.code).toBe("unauthorized");
@@ -82,7 +87,9 @@ describe("GET /v1/users", () => {
     ]);
     const res = await search(`ZQ${s}`);
     expect(res.status).toBe(200);
-    expect(res.body.users).toEqual([exact!, byName!, longer!].map(({ id, handle, display_name }) => ({ id, handle, display_name })));
+    expect(res.body.users).toEqual(
+      [exact!, byName!, longer!].map(({ id, handle, display_name }) => ({ id, handle, display_name })),
+    );
     expect(res.body.users.map((u) => u.id)).not.toContain(other!.id);
     // without an exact match the order is by handle
     const partial = await search(`zq${s.slice(0, -1)}`);
@@ -147,13 +154,19 @@ describe("GET /v1/users", () => {
     const [other] = await seedUsers(1);
     expect((await search(`v${s}`, other!.token)).body.users.map((u) => u.id)).toContain(blocker!.id);
     // a lifted block shows them again
-    await db().query("update user_block set status = $3 where blocker_id = $1 and blocked_id = $2", [blocker!.id, caller.id, BlockStatus.lifted]);
+    await db().query("update user_block set status = $3 where blocker_id = $1 and blocked_id = $2", [
+      blocker!.id,
+      caller.id,
+      BlockStatus.lifted,
+    ]);
     expect((await search(`v${s}`)).body.users.map((u) => u.id)).toContain(blocker!.id);
   });
 
   it("answers 20 by default, honours limit, and caps it at 50", async () => {
     const s = stem();
-    await insertUsers(Array.from({ length: 55 }, (_, i) => ({ handle: `n${s}${String(i).padStart(2, "0")}`, display_name: "Many" })));
+    await insertUsers(
+      Array.from({ length: 55 }, (_, i) => ({ handle: `n${s}${String(i).padStart(2, "0")}`, display_name: "Many" })),
+    );
     const def = await search(`n${s}`);
     expect(def.body.users).toHaveLength(20);
     expect(def.body.users[0]!.handle).toBe(`n${s}00`);
@@ -168,7 +181,13 @@ describe("GET /v1/users", () => {
   });
 
   it("refuses a missing, blank, oversized or unknown query parameter, and no token", async () => {
-    for (const path of ["/v1/users", "/v1/users?q=", "/v1/users?q=%20%20", `/v1/users?q=${"a".repeat(65)}`, "/v1/users?q=abc&sort=handle"]) {
+    for (const path of [
+      "/v1/users",
+      "/v1/users?q=",
+      "/v1/users?q=%20%20",
+      `/v1/users?q=${"a".repeat(65)}`,
+      "/v1/users?q=abc&sort=handle",
+    ]) {
       const res = await call(edge, "GET", path, { token: caller.token });
       expect(res.status, path).toBe(400);
       expect(res.body.error?.code).toBe("invalid");
