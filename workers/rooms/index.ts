@@ -115,16 +115,14 @@ async function openDirectRoom(
       .returning();
     if (created) {
       await tx.insert(chatRoomRoles).values(roleRows(created.id, RoomType.direct));
-      await tx
-        .insert(chatMembers)
-        .values(
-          [me, peerId].map((userId) => ({
-            roomId: created.id,
-            userId,
-            role: MemberRole.member,
-            status: MemberStatus.active,
-          })),
-        );
+      await tx.insert(chatMembers).values(
+        [me, peerId].map((userId) => ({
+          roomId: created.id,
+          userId,
+          role: MemberRole.member,
+          status: MemberStatus.active,
+        })),
+      );
       return { room: toRoom(created, null, 2, me), created: true, revived: false };
     }
 
