@@ -2,7 +2,7 @@
 // the dev signing key from there, so they can seed users and sign tokens as the edge would.
 import fs from "node:fs";
 import path from "node:path";
-import { signAccessToken } from "../workers/auth/access-tokens.js";
+import { signAccessToken } from "../lib/auth-tokens/index.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 

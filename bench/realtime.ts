@@ -11,7 +11,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import WebSocket from "ws";
-import { mapLimit } from "../durable-objects/shared/parallel.js";
+import { mapLimit } from "../lib/parallel/index.js";
 import { devToken, readEdgeEnv } from "./edge-env.js";
 import { fmt, summary } from "./stats.js";
 

@@ -8,7 +8,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import WebSocket from "ws";
-import { mapLimit } from "../durable-objects/shared/parallel.js";
+import { mapLimit } from "../lib/parallel/index.js";
 import { devToken } from "./edge-env.js";
 import { readEdgeEnv, startBenchEdge } from "./miniflare-edge.js";
 

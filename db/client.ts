@@ -41,3 +41,20 @@ export function openDb(settings: DbSettings): DbHandle {
   const db = drizzle({ client: pool, schema });
   return { db, close: () => pool.end() };
 }
+
+/**
+ * Runs `fn` on a handle of its own and ends it in the background (`waitUntil`): for Durable
+ * Objects, whose work outlives no request but must not wait for the pool to close either.
+ */
+export async function withDb<T>(
+  settings: DbSettings,
+  waitUntil: (p: Promise<unknown>) => void,
+  fn: (db: Database) => Promise<T>,
+): Promise<T> {
+  const handle = openDb(settings);
+  try {
+    return await fn(handle.db);
+  } finally {
+    waitUntil(handle.close().catch(() => {}));
+  }
+}

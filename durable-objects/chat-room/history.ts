@@ -2,6 +2,9 @@
 // only in the archive (the hot tail starts after them), so a page walks from one into the other
 // with no gap and no duplicate. Pure apart from the two readers it is given.
 import type { HistoryPage, HistoryQuery } from "../../protocol/index.js";
+import type { MemberState } from "./members.js";
+import type { SinkClient } from "./sink-client.js";
+import type { RoomMeta, RoomStore } from "./store.js";
 
 type PageQuery = { before_seq?: number; after_seq?: number; limit: number };
 
@@ -45,4 +48,30 @@ export async function historyPage(src: HistorySources, q: HistoryQuery): Promise
     messages: [...hot.messages, ...visible],
     has_more: older.has_more && visible.length === older.messages.length,
   };
+}
+
+/** A member's history page in this room: the hot tail, then the archive (503 while it is unreachable). */
+export async function roomHistory(
+  store: Pick<RoomStore, "oldestSeq" | "page">,
+  sink: Pick<SinkClient, "page"> | null,
+  meta: RoomMeta,
+  member: Pick<MemberState, "joined_seq">,
+  q: HistoryQuery,
+): Promise<{ page: HistoryPage } | { status: 503; message: string }> {
+  try {
+    const page = await historyPage(
+      {
+        floor: member.joined_seq,
+        oldestHot: store.oldestSeq(),
+        lastSeq: meta.last_seq,
+        hot: (pq) => store.page(meta.room_id, member.joined_seq, pq),
+        archive: sink ? (pq) => sink.page(meta.room_id, pq) : null,
+      },
+      q,
+    );
+    return { page };
+  } catch (err) {
+    console.warn(`room ${meta.room_id}: archive read failed: ${String(err)}`);
+    return { status: 503, message: "older messages are unavailable right now; try again" };
+  }
 }

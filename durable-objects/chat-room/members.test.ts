@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RoomSnapshot } from "../../protocol/index.js";
-import { blockedFrom, planMembership, type MemberState } from "./members.js";
+import { effectiveReadSeq, planMembership, type MemberState } from "./members.js";
 
 const snap = (members: Array<[string, string, string]>): RoomSnapshot => ({
   room_id: "r",
@@ -62,10 +62,9 @@ describe("planMembership", () => {
   });
 });
 
-describe("blockedFrom", () => {
-  it("stops both sides sending in a blocked direct room and the blocked side reading", () => {
-    expect(blockedFrom([["a", "b"]], "direct", "a")).toEqual({ send: true, read: false });
-    expect(blockedFrom([["a", "b"]], "direct", "b")).toEqual({ send: true, read: true });
-    expect(blockedFrom([["a", "b"]], "group", "b")).toEqual({ send: false, read: false });
+describe("effectiveReadSeq", () => {
+  it("is the read offset, but never before the join point", () => {
+    expect(effectiveReadSeq({ read_seq: 7, joined_seq: 3 })).toBe(7);
+    expect(effectiveReadSeq({ read_seq: 0, joined_seq: 12 })).toBe(12);
   });
 });

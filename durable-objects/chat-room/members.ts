@@ -55,13 +55,7 @@ export function planMembership(
   return { upserts, removed, joined };
 }
 
-/** In a direct room a block in either direction stops sending; the blocked person also stops reading. */
-export function blockedFrom(
-  blocks: ReadonlyArray<readonly [string, string]>,
-  type: "direct" | "group",
-  userId: string,
-): { send: boolean; read: boolean } {
-  if (type !== "direct" || blocks.length === 0) return { send: false, read: false };
-  const isBlocked = blocks.some(([, blocked]) => blocked === userId);
-  return { send: true, read: isBlocked };
+/** Where a member's reading stands: never before the point they joined at. */
+export function effectiveReadSeq(m: Pick<MemberState, "read_seq" | "joined_seq">): number {
+  return Math.max(m.read_seq, m.joined_seq);
 }

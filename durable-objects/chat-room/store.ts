@@ -1,8 +1,8 @@
 // The ChatRoom's storage: every read and write of its SQLite tables. Synchronous (the object's
 // SQLite runs in-process), so a caller can wrap several calls in one transactionSync.
-import type { Attachment, Message, SendFrame } from "../../protocol/index.js";
+import type { Attachment, Message, RoomSnapshot, SendFrame } from "../../protocol/index.js";
 import type { TimeUuidGenerator } from "../shared/timeuuid.js";
-import type { MemberState } from "./members.js";
+import type { MembershipPlan, MemberState } from "./members.js";
 import { ROOM_SCHEMA } from "./schema.js";
 
 type Row = Record<string, SqlStorageValue>;
@@ -130,12 +130,7 @@ export class RoomStore {
 
   setMeta(values: Partial<Record<keyof RoomMeta, string | number | boolean>>): void {
     for (const [key, value] of Object.entries(values)) {
-      const v = typeof value === "boolean" ? (value ? "1" : "0") : String(value);
-      this.sql.exec(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        key,
-        v,
-      );
+      this.setKv(key, typeof value === "boolean" ? (value ? "1" : "0") : String(value));
     }
   }
 
@@ -179,6 +174,26 @@ export class RoomStore {
   removeMember(userId: string): void {
     this.memberCache = null;
     this.sql.exec("DELETE FROM members WHERE user_id = ?", userId);
+  }
+
+  /** A membership snapshot's changes, written together (the caller holds the transaction). */
+  applyMembership(
+    plan: Pick<MembershipPlan, "upserts" | "removed">,
+    snapshot: RoomSnapshot,
+    lastSeq: number,
+    touchedAt: number | null,
+  ): void {
+    for (const m of plan.upserts) this.upsertMember(m);
+    for (const id of plan.removed) this.removeMember(id);
+    this.setBlocks(snapshot.blocks);
+    this.setMeta({
+      room_id: snapshot.room_id,
+      type: snapshot.type,
+      version: snapshot.version,
+      active: snapshot.active,
+      last_seq: lastSeq,
+      ...(touchedAt !== null ? { last_activity: touchedAt } : {}),
+    });
   }
 
   // read on every send (a blocked direct room refuses it): kept like the members
@@ -374,13 +389,6 @@ export class RoomStore {
     return row ? toMessage(roomId, row) : null;
   }
 
-  messagesBetween(roomId: string, fromSeq: number, toSeq: number): Message[] {
-    return this.sql
-      .exec("SELECT * FROM messages WHERE seq >= ? AND seq <= ? ORDER BY seq", fromSeq, toSeq)
-      .toArray()
-      .map((r) => toMessage(roomId, r));
-  }
-
   // ---- outbox ----
   addOutbox(kind: "read" | "push", payload: unknown, now: number, seq: number | null = null): void {
     this.sql.exec(
@@ -452,25 +460,6 @@ export class RoomStore {
       .exec<{ kind: string; n: number }>("SELECT kind, count(*) AS n FROM outbox GROUP BY kind")
       .toArray();
     return Object.fromEntries(rows.map((r) => [r.kind, r.n]));
-  }
-
-  outboxItems(
-    kind: string,
-    limit: number,
-  ): Array<{ id: number; seq: number | null; payload: unknown; created_at: number }> {
-    return this.sql
-      .exec<{ id: number; seq: number | null; payload: string | null; created_at: number }>(
-        "SELECT id, seq, payload, created_at FROM outbox WHERE kind = ? ORDER BY id LIMIT ?",
-        kind,
-        limit,
-      )
-      .toArray()
-      .map((r) => ({
-        id: r.id,
-        seq: r.seq,
-        payload: r.payload ? JSON.parse(r.payload) : null,
-        created_at: r.created_at,
-      }));
   }
 
   // ---- tickets ----

@@ -1,16 +1,46 @@
-// What an object remembers about each socket it holds (the hibernation attachment, which
-// survives eviction) and the rules for closing sockets from its alarm.
+// The one socket host of both objects: it accepts ticketed sockets with the hibernation API,
+// remembers who is behind each, sends, broadcasts, re-authenticates, closes, and says when its
+// next silent or expired socket is due. ChatRoom and UserSession differ only in what they do
+// with the frames, never in this bookkeeping.
+import type { ServerFrame, SocketClaims } from "../../protocol/index.js";
+import { errorFrame } from "./frames.js";
+
+/** Who is behind a socket; kept in memory, and on the socket's attachment so it survives eviction. */
 export interface SocketInfo {
-  /** user id */
-  u: string;
-  /** device id */
-  d: string;
+  userId: string;
+  deviceId: string;
   /** epoch ms when the access token behind the socket expires */
-  t: number;
+  tokenExpiresAt: number;
   /** epoch ms the socket opened */
-  o: number;
+  openedAt: number;
   /** epoch ms of the last frame we saw (stored at most every few seconds) */
+  seenAt: number;
+}
+
+// The attachment is written on every open and re-auth and read back after each wake: short keys
+// keep a thousand of them cheap. Nothing outside this file sees these names.
+interface Attachment {
+  u: string;
+  d: string;
+  t: number;
+  o: number;
   s: number;
+}
+const toAttachment = (i: SocketInfo): Attachment => ({
+  u: i.userId,
+  d: i.deviceId,
+  t: i.tokenExpiresAt,
+  o: i.openedAt,
+  s: i.seenAt,
+});
+
+function readAttachment(ws: WebSocket): SocketInfo | null {
+  try {
+    const a = ws.deserializeAttachment() as Attachment | null;
+    return a ? { userId: a.u, deviceId: a.d, tokenExpiresAt: a.t, openedAt: a.o, seenAt: a.s } : null;
+  } catch {
+    return null;
+  }
 }
 
 export const CloseCode = {
@@ -24,12 +54,12 @@ export const CloseCode = {
   roomGone: 4006,
 } as const;
 
-export function socketInfo(ws: WebSocket): SocketInfo | null {
-  try {
-    return (ws.deserializeAttachment() as SocketInfo | null) ?? null;
-  } catch {
-    return null;
-  }
+/**
+ * The code to answer a peer's close with: 1005 (no code) and 1006 (abnormal) may not be sent, and
+ * 1015 (TLS) neither; everything else a peer sent is valid to echo.
+ */
+export function echoCode(code: number): number {
+  return code === 1005 || code === 1006 || code === 1015 ? 1000 : code;
 }
 
 export interface CloseDecision {
@@ -44,24 +74,26 @@ export function closeDecision(
   now: number,
   silentMs: number,
 ): CloseDecision | null {
-  if (now >= info.t)
+  if (now >= info.tokenExpiresAt) {
     return {
       code: CloseCode.tokenExpired,
       reason: "access token expired; reconnect, or send an auth frame before it expires",
     };
-  const lastHeard = Math.max(info.o, info.s, lastPing ?? 0);
-  if (now - lastHeard >= silentMs)
+  }
+  const lastHeard = Math.max(info.openedAt, info.seenAt, lastPing ?? 0);
+  if (now - lastHeard >= silentMs) {
     return {
       code: CloseCode.silent,
       reason: `silent for ${Math.round(silentMs / 1000)} s; send {"type":"ping"} every 25 s`,
     };
+  }
   return null;
 }
 
 /** When the sweep must look at this socket next. */
 export function nextCheck(info: SocketInfo, lastPing: number | null, silentMs: number): number {
-  const lastHeard = Math.max(info.o, info.s, lastPing ?? 0);
-  return Math.min(info.t, lastHeard + silentMs);
+  const lastHeard = Math.max(info.openedAt, info.seenAt, lastPing ?? 0);
+  return Math.min(info.tokenExpiresAt, lastHeard + silentMs);
 }
 
 /** Sends if the socket is still open; a socket closing under us is not an error of the sender. */
@@ -76,93 +108,152 @@ export function trySend(ws: WebSocket, data: string): boolean {
 
 /** Bad frames a socket may send before it is closed for abuse (1008). */
 export const MAX_BAD_FRAMES = 20;
+/** A sweep is never closer than this after the last: a socket right at its deadline costs one wake. */
+const SWEEP_GAP_MS = 1000;
 
-/**
- * The alarm's socket sweep: closes every socket whose token expired or that fell silent, and
- * says when the next one is due for a look (null when no socket is left).
- */
-export function sweepSockets(
-  ctx: DurableObjectState,
-  infoOf: (ws: WebSocket) => SocketInfo | null,
-  now: number,
-  silentMs: number,
-  close: (ws: WebSocket, code: number, reason: string) => void,
-): number | null {
-  let next: number | null = null;
-  for (const ws of ctx.getWebSockets()) {
-    const info = infoOf(ws);
-    if (!info) continue;
-    const lastPing = ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? null;
-    const decision = closeDecision(info, lastPing, now, silentMs);
-    if (decision) close(ws, decision.code, decision.reason);
-    else next = Math.min(next ?? Infinity, nextCheck(info, lastPing, silentMs));
-  }
-  // never closer than a second apart, so a socket right at its deadline costs one wake
-  return next === null ? null : Math.max(next, now + 1000);
+export type TokenVerifier = (token: string) => Promise<{ userId: string; expiresAt: number } | null>;
+
+export interface SocketHostOptions {
+  silentMs: number;
+  /** checks an `auth` frame's access token */
+  verify: TokenVerifier;
+  /** hears of every socket that leaves, by the peer's close, an error, or our own close */
+  onGone?: (info: SocketInfo) => void;
 }
+
+const userTag = (userId: string) => `u:${userId}`;
+const deviceTag = (deviceId: string) => `d:${deviceId}`;
 
 /**
  * The sockets an object holds, with their attachments kept in memory (so a broadcast never
- * deserializes a thousand of them), the count of bad frames each sent, and one way to close
- * them. Rebuilt from the runtime after the object wakes from hibernation.
+ * deserializes a thousand of them) and the count of bad frames each sent. Rebuilt from the
+ * runtime after the object wakes from hibernation.
  */
-export class HeldSockets {
-  readonly all = new Map<WebSocket, SocketInfo>();
+export class SocketHost {
+  private readonly held = new Map<WebSocket, SocketInfo>();
   private readonly badFrames = new WeakMap<WebSocket, number>();
+  /** when the next socket is due for a look; undefined until the first sweep of this instance */
+  private nextSweep: number | null | undefined;
 
-  /** `onGone` hears of every socket that leaves, by close, error, or our own close */
   constructor(
     private readonly ctx: DurableObjectState,
-    private readonly onGone: (info: SocketInfo) => void = () => {},
+    private readonly opts: SocketHostOptions,
   ) {
     for (const ws of ctx.getWebSockets()) {
-      const info = socketInfo(ws);
-      if (info) this.all.set(ws, info);
+      const info = readAttachment(ws);
+      if (info) this.held.set(ws, info);
     }
   }
 
   get size(): number {
-    return this.all.size;
+    return this.held.size;
   }
 
-  accept(ws: WebSocket, info: SocketInfo, tags: string[]): void {
-    this.ctx.acceptWebSocket(ws, tags);
-    ws.serializeAttachment(info);
-    this.all.set(ws, info);
+  entries(): IterableIterator<[WebSocket, SocketInfo]> {
+    return this.held.entries();
   }
 
-  /** The socket's attachment, its last-seen time moved on (stored at most every 5 s). */
+  infos(): IterableIterator<SocketInfo> {
+    return this.held.values();
+  }
+
+  hasUser(userId: string): boolean {
+    for (const info of this.held.values()) if (info.userId === userId) return true;
+    return false;
+  }
+
+  hasDevice(deviceId: string): boolean {
+    for (const info of this.held.values()) if (info.deviceId === deviceId) return true;
+    return false;
+  }
+
+  /** The devices of each user holding a socket here. */
+  devicesByUser(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const info of this.held.values()) {
+      const list = out.get(info.userId);
+      if (list) list.push(info.deviceId);
+      else out.set(info.userId, [info.deviceId]);
+    }
+    return out;
+  }
+
+  /**
+   * Accepts the socket a verified ticket opens, once: `useTicket` records the ticket's id and
+   * says false when it was used before. The caller sends what must come first, then returns
+   * `client` in its 101.
+   */
+  acceptTicketed(
+    claims: SocketClaims,
+    useTicket: (id: string, expiresAt: number) => boolean,
+    now: number,
+  ): { client: WebSocket; server: WebSocket; info: SocketInfo } | null {
+    if (!useTicket(claims.ticket_id, claims.ticket_expires_at)) return null;
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    const info: SocketInfo = {
+      userId: claims.user_id,
+      deviceId: claims.device_id,
+      tokenExpiresAt: claims.token_expires_at,
+      openedAt: now,
+      seenAt: now,
+    };
+    this.ctx.acceptWebSocket(server, [userTag(info.userId), deviceTag(info.deviceId)]);
+    server.serializeAttachment(toAttachment(info));
+    this.held.set(server, info);
+    this.noteDue(nextCheck(info, null, this.opts.silentMs));
+    return { client, server, info };
+  }
+
+  /** The socket's info, its last-seen time moved on (stored at most every 5 s). */
   touch(ws: WebSocket, now: number): SocketInfo | null {
-    const info = this.all.get(ws) ?? socketInfo(ws);
+    const info = this.held.get(ws) ?? readAttachment(ws);
     if (!info) return null;
-    if (now - info.s > 5000) {
-      info.s = now;
-      ws.serializeAttachment(info);
+    if (now - info.seenAt > 5000) {
+      info.seenAt = now;
+      ws.serializeAttachment(toAttachment(info));
     }
     return info;
   }
 
-  update(ws: WebSocket, info: SocketInfo): void {
-    ws.serializeAttachment(info);
-    this.all.set(ws, info);
+  /** An `auth` frame: a valid token of the same user moves the socket's expiry on. */
+  async reauth(ws: WebSocket, info: SocketInfo, token: string, ref?: string): Promise<boolean> {
+    const auth = await this.opts.verify(token);
+    if (!auth || auth.userId !== info.userId) {
+      this.refuse(ws, errorFrame("unauthorized", "that access token is not valid for this socket", ref));
+      return false;
+    }
+    const renewed = { ...info, tokenExpiresAt: auth.expiresAt };
+    ws.serializeAttachment(toAttachment(renewed));
+    this.held.set(ws, renewed);
+    return true;
   }
 
-  /** Answers a frame with an error; malformed frames count toward closing an abusive socket. */
-  refuse(ws: WebSocket, error: unknown, malformed = true): void {
+  send(ws: WebSocket, frame: ServerFrame | string): boolean {
+    return trySend(ws, typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** One serialization for every socket, except `skip` and the sockets of `exceptUser`. */
+  broadcast(frame: ServerFrame | string, opts: { skip?: WebSocket; exceptUser?: string } = {}): void {
+    const data = typeof frame === "string" ? frame : JSON.stringify(frame);
+    for (const [ws, info] of this.held) if (ws !== opts.skip && info.userId !== opts.exceptUser) trySend(ws, data);
+  }
+
+  sendToUser(userId: string, frame: ServerFrame): void {
+    const data = JSON.stringify(frame);
+    for (const ws of this.ctx.getWebSockets(userTag(userId))) trySend(ws, data);
+  }
+
+  /**
+   * Answers a frame with an error. A malformed frame counts toward closing an abusive socket;
+   * a refusal the client could not have foreseen (a role, a rate) does not: `{ counts: false }`.
+   */
+  refuse(ws: WebSocket, error: ServerFrame, opts: { counts?: boolean } = {}): void {
     trySend(ws, JSON.stringify(error));
-    if (!malformed) return;
+    if (opts.counts === false) return;
     const n = (this.badFrames.get(ws) ?? 0) + 1;
     this.badFrames.set(ws, n);
     if (n > MAX_BAD_FRAMES) this.close(ws, CloseCode.policy, "too many invalid frames");
-  }
-
-  /** Forgets the socket; returns its attachment if it was still held. */
-  forget(ws: WebSocket): SocketInfo | undefined {
-    const info = this.all.get(ws);
-    if (!info) return undefined;
-    this.all.delete(ws);
-    this.onGone(info);
-    return info;
   }
 
   close(ws: WebSocket, code: number, reason: string): void {
@@ -174,14 +265,66 @@ export class HeldSockets {
     }
   }
 
-  /** The runtime reported the close (or an error): finish the handshake and forget it. */
+  /** Closes every socket that `match` picks; how many. */
+  closeWhere(match: (info: SocketInfo) => boolean, code: number, reason: string): number {
+    let n = 0;
+    for (const [ws, info] of [...this.held]) {
+      if (!match(info)) continue;
+      this.close(ws, code, reason);
+      n++;
+    }
+    return n;
+  }
+
+  /** The runtime reported the peer's close (or an error): finish the handshake and forget it. */
   closed(ws: WebSocket, code: number, reason: string): SocketInfo | undefined {
     const info = this.forget(ws);
     try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+      ws.close(echoCode(code), reason);
     } catch {
       // already closed
     }
+    return info;
+  }
+
+  /** When the next socket is due for a look (silence or expiry), or null when none is held. */
+  dueAt(): number | null {
+    if (this.held.size === 0) return null;
+    if (this.nextSweep === undefined) {
+      let next = Infinity;
+      for (const [ws, info] of this.held) next = Math.min(next, nextCheck(info, this.lastPing(ws), this.opts.silentMs));
+      this.nextSweep = next;
+    }
+    return this.nextSweep;
+  }
+
+  /** The alarm's sweep: closes every socket whose token expired or that fell silent. */
+  sweep(now: number): void {
+    let next: number | null = null;
+    for (const ws of this.ctx.getWebSockets()) {
+      const info = this.held.get(ws) ?? readAttachment(ws);
+      if (!info) continue;
+      const lastPing = this.lastPing(ws);
+      const decision = closeDecision(info, lastPing, now, this.opts.silentMs);
+      if (decision) this.close(ws, decision.code, decision.reason);
+      else next = Math.min(next ?? Infinity, nextCheck(info, lastPing, this.opts.silentMs));
+    }
+    this.nextSweep = next === null ? null : Math.max(next, now + SWEEP_GAP_MS);
+  }
+
+  private noteDue(at: number): void {
+    if (this.nextSweep !== undefined) this.nextSweep = Math.min(this.nextSweep ?? Infinity, at);
+  }
+
+  private lastPing(ws: WebSocket): number | null {
+    return this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? null;
+  }
+
+  private forget(ws: WebSocket): SocketInfo | undefined {
+    const info = this.held.get(ws);
+    if (!info) return undefined;
+    this.held.delete(ws);
+    this.opts.onGone?.(info);
     return info;
   }
 }

@@ -4,13 +4,12 @@
 // unsubscribes. Rooms tell it about activity, which it forwards to the devices that do not have
 // that room's stream open, and it keeps the per-room cache behind GET /v1/rooms.
 import { DurableObject } from "cloudflare:workers";
-import { openDb } from "../../db/client.js";
-import { watchableAmong } from "../../db/presence-scope.js";
-import { activeRoomIdsOf } from "../../db/room-snapshot.js";
+import { activeRoomIdsOf, watchableAmong, withDb } from "../../db/index.js";
+import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
+import { mapLimit } from "../../lib/parallel/index.js";
 import {
   PING_FRAME,
   PONG_FRAME,
-  SOCKET_CLAIMS_HEADER,
   SessionClientFrame,
   type ActivityAnswer,
   type ActivityEvent,
@@ -18,181 +17,124 @@ import {
   type RoomEvent,
   type RoomSummary,
   type ServerFrame,
-  type SocketClaims,
 } from "../../protocol/index.js";
-import { verifyAccessToken } from "../../workers/auth/access-tokens.js";
-import type { Env } from "../../workers/env.js";
-import { AlarmSlot } from "../shared/alarm.js";
-import { realtimeConfig, type RealtimeConfig } from "../shared/config.js";
+import type { ObjectEnv } from "../env.js";
+import { Scheduler } from "../shared/alarm.js";
+import { realtimeConfig } from "../shared/config.js";
 import { errorFrame, parseClientFrame } from "../shared/frames.js";
-import { mapLimit } from "../shared/parallel.js";
-import { CloseCode, HeldSockets, socketInfo, sweepSockets, trySend, type SocketInfo } from "../shared/sockets.js";
+import { CloseCode, SocketHost, type SocketInfo } from "../shared/sockets.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
+import { claimsOf, jsonError } from "../shared/upgrade.js";
+import { Presence, type PresenceAnswer } from "./presence.js";
 import { SessionStore } from "./store.js";
+import { ROOM_PARALLELISM, Subscriptions } from "./subscriptions.js";
 
-/** rooms subscribed to (or asked) at once: enough to be quick, few enough not to flood the runtime */
-const ROOM_PARALLELISM = 16;
+export type { PresenceAnswer };
 
-export interface PresenceAnswer {
-  status: PresenceStatus;
-  last_seen_at?: string;
-}
-
-export class UserSession extends DurableObject<Env> {
+export class UserSession extends DurableObject<ObjectEnv> {
   private readonly store: SessionStore;
-  private readonly cfg: RealtimeConfig;
-  private readonly alarmSlot: AlarmSlot;
-  private readonly held: HeldSockets;
+  private readonly sockets: SocketHost;
+  private readonly alarms: Scheduler;
+  private readonly presence: Presence;
+  private readonly subs: Subscriptions;
   /** watch_presence costs a query and up to 200 calls: a device may ask a few times, then once in a while */
   private readonly watchLimits = new TokenBuckets({ perSecond: 0.2, burst: 5 });
-  /** the subscription round in flight, so going offline can wait for it and undo all of it */
-  private subscribing: Promise<void> | null = null;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: ObjectEnv) {
     super(ctx, env);
-    this.cfg = realtimeConfig(env as unknown as Record<string, unknown>);
+    const cfg = realtimeConfig(env as unknown as Record<string, unknown>);
+    const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
     this.store = new SessionStore(ctx.storage.sql);
-    this.alarmSlot = new AlarmSlot(ctx.storage);
+    this.sockets = new SocketHost(ctx, { silentMs: cfg.silentSocketMs, verify: (t) => verifyAccessToken(env, t) });
+    const sweep = { dueAt: () => this.sockets.dueAt(), run: (now: number) => this.sweep(now) };
+    this.alarms = new Scheduler(ctx.storage, waitUntil, [sweep]);
+    this.presence = new Presence({
+      store: this.store,
+      sockets: this.sockets,
+      peer: (userId) => this.sessionOf(userId),
+      watchable: async (userId, ids) => [...(await withDb(env, waitUntil, (db) => watchableAmong(db, userId, ids)))],
+    });
+    this.subs = new Subscriptions({
+      store: this.store,
+      room: (roomId) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(roomId)),
+      roomIdsOf: (userId) => withDb(env, waitUntil, (db) => activeRoomIdsOf(db, userId)),
+      online: () => this.online,
+    });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
-    this.held = new HeldSockets(ctx);
-  }
-
-  private get sockets(): Map<WebSocket, SocketInfo> {
-    return this.held.all;
   }
 
   private get online(): boolean {
     return this.sockets.size > 0;
   }
 
-  private remember(userId: string): void {
-    if (this.store.get("user_id") !== userId) this.store.set("user_id", userId);
+  /**
+   * The user this object belongs to: from its storage, else the name its stub was made with (the
+   * runtime leaves `ctx.id.name` undefined when an alarm wakes a cold object). Stored on first use.
+   */
+  private userId(): string {
+    const stored = this.store.get("user_id");
+    if (stored) return stored;
+    const name = this.ctx.id.name;
+    if (!name) throw new Error("UserSession does not know its user yet");
+    this.store.set("user_id", name);
+    return name;
   }
 
   // ---------------------------------------------------------------- session sockets
 
   override async fetch(request: Request): Promise<Response> {
-    const claims = JSON.parse(request.headers.get(SOCKET_CLAIMS_HEADER) ?? "null") as SocketClaims | null;
-    if (!claims || request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
-      return new Response("expected a WebSocket upgrade", { status: 400 });
-    if (!this.store.useTicket(claims.ticket_id, claims.ticket_expires_at)) {
-      return Response.json(
-        { error: { code: "unauthorized", message: "this ticket was already used; get a new one" } },
-        { status: 401 },
-      );
-    }
-    this.remember(claims.user_id);
+    const claims = claimsOf(request);
+    if (!claims) return new Response("expected a WebSocket upgrade", { status: 400 });
+    if (claims.user_id !== this.userId()) return jsonError(403, "forbidden", "this ticket is for another user");
     const wasOnline = this.online;
-    const pair = new WebSocketPair();
-    const [client, server] = [pair[0], pair[1]];
-    const now = Date.now();
-    const info: SocketInfo = { u: claims.user_id, d: claims.device_id, t: claims.token_expires_at, o: now, s: now };
-    this.held.accept(server, info, [`d:${claims.device_id}`]);
-    if (!wasOnline) this.ctx.waitUntil(this.goOnline(claims.user_id));
-    await this.alarmSlot.request(now + Math.min(this.cfg.silentSocketMs, Math.max(1000, info.t - now)));
-    return new Response(null, { status: 101, webSocket: client });
+    const opened = this.sockets.acceptTicketed(claims, (id, exp) => this.store.useTicket(id, exp), Date.now());
+    if (!opened) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
+    if (!wasOnline) this.ctx.waitUntil(this.goOnline());
+    await this.alarms.reschedule();
+    return new Response(null, { status: 101, webSocket: opened.client });
   }
 
-  private async goOnline(userId: string): Promise<void> {
+  private async goOnline(): Promise<void> {
     this.store.set("online_since", String(Date.now()));
-    const round = (async () => {
-      const handle = openDb(this.env);
-      let roomIds: string[];
-      try {
-        roomIds = await activeRoomIdsOf(handle.db, userId);
-      } finally {
-        this.ctx.waitUntil(handle.close().catch(() => {}));
-      }
-      await this.subscribeRooms(userId, roomIds);
-    })();
-    this.subscribing = round.catch((err: unknown) => console.warn(`subscribing ${userId} failed: ${String(err)}`));
-    await Promise.all([this.subscribing, this.announce(userId, "online")]);
+    await Promise.all([this.subs.subscribeAll(this.userId()), this.presence.announce("online")]);
   }
 
-  private async subscribeRooms(userId: string, roomIds: string[]): Promise<void> {
-    const answers = await mapLimit(roomIds, ROOM_PARALLELISM, (roomId) => this.room(roomId).subscribe(roomId, userId));
-    answers.forEach((a, i) => {
-      const roomId = roomIds[i]!;
-      if (a instanceof Error) console.warn(`subscribe to ${roomId} failed: ${a.message}`);
-      else if (a) this.store.replaceSummary(a);
-      else this.store.dropRoom(roomId);
-    });
-  }
-
-  private async goOffline(userId: string): Promise<void> {
+  private async goOffline(): Promise<void> {
     const now = Date.now();
     this.store.set("last_seen", String(now));
     this.store.clearWatching();
-    await this.subscribing;
+    await this.subs.settled();
     // a socket may have come back while we waited: then we are online again, nothing to undo
     if (this.online) return;
-    const rooms = this.store.cachedRoomIds();
     await Promise.all([
-      mapLimit(rooms, ROOM_PARALLELISM, (roomId) => this.room(roomId).unsubscribe(roomId, userId)),
-      this.announce(userId, "offline", new Date(now).toISOString()),
+      this.subs.unsubscribeAll(this.userId()),
+      this.presence.announce("offline", new Date(now).toISOString()),
     ]);
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    const info = this.held.touch(ws, Date.now());
-    if (!info) return this.close(ws, CloseCode.policy, "unknown socket");
+    const info = this.sockets.touch(ws, Date.now());
+    if (!info) return this.sockets.close(ws, CloseCode.policy, "unknown socket");
     const parsed = parseClientFrame(raw, SessionClientFrame);
-    if (!parsed.ok) return this.refuse(ws, parsed.error);
+    if (!parsed.ok) return this.sockets.refuse(ws, parsed.error);
     const frame = parsed.frame;
-    switch (frame.type) {
-      case "ping":
-        trySend(ws, PONG_FRAME);
-        return;
-      case "auth": {
-        const auth = await verifyAccessToken(this.env, frame.access_token);
-        if (!auth || auth.userId !== info.u)
-          return this.refuse(
-            ws,
-            errorFrame("unauthorized", "that access token is not valid for this socket", frame.id),
-          );
-        this.held.update(ws, { ...info, t: auth.expiresAt });
-        return;
-      }
-      case "watch_presence": {
-        const wait = this.watchLimits.take(info.d);
-        if (wait > 0)
-          return this.refuse(
-            ws,
-            errorFrame("rate_limited", "watch_presence too often; the current list stays watched", frame.id, wait),
-            false,
-          );
-        return this.watchPresence(ws, info, frame.user_ids);
-      }
-    }
-  }
-
-  /** Answers with the current status of each watchable user, then keeps the device told of changes. */
-  private async watchPresence(ws: WebSocket, info: SocketInfo, userIds: string[]): Promise<void> {
-    const handle = openDb(this.env);
-    let allowed: string[];
-    try {
-      allowed = [...(await watchableAmong(handle.db, info.u, userIds))];
-    } finally {
-      this.ctx.waitUntil(handle.close().catch(() => {}));
-    }
-    this.store.setWatching(info.d, allowed);
-    const answers = await mapLimit(allowed, ROOM_PARALLELISM, (target) => this.sessionOf(target).watch(target, info.u));
-    answers.forEach((a, i) => {
-      if (a instanceof Error) return;
-      trySend(
-        ws,
-        JSON.stringify({
-          type: "presence",
-          user_id: allowed[i]!,
-          status: a.status,
-          ...(a.last_seen_at ? { last_seen_at: a.last_seen_at } : {}),
-        } satisfies ServerFrame),
+    if (frame.type === "ping") return void this.sockets.send(ws, PONG_FRAME);
+    if (frame.type === "auth") return void (await this.sockets.reauth(ws, info, frame.access_token, frame.id));
+    const wait = this.watchLimits.take(info.deviceId);
+    if (wait > 0) {
+      const error = errorFrame(
+        "rate_limited",
+        "watch_presence too often; the current list stays watched",
+        frame.id,
+        wait,
       );
-    });
+      return this.sockets.refuse(ws, error, { counts: false });
+    }
+    await this.presence.watchFor(ws, info.userId, info.deviceId, frame.user_ids);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    await this.dropSocket(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+    await this.dropSocket(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
@@ -201,18 +143,17 @@ export class UserSession extends DurableObject<Env> {
 
   private async dropSocket(ws: WebSocket, code: number, reason: string): Promise<void> {
     // a socket we closed ourselves was already handled where we closed it
-    const info = this.held.closed(ws, code, reason);
+    const info = this.sockets.closed(ws, code, reason);
     if (!info) return;
-    if ([...this.sockets.values()].every((i) => i.d !== info.d)) this.store.clearWatching(info.d);
-    if (!this.online) await this.goOffline(info.u);
+    if (!this.sockets.hasDevice(info.deviceId)) this.store.clearWatching(info.deviceId);
+    if (!this.online) await this.goOffline();
   }
 
   // ---------------------------------------------------------------- RPC from rooms and the API
 
   /** A room moved on: tell each device that does not hold the room's stream. */
-  async activity(userId: string, event: ActivityEvent): Promise<ActivityAnswer> {
+  async activity(event: ActivityEvent): Promise<ActivityAnswer> {
     if (!this.online) return { online: false };
-    this.remember(userId);
     const s = this.store.putSummary({
       room_id: event.room_id,
       last_seq: event.last_seq,
@@ -228,175 +169,89 @@ export class UserSession extends DurableObject<Env> {
       ...(event.message ? { message: event.message } : {}),
       ...(event.mentioned ? { mentioned: true } : {}),
     } satisfies ServerFrame);
-    for (const [ws, info] of this.sockets) if (!skip.has(info.d)) trySend(ws, frame);
+    for (const [ws, info] of this.sockets.entries()) if (!skip.has(info.deviceId)) this.sockets.send(ws, frame);
     return { online: true };
   }
 
   /** One of the user's devices read a room: the others catch up. */
-  async readSync(userId: string, roomId: string, readSeq: number, fromDevice: string): Promise<void> {
-    this.remember(userId);
+  async readSync(roomId: string, readSeq: number, fromDevice: string): Promise<void> {
     const cached = this.store.cached([roomId]).get(roomId);
     if (cached) this.store.putSummary({ ...cached, read_seq: readSeq });
     const frame = JSON.stringify({ type: "read_sync", room_id: roomId, read_seq: readSeq } satisfies ServerFrame);
-    for (const [ws, info] of this.sockets) if (info.d !== fromDevice) trySend(ws, frame);
+    for (const [ws, info] of this.sockets.entries()) if (info.deviceId !== fromDevice) this.sockets.send(ws, frame);
   }
 
   /** The user joined, left or was removed from a room, or it changed: tell the devices, follow it. */
-  async roomEvent(userId: string, roomId: string, event: RoomEvent): Promise<void> {
+  async roomEvent(roomId: string, event: RoomEvent): Promise<void> {
     // offline: nothing to tell, and nothing to store (the next subscription round starts afresh)
     if (!this.online) return;
-    this.remember(userId);
     if (event === "member_removed") this.store.dropRoom(roomId);
-    if (event === "created" || event === "member_added") await this.subscribeRooms(userId, [roomId]);
-    const frame = JSON.stringify({ type: "room", room_id: roomId, event } satisfies ServerFrame);
-    for (const ws of this.sockets.keys()) trySend(ws, frame);
+    if (event === "created" || event === "member_added") await this.subs.subscribe(this.userId(), [roomId]);
+    this.sockets.broadcast({ type: "room", room_id: roomId, event });
   }
 
-  /**
-   * Summaries for GET /v1/rooms. While online the cache is kept current by activity; otherwise
-   * (and for rooms it has not seen) it asks the rooms themselves.
-   */
-  async summaries(userId: string, roomIds: string[]): Promise<Record<string, RoomSummary>> {
-    this.remember(userId);
-    const cached = this.store.cached(roomIds);
-    const ask = this.online ? roomIds.filter((id) => !cached.has(id)) : roomIds;
-    const answers = await mapLimit(ask, ROOM_PARALLELISM, (roomId) => this.room(roomId).summary(roomId, userId));
-    answers.forEach((a, i) => {
-      if (a instanceof Error || !a) return;
-      this.store.replaceSummary(a);
-      cached.set(ask[i]!, a);
-    });
-    const asked = new Set(roomIds);
-    return Object.fromEntries([...cached].filter(([id]) => asked.has(id)));
+  async summaries(roomIds: string[]): Promise<Record<string, RoomSummary>> {
+    return this.subs.summaries(this.userId(), roomIds);
   }
 
   /** Another user's session wants to hear this user's presence. */
-  async watch(userId: string, watcherId: string): Promise<PresenceAnswer> {
-    this.remember(userId);
-    this.store.addWatcher(watcherId, Date.now());
-    return this.presenceOf();
-  }
-
-  async presence(userId: string): Promise<PresenceAnswer> {
-    this.remember(userId);
-    return this.presenceOf();
-  }
-
-  private presenceOf(): PresenceAnswer {
-    if (this.online) return { status: "online" };
-    const last = this.store.get("last_seen");
-    return { status: "offline", ...(last ? { last_seen_at: new Date(Number(last)).toISOString() } : {}) };
+  async watch(watcherId: string): Promise<PresenceAnswer> {
+    this.userId();
+    return this.presence.watchedBy(watcherId, Date.now());
   }
 
   /** A user this one watches came online or went offline; false when no device watches them any more. */
-  async presenceChanged(
-    userId: string,
-    who: string,
-    status: PresenceStatus,
-    lastSeenAt?: string,
-  ): Promise<{ watching: boolean }> {
-    this.remember(userId);
-    const devices = new Set(this.store.devicesWatching(who));
-    if (!this.online || devices.size === 0) return { watching: false };
-    const frame = JSON.stringify({
-      type: "presence",
-      user_id: who,
-      status,
-      ...(lastSeenAt ? { last_seen_at: lastSeenAt } : {}),
-    } satisfies ServerFrame);
-    let sent = false;
-    for (const [ws, info] of this.sockets) if (devices.has(info.d)) sent = trySend(ws, frame) || sent;
-    return { watching: sent };
-  }
-
-  private async announce(userId: string, status: PresenceStatus, lastSeenAt?: string): Promise<void> {
-    const watchers = this.store.watchers();
-    if (watchers.length === 0) return;
-    const answers = await mapLimit(watchers, ROOM_PARALLELISM, (w) =>
-      this.sessionOf(w).presenceChanged(w, userId, status, lastSeenAt),
-    );
-    this.store.removeWatchers(
-      watchers.filter((_, i) => {
-        const a = answers[i];
-        return !(a instanceof Error) && a !== undefined && !a.watching;
-      }),
-    );
+  async presenceChanged(who: string, status: PresenceStatus, lastSeenAt?: string): Promise<{ watching: boolean }> {
+    return this.presence.changed(who, status, lastSeenAt);
   }
 
   /** Logout of one device: its session socket and its room streams close. */
-  async closeDevice(userId: string, deviceId: string): Promise<number> {
-    return this.closeWhere(userId, (info) => info.d === deviceId, CloseCode.loggedOut, "logged out", deviceId);
+  async closeDevice(deviceId: string): Promise<number> {
+    return this.closeWhere((info) => info.deviceId === deviceId, CloseCode.loggedOut, "logged out", deviceId);
   }
 
   /** Suspension (or deletion): every socket of the user closes. */
-  async closeAll(userId: string): Promise<number> {
-    return this.closeWhere(userId, () => true, CloseCode.suspended, "the account is no longer active");
+  async closeAll(): Promise<number> {
+    return this.closeWhere(() => true, CloseCode.suspended, "the account is no longer active");
   }
 
-  private async closeWhere(
-    userId: string,
-    match: (i: SocketInfo) => boolean,
-    code: number,
-    reason: string,
-    deviceId?: string,
-  ): Promise<number> {
-    this.remember(userId);
-    let closed = 0;
+  private async closeWhere(match: (i: SocketInfo) => boolean, code: number, reason: string, deviceId?: string) {
+    const userId = this.userId();
     const wasOnline = this.online;
-    for (const [ws, info] of [...this.sockets]) {
-      if (!match(info)) continue;
-      this.close(ws, code, reason);
-      closed++;
-    }
+    let closed = this.sockets.closeWhere(match, code, reason);
     // streams live on the rooms; the rooms the user belongs to close theirs too
     const rooms = this.store.cachedRoomIds();
     const results = await mapLimit(rooms, ROOM_PARALLELISM, (roomId) =>
-      this.room(roomId).closeStreams(roomId, userId, deviceId ?? null, code, reason),
+      this.env.CHAT_ROOM.get(this.env.CHAT_ROOM.idFromName(roomId)).closeStreams(
+        userId,
+        deviceId ?? null,
+        code,
+        reason,
+      ),
     );
     for (const r of results) if (typeof r === "number") closed += r;
-    if (wasOnline && !this.online) await this.goOffline(userId);
+    if (wasOnline && !this.online) await this.goOffline();
     return closed;
   }
 
   async inspect(): Promise<{ online: boolean; devices: string[]; rooms: string[]; watchers: string[] }> {
-    return {
-      online: this.online,
-      devices: [...this.sockets.values()].map((i) => i.d),
-      rooms: this.store.cachedRoomIds(),
-      watchers: this.store.watchers(),
-    };
+    const devices = [...this.sockets.infos()].map((i) => i.deviceId);
+    return { online: this.online, devices, rooms: this.store.cachedRoomIds(), watchers: this.store.watchers() };
   }
 
-  // ---------------------------------------------------------------- alarm and helpers
+  // ---------------------------------------------------------------- alarm
 
   override async alarm(): Promise<void> {
-    const wasOnline = this.online;
-    const now = Date.now();
-    const next = sweepSockets(
-      this.ctx,
-      (ws) => this.sockets.get(ws) ?? socketInfo(ws),
-      now,
-      this.cfg.silentSocketMs,
-      (ws, code, reason) => this.close(ws, code, reason),
-    );
-    const userId = this.store.get("user_id");
-    if (wasOnline && !this.online && userId) await this.goOffline(userId);
-    await this.alarmSlot.reset(next, now);
+    await this.alarms.fire();
   }
 
-  private room(roomId: string) {
-    return this.env.CHAT_ROOM.get(this.env.CHAT_ROOM.idFromName(roomId));
+  private async sweep(now: number): Promise<void> {
+    const wasOnline = this.online;
+    this.sockets.sweep(now);
+    if (wasOnline && !this.online) await this.goOffline();
   }
 
   private sessionOf(userId: string) {
     return this.env.USER_SESSION.get(this.env.USER_SESSION.idFromName(userId));
-  }
-
-  private refuse(ws: WebSocket, error: ServerFrame, malformed = true): void {
-    this.held.refuse(ws, error, malformed);
-  }
-
-  private close(ws: WebSocket, code: number, reason: string): void {
-    this.held.close(ws, code, reason);
   }
 }

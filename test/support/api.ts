@@ -3,7 +3,7 @@ import pg from "pg";
 import { inject } from "vitest";
 import type { AuthResponse, PublicUser } from "../../protocol/index.js";
 import type { Edge } from "./edge.js";
-import { signAccessToken } from "../../workers/auth/access-tokens.js";
+import { signAccessToken } from "../../lib/auth-tokens/index.js";
 
 export interface Answer<T = any> {
   status: number;

@@ -18,7 +18,7 @@ import { dbOf } from "../http/db.js";
 import { HttpError, conflict, unauthorized } from "../http/errors.js";
 import { readJson } from "../http/validate.js";
 import { publicUser } from "../users/public-user.js";
-import { signAccessToken } from "./access-tokens.js";
+import { signAccessToken } from "../../lib/auth-tokens/index.js";
 import { DEFAULT_SCRYPT, dummyHash, hashPassword, verifyPassword, type ScryptParams } from "./password.js";
 import {
   DEFAULT_REFRESH_TTL_DAYS,
@@ -225,7 +225,7 @@ authRoutes.post("/logout", requireAuth, async (c) => {
   if (row) await revokeFamilyOf(db, row.familyId);
   await logAuth(db, AuthEvent.logout, true, clientInfo(c), me.userId, me.handle);
   // the device's open sockets (its session socket and room streams) close with it
-  if (device_id) await sessionStub(c.env, me.userId).closeDevice(me.userId, device_id);
+  if (device_id) await sessionStub(c.env, me.userId).closeDevice(device_id);
   return c.body(null, 204);
 });
 

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppBindings } from "../env.js";
 import { unauthorized } from "../http/errors.js";
-import { verifyAccessToken } from "./access-tokens.js";
+import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
 
 export const requireAuth: MiddlewareHandler<AppBindings> = async (c, next) => {
   const header = c.req.header("authorization") ?? "";

@@ -79,7 +79,7 @@ realtimeRoutes.post("/connect/ticket", async (c) => {
 realtimeRoutes.get("/rooms/:id/messages", async (c) => {
   const roomId = lower(idParam(c, "id"));
   const q = readQuery(c, HistoryQuery);
-  const answer = await roomStub(c.env, roomId).history(roomId, c.get("auth").userId, q);
+  const answer = await roomStub(c.env, roomId).history(c.get("auth").userId, q);
   if ("status" in answer)
     throw new HttpError(
       answer.status,

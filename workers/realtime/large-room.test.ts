@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { closeDb } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
-import { mapLimit } from "../../durable-objects/shared/parallel.js";
+import { mapLimit } from "../../lib/parallel/index.js";
 import { eventually, openSession, openStream, sleep, type TestSocket } from "../../test/support/sockets.js";
 import { group, people, type Seeded } from "../rooms/test-fixtures.js";
 

@@ -4,7 +4,7 @@
 // retries and races between concurrent changes are harmless.
 import { openDb, type Exec } from "../../db/client.js";
 import { loadRoomSnapshot } from "../../db/room-snapshot.js";
-import { mapLimit } from "../../durable-objects/shared/parallel.js";
+import { mapLimit } from "../../lib/parallel/index.js";
 import type { RoomEvent } from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { HttpError } from "../http/errors.js";
@@ -75,7 +75,7 @@ export function notifySessions(
 ): void {
   if (userIds.length === 0) return;
   ctx.waitUntil(
-    mapLimit(userIds, SESSION_PARALLELISM, (u) => sessionStub(env, u).roomEvent(u, roomId, event)).then((results) => {
+    mapLimit(userIds, SESSION_PARALLELISM, (u) => sessionStub(env, u).roomEvent(roomId, event)).then((results) => {
       const failed = results.filter((r) => r instanceof Error).length;
       if (failed) console.warn(`room ${roomId}: ${failed} of ${userIds.length} sessions missed "${event}"`);
     }),

@@ -3,7 +3,7 @@
 // object that accepts the socket records the ticket id and refuses it a second time.
 import { SignJWT, jwtVerify } from "jose";
 import { TICKET_TTL_SECONDS, type SocketClaims } from "../../protocol/index.js";
-import { ISSUER, keysFor } from "../auth/access-tokens.js";
+import { ISSUER, keysFor } from "../../lib/auth-tokens/index.js";
 import type { AuthContext, Env } from "../env.js";
 
 const AUDIENCE = "edge-chat:connect";

@@ -220,10 +220,7 @@ roomsRoutes.get("/", async (c) => {
   let summaries: Record<string, RoomSummary> = {};
   try {
     if (rows.length)
-      summaries = await sessionStub(c.env, me).summaries(
-        me,
-        rows.map((r) => r.room.id),
-      );
+      summaries = await sessionStub(c.env, me).summaries(rows.map((r) => r.room.id));
   } catch (err) {
     console.warn("room summaries unavailable", err);
   }
@@ -303,7 +300,7 @@ roomsRoutes.patch("/:id", async (c) => {
   });
   c.executionCtx.waitUntil(
     roomStub(c.env, roomId)
-      .notifyUpdated(roomId)
+      .notifyUpdated()
       .catch((err: unknown) => console.warn("room update not announced", err)),
   );
   return c.json({ room } satisfies RoomResponse);

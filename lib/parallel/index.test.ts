@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mapLimit } from "./parallel.js";
+import { mapLimit } from "./index.js";
 
 describe("mapLimit", () => {
   it("never has more than the limit in flight and keeps the input order", async () => {

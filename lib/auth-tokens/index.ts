@@ -1,7 +1,22 @@
 // Access tokens: short-lived ES256 JWTs, checked at the edge with the public key alone, so no
 // request pays a database round trip to authenticate.
 import { SignJWT, createLocalJWKSet, importJWK, jwtVerify, type JWK, type JWTVerifyGetKey } from "jose";
-import type { AuthContext, Env } from "../env.js";
+
+/** Who a verified access token speaks for. */
+export interface AuthContext {
+  userId: string;
+  handle: string;
+  /** epoch ms when the access token expires */
+  expiresAt: number;
+}
+
+/** The keys' settings (Worker secrets): the signing key, and older public keys during a rotation. */
+export interface TokenKeySettings {
+  /** ES256 private key as a JWK (JSON) with a `kid` */
+  JWT_PRIVATE_JWK: string;
+  /** optional JWKS (JSON) of further public keys still accepted */
+  JWT_PUBLIC_JWKS?: string;
+}
 
 export const ISSUER = "edge-chat";
 const AUDIENCE = "edge-chat:api";
@@ -16,7 +31,7 @@ interface Keys {
 let cached: Keys | undefined;
 
 /** The signing key and the verifier of every key still accepted; also signs connect tickets. */
-export async function keysFor(env: Pick<Env, "JWT_PRIVATE_JWK" | "JWT_PUBLIC_JWKS">): Promise<Keys> {
+export async function keysFor(env: TokenKeySettings): Promise<Keys> {
   const source = env.JWT_PRIVATE_JWK + (env.JWT_PUBLIC_JWKS ?? "");
   if (cached?.source === source) return cached;
   if (!env.JWT_PRIVATE_JWK) throw new Error("JWT_PRIVATE_JWK is not configured");
@@ -31,7 +46,7 @@ export async function keysFor(env: Pick<Env, "JWT_PRIVATE_JWK" | "JWT_PUBLIC_JWK
 }
 
 export async function signAccessToken(
-  env: Pick<Env, "JWT_PRIVATE_JWK" | "JWT_PUBLIC_JWKS"> & { ACCESS_TOKEN_TTL_SECONDS?: string },
+  env: TokenKeySettings & { ACCESS_TOKEN_TTL_SECONDS?: string },
   user: Pick<AuthContext, "userId" | "handle">,
 ): Promise<{ token: string; expiresAt: Date }> {
   const keys = await keysFor(env);
@@ -49,7 +64,7 @@ export async function signAccessToken(
 }
 
 /** null for any token that is not ours, not valid yet, or expired. */
-export async function verifyAccessToken(env: Env, token: string): Promise<AuthContext | null> {
+export async function verifyAccessToken(env: TokenKeySettings, token: string): Promise<AuthContext | null> {
   try {
     const keys = await keysFor(env);
     const { payload } = await jwtVerify(token, keys.verify, {

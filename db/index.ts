@@ -1,0 +1,10 @@
+// The one entry into db/ for the Worker, the objects and the services: the client, the status
+// codes, the schema and the queries more than one deployable runs. Node tooling (an embedded
+// PostgreSQL, the local Neon proxy, migrations) has its own entry, db/local/index.ts.
+export * from "./client.js";
+export * from "./codes.js";
+export * from "./membership.js";
+export * from "./presence-scope.js";
+export * from "./read-offsets.js";
+export * from "./room-snapshot.js";
+export * from "./schema/index.js";

@@ -1,0 +1,5 @@
+// The entry into db/ for Node tooling only (npm start, tests, benchmarks): an embedded
+// PostgreSQL, the WebSocket-to-TCP proxy that plays Neon's role locally, and migrations.
+export * from "./postgres.js";
+export * from "./ws-proxy.js";
+export { ensureDatabase, migrateDatabase, migrationsFolder } from "../migrate.js";

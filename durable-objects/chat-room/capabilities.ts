@@ -1,0 +1,174 @@
+// Wires the room's capabilities to their one store, one socket host and the runtime. Each
+// capability sees only the narrow host it declares (and is unit-tested against a fake of it);
+// this file is the one place that says which real part answers each of those calls.
+import { copyReadOffsets, loadRoomSnapshot, markRoomCleaned, withDb } from "../../db/index.js";
+import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
+import { Scheduler, type TimedJob } from "../shared/alarm.js";
+import type { RealtimeConfig } from "../shared/config.js";
+import { CloseCode, SocketHost } from "../shared/sockets.js";
+import { TimeUuidGenerator } from "../shared/timeuuid.js";
+import type { ObjectEnv } from "../env.js";
+import { ActivityPlanner } from "./activity.js";
+import { Coalescer } from "./coalescer.js";
+import type { FanoutPlan } from "./fanout.js";
+import { Membership } from "./membership.js";
+import { Offsets } from "./offsets.js";
+import { DEFAULT_OUTBOX } from "./outbox.js";
+import { OutboxFlusher } from "./outbox-flusher.js";
+import { SendBatcher } from "./send-batcher.js";
+import { SinkClient } from "./sink-client.js";
+import { RoomStore } from "./store.js";
+import { Upkeep } from "./upkeep.js";
+
+export type RoomParts = ReturnType<typeof roomCapabilities>;
+
+export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: RealtimeConfig) {
+  const store = new RoomStore(ctx.storage.sql);
+  const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
+  const transaction = <T>(fn: () => T): T => ctx.storage.transactionSync(fn);
+  const clock = () => Date.now();
+  const meta = () => store.meta();
+  const roomId = () => store.meta()?.room_id ?? "";
+  const members = () => store.members();
+  const session = (userId: string) => env.USER_SESSION.get(env.USER_SESSION.idFromName(userId));
+  const db = <T>(fn: Parameters<typeof withDb<T>>[2]) => withDb(env, waitUntil, fn);
+
+  const offsetsRef: { offsets?: Offsets } = {};
+  const sockets = new SocketHost(ctx, {
+    silentMs: cfg.silentSocketMs,
+    verify: (token) => verifyAccessToken(env, token),
+    // a member's last stream closing records how far they got
+    onGone: (info) => {
+      if (!sockets.hasUser(info.userId)) offsetsRef.offsets?.caughtUp(info.userId);
+    },
+  });
+  const jobs: TimedJob[] = [];
+  const alarms = new Scheduler(ctx.storage, waitUntil, jobs);
+  const wake = (at: number) => alarms.wake(at);
+
+  const coalescer = new Coalescer(
+    {
+      roomId,
+      memberCount: () => store.memberCount(),
+      broadcast: (frame, opts) => sockets.broadcast(frame, opts),
+      sendToUser: (userId, frame) => sockets.sendToUser(userId, frame),
+      notifyActivity: (users) => activity.notify(users),
+      wake,
+    },
+    cfg,
+  );
+  const activity = new ActivityPlanner({
+    meta,
+    members,
+    latestMessage: () => {
+      const m = store.meta();
+      return m && m.last_seq > 0 ? store.message(m.room_id, m.last_seq) : null;
+    },
+    streamDevices: () => sockets.devicesByUser(),
+    transaction,
+    addPushRow: (payload, now) => store.addOutbox("push", payload, now, payload.seq),
+    markDelivered: (users, seq) => store.markDelivered(users, seq),
+    unsubscribe: (userId) => store.setSubscribed(userId, false),
+    activity: (userId, event) => session(userId).activity(event),
+    reportDelivered: (sender, users, seq) => coalescer.deliveredTo(sender, users, seq),
+    waitUntil,
+    clock,
+  });
+  const sink = SinkClient.from(env);
+  const outbox = new OutboxFlusher(
+    {
+      meta,
+      sink,
+      outbox: {
+        state: (n) => store.archiveState(n),
+        head: (n) => store.archiveHead(n),
+        settle: (ids) => store.settleOutbox(ids),
+        defer: (ids, at) => store.deferOutbox(ids, at),
+        park: (ids) => store.parkOutbox(ids),
+      },
+      message: (seq) => store.message(roomId(), seq),
+      copyReadOffsets: (room, offsets) =>
+        db((d) => copyReadOffsets(d, room, offsets)).catch((err: unknown) =>
+          console.warn(`room ${room}: read offsets not copied to PostgreSQL: ${String(err)}`),
+        ),
+      pruneHotTail: (now) => transaction(() => store.prune(now, cfg)),
+      wake,
+      clock,
+    },
+    {
+      ...DEFAULT_OUTBOX,
+      maxItems: cfg.archiveBatchMaxItems,
+      maxAgeMs: cfg.archiveFlushMs,
+      backoffMaxMs: cfg.archiveRetryMaxMs,
+    },
+  );
+  const offsets = (offsetsRef.offsets = new Offsets({
+    meta,
+    transaction,
+    markRead: (userId, seq, lastSeq) => store.markRead(userId, seq, lastSeq),
+    markDelivered: (users, seq) => store.markDelivered(users, seq),
+    isMember: (userId) => store.member(userId) !== null,
+    addReadRow: (payload, now) => store.addOutbox("read", payload, now),
+    outboxNoted: (now) => outbox.noted(now),
+    receipts: coalescer,
+    readSync: (userId, room, readSeq, fromDevice) => session(userId).readSync(room, readSeq, fromDevice),
+    waitUntil,
+    clock,
+  }));
+  const upkeep = new Upkeep(
+    {
+      meta,
+      maintenanceAt: () => {
+        const v = store.kv("maintenance_at");
+        return v === undefined ? null : Number(v);
+      },
+      setMaintenanceAt: (at) => store.setKv("maintenance_at", String(at)),
+      oldestMessageAt: () => store.oldestMessageAt(),
+      prune: (now) => transaction(() => store.prune(now, cfg)),
+      anyoneHere: () => sockets.size > 0 || store.subscribedCount() > 0,
+      markCleaned: async (room) => void (await db((d) => markRoomCleaned(d, room))),
+      dropEverything: async () => {
+        sockets.closeWhere(() => true, CloseCode.roomGone, "the room was cleaned up");
+        await ctx.storage.deleteAlarm();
+        await ctx.storage.deleteAll();
+        store.dropped();
+      },
+    },
+    cfg,
+  );
+  const membership = new Membership({
+    meta,
+    members,
+    transaction,
+    write: (plan, snapshot, lastSeq, touched) =>
+      store.applyMembership(plan, snapshot, lastSeq, touched ? clock() : null),
+    closeWhere: (match, code, reason) => sockets.closeWhere(match, code, reason),
+    loadSnapshot: (room) => db((d) => loadRoomSnapshot(d, room)),
+    reschedule: () => alarms.reschedule(),
+  });
+  const ids = new TimeUuidGenerator();
+  const sends = new SendBatcher<FanoutPlan>({
+    meta,
+    members,
+    transaction,
+    commitSends: (m, queued, now) => store.commitSends(m.room_id, queued, now, ids, m.last_seq),
+    planFanout: (all, stored, now) => activity.planCommit(all, stored, now),
+    broadcast: (frame) => sockets.broadcast(frame),
+    send: (ws, frame) => sockets.send(ws, frame),
+    refuse: (ws, error) => sockets.refuse(ws, error, { counts: false }),
+    committed: (m, plan, stored, lastSeq, now) => {
+      // the first message makes the room's upkeep (retention) due
+      if (m.last_seq === 0) waitUntil(alarms.reschedule());
+      outbox.noted(now);
+      for (const sender of new Set(stored.map((s) => s.sender_id))) {
+        coalescer.deliveredTo(sender, plan.delivered, lastSeq);
+      }
+      coalescer.activityFor(plan.activity);
+    },
+    nextTurn: (fn) => setTimeout(fn, 0),
+    clock,
+  });
+  // the order the alarm runs them in: sockets first (a closed socket changes who is online)
+  jobs.push({ dueAt: () => sockets.dueAt(), run: (now) => sockets.sweep(now) }, coalescer, outbox, upkeep);
+  return { store, sockets, alarms, membership, sends, coalescer, offsets, sink, roomId };
+}

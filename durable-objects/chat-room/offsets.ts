@@ -1,0 +1,57 @@
+// The one path by which a member's offsets move. `read_seq` only moves forward (clamped to the
+// last seq), enters the outbox in the same transaction, is seen by the room's streams as a
+// receipt and by the reader's other devices as `read_sync`. `delivered_seq` is reported to the
+// sender only; for a member holding a stream it is the last seq by construction, so it is written
+// when their last stream closes, never per message.
+import type { RoomMeta } from "./store.js";
+
+export interface OffsetsHost {
+  meta(): RoomMeta | null;
+  transaction<T>(fn: () => T): T;
+  /** moves read_seq forward; the new value, or null when it did not move */
+  markRead(userId: string, seq: number, lastSeq: number): number | null;
+  markDelivered(userIds: readonly string[], seq: number): void;
+  isMember(userId: string): boolean;
+  addReadRow(payload: { room_id: string; user_id: string; read_seq: number; updated_at: string }, now: number): void;
+  /** the outbox has new items */
+  outboxNoted(now: number): void;
+  /** receipts to the room's streams and to senders: at once, or coalesced in a large room */
+  receipts: { read(userId: string, readSeq: number): void };
+  /** the reader's other devices (those without this stream too) catch up through the session */
+  readSync(userId: string, roomId: string, readSeq: number, fromDevice: string): Promise<void>;
+  waitUntil(p: Promise<unknown>): void;
+  clock(): number;
+}
+
+export class Offsets {
+  constructor(private readonly host: OffsetsHost) {}
+
+  read(userId: string, deviceId: string, seq: number): void {
+    const h = this.host;
+    const meta = h.meta();
+    if (!meta) return;
+    const now = h.clock();
+    const moved = h.transaction(() => {
+      const to = h.markRead(userId, seq, meta.last_seq);
+      if (to !== null) {
+        h.addReadRow(
+          { room_id: meta.room_id, user_id: userId, read_seq: to, updated_at: new Date(now).toISOString() },
+          now,
+        );
+      }
+      return to;
+    });
+    if (moved === null) return;
+    h.outboxNoted(now);
+    h.receipts.read(userId, moved);
+    h.waitUntil(
+      h.readSync(userId, meta.room_id, moved, deviceId).catch((err: unknown) => console.warn("read_sync failed", err)),
+    );
+  }
+
+  /** Members who hold a stream have everything up to the room's last seq (written, not reported). */
+  caughtUp(userId: string): void {
+    const meta = this.host.meta();
+    if (meta && this.host.isMember(userId)) this.host.markDelivered([userId], meta.last_seq);
+  }
+}
