@@ -1,7 +1,6 @@
 // A full group: 1,000 members, every one with the room's stream open, each message reaching
 // every stream exactly once, in order.
 import { describe, expect, it } from "vitest";
-import { closeDb } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
 import { mapLimit } from "../../lib/parallel/index.js";
 import { eventually, openSession, openStream, sleep, type TestSocket } from "../../test/support/sockets.js";

@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import type { ActivityEvent, Message } from "../../protocol/index.js";
+import { ActivityPlanner } from "./activity.js";
+import type { MemberState } from "./members.js";
+import type { RoomMeta } from "./store.js";
+
+const meta: RoomMeta = { room_id: "r", type: "group", version: 1, active: true, last_seq: 2, last_activity: 0 };
+const member = (user_id: string, subscribed: boolean, read_seq = 0): MemberState => ({
+  user_id,
+  role: "member",
+  can_send: true,
+  joined_at: "",
+  joined_seq: 0,
+  read_seq,
+  delivered_seq: 0,
+  subscribed,
+});
+const message = (seq: number, mentions: string[] = []): Message =>
+  ({ room_id: "r", seq, sender_id: "a", mentions, mention_all: false, body: "" }) as unknown as Message;
+
+function fake(members: MemberState[], online: Record<string, boolean>) {
+  const pushRows: unknown[] = [];
+  const delivered: Array<[readonly string[], number]> = [];
+  const unsubscribed: string[] = [];
+  const events: Array<[string, ActivityEvent]> = [];
+  const reported: Array<[string, readonly string[], number]> = [];
+  const pending: Promise<unknown>[] = [];
+  const planner = new ActivityPlanner({
+    meta: () => meta,
+    members: () => members,
+    latestMessage: () => message(2, ["c"]),
+    streamDevices: () => new Map([["a", ["phone"]]]),
+    transaction: (fn) => fn(),
+    addPushRow: (p) => void pushRows.push(p),
+    markDelivered: (users, seq) => void delivered.push([users, seq]),
+    unsubscribe: (u) => void unsubscribed.push(u),
+    activity: async (u, e) => (events.push([u, e]), { online: online[u] ?? false }),
+    reportDelivered: (s, users, seq) => void reported.push([s, users, seq]),
+    waitUntil: (p) => void pending.push(p),
+    clock: () => 5,
+  });
+  return { planner, pushRows, delivered, unsubscribed, events, reported, settle: () => Promise.all(pending) };
+}
+
+describe("ActivityPlanner", () => {
+  it("queues one push row per message for members neither online nor streaming, never the sender", () => {
+    const members = [member("a", false), member("b", false), member("c", false), member("d", true)];
+    const f = fake(members, {});
+    const plan = f.planner.planCommit(members, [message(1), message(2, ["c"])], 5);
+    expect(f.pushRows).toEqual([
+      { room_id: "r", seq: 1, recipients: ["b", "c"], mentioned: [] },
+      { room_id: "r", seq: 2, recipients: ["b", "c"], mentioned: ["c"] },
+    ]);
+    expect(plan.delivered).toEqual(["a"]);
+    expect(plan.activity.map((x) => x.user_id)).toEqual(["d"]);
+  });
+
+  it("tells subscribed members through their session, and pushes to those whose session has no socket", async () => {
+    const f = fake([member("a", false), member("c", true, 1), member("d", true)], { c: true, d: false });
+    f.planner.notify(
+      new Map([
+        ["c", true],
+        ["d", false],
+        ["x", false],
+      ]),
+    );
+    await f.settle();
+    expect(f.events.map(([u, e]) => [u, e.read_seq, e.mentioned])).toEqual([
+      ["c", 1, true],
+      ["d", 0, false],
+    ]);
+    expect(f.delivered).toEqual([[["c"], 2]]);
+    expect(f.unsubscribed).toEqual(["d"]);
+    expect(f.pushRows).toEqual([{ room_id: "r", seq: 2, recipients: ["d"], mentioned: [] }]);
+    expect(f.reported).toEqual([["a", ["c"], 2]]);
+  });
+});
