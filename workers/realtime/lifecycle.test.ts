@@ -58,6 +58,21 @@ describe("a restart", () => {
     expect(await s2.take((f) => f.type === "ack")).toMatchObject({ seq: 2 });
     await s2.close();
   });
+  it("runs a room's alarm that fires after the runtime restarted, in an object nobody woke", async () => {
+    // A cold object woken by its alarm has no ctx.id.name: it must know its room from storage.
+    const dir = mkdtempSync(path.join(tmpdir(), "edge-chat-do-"));
+    dirs.push(dir);
+    const vars = { EMPTY_ROOM_TTL_SECONDS: "3" };
+    const first = await edgeWith(vars, dir);
+    const [a, b] = (await people(2)) as [Seeded, Seeded];
+    const room = await direct(first, a, b);
+    await first.close();
+    expect((await roomRow(room.id)).status).toBe(1);
+
+    await edgeWith(vars, dir);
+    // nothing calls the room: only its alarm can mark it cleaned in PostgreSQL
+    await eventually(async () => (await roomRow(room.id)).status === 3, 15_000, 250);
+  });
 });
 
 describe("sockets over time", () => {
