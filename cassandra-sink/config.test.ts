@@ -12,7 +12,7 @@ describe("cassandra-sink config", () => {
       host: "127.0.0.1",
       port: 8790,
       secret,
-      retentionSeconds: 15_552_000,
+      retentionSeconds: 183 * 86_400,
       store: { kind: "sqlite", path: "/repo/.data/archive.sqlite", purgeIntervalMs: 60_000 },
     });
   });

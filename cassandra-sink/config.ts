@@ -3,11 +3,11 @@
 // failed write hours later.
 import path from "node:path";
 import { ConfigError, wholeNumber } from "../lib/config/index.js";
+import { RETENTION_DAYS_DEFAULT } from "../protocol/archive.js";
 
 export const DEFAULT_PORT = 8790;
 export const DEFAULT_HOST = "127.0.0.1";
-/** 180 days: the product keeps history for 6 months */
-export const DEFAULT_RETENTION_SECONDS = 15_552_000;
+export const DEFAULT_RETENTION_SECONDS = RETENTION_DAYS_DEFAULT * 86_400;
 /**
  * Seqs per Cassandra partition. Bounds a partition by rows, whatever the room's rate: 5,000
  * messages of a typical few hundred bytes are ~1-2 MB; even 5,000 bodies at the 16 KiB cap stay

@@ -1,7 +1,7 @@
 // Tunables of the Durable Objects, read from wrangler.toml [vars] (strings there, numbers here),
 // with the defaults a production deployment starts from.
 import { decimalNumber, wholeNumber, type ConfigEnv } from "../../lib/config/index.js";
-import { ARCHIVE_BATCH_MAX_ITEMS } from "../../protocol/archive.js";
+import { ARCHIVE_BATCH_MAX_ITEMS, RETENTION_DAYS_DEFAULT } from "../../protocol/archive.js";
 
 export interface RealtimeConfig {
   sendPerSecond: number;
@@ -37,7 +37,7 @@ export function realtimeConfig(env: ConfigEnv): RealtimeConfig {
     typingIntervalMs: decimalNumber(env, "TYPING_INTERVAL_MS", { default: 3000 }),
     silentSocketMs: decimalNumber(env, "SILENT_SOCKET_SECONDS", { default: 60, min: 1 }) * 1000,
     emptyRoomTtlMs: decimalNumber(env, "EMPTY_ROOM_TTL_SECONDS", { default: 3600, min: 1 }) * 1000,
-    retentionMs: decimalNumber(env, "RETENTION_DAYS", { default: 183, min: 0.00001 }) * DAY,
+    retentionMs: decimalNumber(env, "RETENTION_DAYS", { default: RETENTION_DAYS_DEFAULT, min: 0.00001 }) * DAY,
     hotTailMaxMessages: wholeNumber(env, "HOT_TAIL_MAX_MESSAGES", { default: 10_000, min: 1 }),
     hotTailMaxAgeMs: decimalNumber(env, "HOT_TAIL_MAX_DAYS", { default: 30, min: 0.00001 }) * DAY,
     // PROTOCOL.md promises that a send stays idempotent for at least 7 days
