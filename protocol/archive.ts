@@ -124,6 +124,11 @@ export const ArchiveHistoryQuery = z
     (q) => q.before_seq === undefined || q.after_seq === undefined || q.after_seq < q.before_seq,
     "after_seq must be below before_seq",
   );
+/**
+ * One history page request with its bounds resolved: what the sink's stores read, what a room
+ * asks the sink for, and what it reads its own hot tail with. The client's HistoryQuery
+ * (protocol/realtime.ts) is looser (limit optional, one bound at a time) and becomes this.
+ */
 export type ArchiveHistoryQuery = z.infer<typeof ArchiveHistoryQuery>;
 
 /**
