@@ -7,8 +7,11 @@ import { signAccessToken } from "../workers/auth/access-tokens.js";
 const root = path.resolve(import.meta.dirname, "..");
 
 export function readEdgeEnv(file = ".data/edge.env"): Record<string, string> {
+  const where = path.resolve(root, file);
+  if (!fs.existsSync(where))
+    throw new Error(`${where} is missing: run \`npm start\` first (it writes the edge's settings there)`);
   const out: Record<string, string> = {};
-  for (const line of fs.readFileSync(path.resolve(root, file), "utf8").split("\n")) {
+  for (const line of fs.readFileSync(where, "utf8").split("\n")) {
     const m = /^([A-Z_]+)='(.*)'$/.exec(line.trim()) ?? /^([A-Z_]+)=(.*)$/.exec(line.trim());
     if (m) out[m[1]!] = m[2]!.replace(/'\\''/g, "'");
   }
