@@ -1,8 +1,8 @@
 // The settings `npm start` hands its edge (.data/edge.env): benchmarks read the database URL and
-// the dev signing key from there, so they can seed users and sign tokens as the edge would.
+// the dev signing key from there, so they can seed users and sign tokens (test/support/tokens.ts)
+// as the edge would.
 import fs from "node:fs";
 import path from "node:path";
-import { signAccessToken } from "../workers/auth/access-tokens.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -16,17 +16,4 @@ export function readEdgeEnv(file = ".data/edge.env"): Record<string, string> {
     if (m) out[m[1]!] = m[2]!.replace(/'\\''/g, "'");
   }
   return out;
-}
-
-/** An access token for a seeded user, signed by the edge's own signer with the dev key. */
-export async function devToken(
-  env: Record<string, string>,
-  user: { id: string; handle: string },
-  ttlSeconds = 3600,
-): Promise<string> {
-  const { token } = await signAccessToken(
-    { JWT_PRIVATE_JWK: env.JWT_PRIVATE_JWK!, ACCESS_TOKEN_TTL_SECONDS: String(ttlSeconds) },
-    { userId: user.id, handle: user.handle },
-  );
-  return token;
 }

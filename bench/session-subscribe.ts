@@ -9,7 +9,8 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import WebSocket from "ws";
 import { mapLimit } from "../durable-objects/shared/parallel.js";
-import { devToken, readEdgeEnv } from "./edge-env.js";
+import { accessToken } from "../test/support/tokens.js";
+import { readEdgeEnv } from "./edge-env.js";
 import { startBenchEdge } from "./miniflare-edge.js";
 
 const { values } = parseArgs({
@@ -28,7 +29,7 @@ const { rows } = await db.query<{ id: string; handle: string }>(
   [[`s${tag}_me`, `s${tag}_peer`]],
 );
 const [me, peer] = rows as [{ id: string; handle: string }, { id: string; handle: string }];
-const token = await devToken(env, me);
+const token = await accessToken(env.JWT_PRIVATE_JWK!, me, 3600);
 const api = async (method: string, p: string, body?: unknown) => {
   const res = await fetch(base + p, {
     method,
