@@ -12,7 +12,8 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import WebSocket from "ws";
 import { mapLimit } from "../lib/parallel/index.js";
-import { devToken, readEdgeEnv } from "./edge-env.js";
+import { accessToken } from "../test/support/tokens.js";
+import { readEdgeEnv } from "./edge-env.js";
 import { fmt, summary } from "./stats.js";
 
 const { values } = parseArgs({
@@ -46,7 +47,7 @@ async function seed(n: number): Promise<User[]> {
   return Promise.all(
     rows.map(async (r) => ({
       ...r,
-      token: await devToken(env, r),
+      token: await accessToken(env.JWT_PRIVATE_JWK!, r, 3600),
     })),
   );
 }

@@ -9,8 +9,9 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import WebSocket from "ws";
 import { mapLimit } from "../lib/parallel/index.js";
-import { devToken } from "./edge-env.js";
-import { readEdgeEnv, startBenchEdge } from "./miniflare-edge.js";
+import { accessToken } from "../test/support/tokens.js";
+import { readEdgeEnv } from "./edge-env.js";
+import { startBenchEdge } from "./miniflare-edge.js";
 
 const { values } = parseArgs({
   options: { rooms: { type: "string", default: "500" }, port: { type: "string", default: "8789" } },
@@ -28,7 +29,7 @@ const { rows } = await db.query<{ id: string; handle: string }>(
   [[`s${tag}_me`, `s${tag}_peer`]],
 );
 const [me, peer] = rows as [{ id: string; handle: string }, { id: string; handle: string }];
-const token = await devToken(env, me);
+const token = await accessToken(env.JWT_PRIVATE_JWK!, me, 3600);
 const api = async (method: string, p: string, body?: unknown) => {
   const res = await fetch(base + p, {
     method,
@@ -39,7 +40,7 @@ const api = async (method: string, p: string, body?: unknown) => {
   return res.json() as Promise<any>;
 };
 
-let mf = await startBenchEdge({ port, persist });
+let edge = await startBenchEdge({ port, persist });
 await mapLimit(
   Array.from({ length: rooms }, (_, i) => i),
   8,
@@ -48,7 +49,7 @@ await mapLimit(
 
 async function connectAndWait(): Promise<number> {
   const { ticket } = await api("POST", "/v1/connect/ticket", { device_id: "bench" });
-  const ns = await mf.getDurableObjectNamespace("USER_SESSION");
+  const ns = await edge.mf.getDurableObjectNamespace("USER_SESSION");
   const session = ns.get(ns.idFromName(me.id)) as unknown as {
     inspect(): Promise<{ rooms: string[]; online: boolean }>;
   };
@@ -69,10 +70,10 @@ async function connectAndWait(): Promise<number> {
 console.log(
   `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}; node ${process.version}; ${rooms} rooms, 16 subscriptions in flight`,
 );
-await mf.dispose();
-mf = await startBenchEdge({ port, persist });
+await edge.close();
+edge = await startBenchEdge({ port, persist });
 console.log(`first socket, cold objects:  all ${rooms} rooms subscribed in ${(await connectAndWait()).toFixed(0)} ms`);
 console.log(`first socket, warm objects:  all ${rooms} rooms subscribed in ${(await connectAndWait()).toFixed(0)} ms`);
-await mf.dispose();
+await edge.close();
 await db.end();
 fs.rmSync(persist, { recursive: true, force: true });

@@ -12,7 +12,7 @@ describe("cassandra-sink config", () => {
       host: "127.0.0.1",
       port: 8790,
       secret,
-      retentionSeconds: 15_552_000,
+      retentionSeconds: 183 * 86_400,
       store: { kind: "sqlite", path: "/repo/.data/archive.sqlite", purgeIntervalMs: 60_000 },
     });
   });
@@ -57,7 +57,9 @@ describe("cassandra-sink config", () => {
       /ARCHIVE_RETENTION_SECONDS/,
     );
     expect(() => configFromEnv({ ...base, ARCHIVE_RETENTION_SECONDS: "0" })).toThrow(/ARCHIVE_RETENTION_SECONDS/);
-    expect(() => configFromEnv({ ...base, SINK_PORT: "70000" })).toThrow(/SINK_PORT/);
+    expect(() => configFromEnv({ ...base, SINK_PORT: "70000" })).toThrow(
+      'SINK_PORT must be a whole number from 0 to 65535, got "70000"',
+    );
     expect(configFromEnv({ ...base, CASSANDRA_CONSISTENCY: "local_one" }).store).toMatchObject({
       consistency: "LOCAL_ONE",
     });

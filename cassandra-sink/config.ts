@@ -2,11 +2,12 @@
 // here, at start, so a typo stops the process with a clear message instead of surfacing as a
 // failed write hours later.
 import path from "node:path";
+import { ConfigError, wholeNumber } from "../lib/config/index.js";
+import { RETENTION_DAYS_DEFAULT } from "../protocol/archive.js";
 
 export const DEFAULT_PORT = 8790;
 export const DEFAULT_HOST = "127.0.0.1";
-/** 180 days: the product keeps history for 6 months */
-export const DEFAULT_RETENTION_SECONDS = 15_552_000;
+export const DEFAULT_RETENTION_SECONDS = RETENTION_DAYS_DEFAULT * 86_400;
 /**
  * Seqs per Cassandra partition. Bounds a partition by rows, whatever the room's rate: 5,000
  * messages of a typical few hundred bytes are ~1-2 MB; even 5,000 bodies at the 16 KiB cap stay
@@ -67,20 +68,10 @@ export interface SinkConfig {
   store: StoreConfig;
 }
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+// main.ts tells a configuration mistake from a crash by this class
+export { ConfigError };
 
 type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, dflt: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return dflt;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
 
 // Interpolated into CQL (identifiers cannot be bound), so only plain lowercase identifiers pass.
 export function checkKeyspace(name: string): string {
@@ -137,7 +128,11 @@ export function checkSecret(secret: string | undefined, dev: boolean): string {
 
 export function configFromEnv(env: Env = process.env, cwd = process.cwd()): SinkConfig {
   const dev = env.SINK_DEV === "1";
-  const retentionSeconds = int(env, "ARCHIVE_RETENTION_SECONDS", DEFAULT_RETENTION_SECONDS, 1, 20 * 365 * 86400 - 1);
+  const retentionSeconds = wholeNumber(env, "ARCHIVE_RETENTION_SECONDS", {
+    default: DEFAULT_RETENTION_SECONDS,
+    min: 1,
+    max: 20 * 365 * 86400 - 1,
+  });
   const contactPoints = (env.CASSANDRA_CONTACT_POINTS ?? "")
     .split(",")
     .map((s) => s.trim())
@@ -156,8 +151,12 @@ export function configFromEnv(env: Env = process.env, cwd = process.cwd()): Sink
       keyspace: checkKeyspace(env.CASSANDRA_KEYSPACE?.trim() || "chat_archive"),
       replication: parseReplication(env.CASSANDRA_REPLICATION || "SimpleStrategy:1"),
       consistency: parseConsistency(env.CASSANDRA_CONSISTENCY || "LOCAL_QUORUM"),
-      bucketSize: int(env, "ARCHIVE_BUCKET_SIZE", DEFAULT_BUCKET_SIZE, 1, 1_000_000),
-      writeConcurrency: int(env, "CASSANDRA_WRITE_CONCURRENCY", DEFAULT_WRITE_CONCURRENCY, 1, 1024),
+      bucketSize: wholeNumber(env, "ARCHIVE_BUCKET_SIZE", { default: DEFAULT_BUCKET_SIZE, min: 1, max: 1_000_000 }),
+      writeConcurrency: wholeNumber(env, "CASSANDRA_WRITE_CONCURRENCY", {
+        default: DEFAULT_WRITE_CONCURRENCY,
+        min: 1,
+        max: 1024,
+      }),
       migrateOnStart: env.CASSANDRA_MIGRATE_ON_START !== "0",
       ...(env.CASSANDRA_USERNAME ? { username: env.CASSANDRA_USERNAME, password: env.CASSANDRA_PASSWORD ?? "" } : {}),
     };
@@ -165,7 +164,7 @@ export function configFromEnv(env: Env = process.env, cwd = process.cwd()): Sink
     store = {
       kind: "sqlite",
       path: path.resolve(cwd, env.ARCHIVE_SQLITE_PATH || ".data/archive.sqlite"),
-      purgeIntervalMs: int(env, "ARCHIVE_PURGE_INTERVAL_SECONDS", 60, 1, 86400) * 1000,
+      purgeIntervalMs: wholeNumber(env, "ARCHIVE_PURGE_INTERVAL_SECONDS", { default: 60, min: 1, max: 86400 }) * 1000,
     };
   }
   const host = env.SINK_HOST?.trim() || DEFAULT_HOST;
@@ -173,7 +172,13 @@ export function configFromEnv(env: Env = process.env, cwd = process.cwd()): Sink
   // a publicly known secret is only tolerable when nothing off this machine can reach the port
   if (secret === DEV_SINK_SECRET && !isLoopback(host))
     throw new ConfigError(`the development secret only works on a loopback SINK_HOST, not ${host}; set SINK_SECRET`);
-  return { host, port: int(env, "SINK_PORT", DEFAULT_PORT, 0, 65535), secret, retentionSeconds, store };
+  return {
+    host,
+    port: wholeNumber(env, "SINK_PORT", { default: DEFAULT_PORT, min: 0, max: 65535 }),
+    secret,
+    retentionSeconds,
+    store,
+  };
 }
 
 export const isLoopback = (host: string) =>

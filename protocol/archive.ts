@@ -18,6 +18,15 @@ import { Id } from "./http.js";
 export const SINK_AUTH_SCHEME = "Bearer";
 export const ARCHIVE_BATCH_MAX_ITEMS = 1000;
 /**
+ * How long a message is kept after its created_at, by the room (RETENTION_DAYS) and by the sink
+ * (ARCHIVE_RETENTION_SECONDS) alike unless a deployment sets them: the product keeps 6 months of
+ * history. The two must agree: a shorter archive loses messages early, a longer one keeps them
+ * past the retention the product states.
+ * 183 days is half a year rounded up (365.25 / 2 = 182.6); the six-month spans that start in
+ * March, May, July or August are 184 days.
+ */
+export const RETENTION_DAYS_DEFAULT = 183;
+/**
  * The largest request body the sink reads. A worst-case message (4,000 escaped characters plus
  * ten attachments) stays under 64 KiB of JSON, so a batch at this bound still holds 128 of them;
  * the outbox must cut batches by bytes as well as by count.
@@ -115,6 +124,11 @@ export const ArchiveHistoryQuery = z
     (q) => q.before_seq === undefined || q.after_seq === undefined || q.after_seq < q.before_seq,
     "after_seq must be below before_seq",
   );
+/**
+ * One history page request with its bounds resolved: what the sink's stores read, what a room
+ * asks the sink for, and what it reads its own hot tail with. The client's HistoryQuery
+ * (protocol/realtime.ts) is looser (limit optional, one bound at a time) and becomes this.
+ */
 export type ArchiveHistoryQuery = z.infer<typeof ArchiveHistoryQuery>;
 
 /**

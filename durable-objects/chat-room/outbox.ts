@@ -1,6 +1,7 @@
 // The outbox's rules: when a flush is due, how long to wait after a failure, and how stored rows
 // become one archive batch. Pure, so they are tested without a runtime or a sink.
 import type { ArchiveBatchInput, ArchiveMessageInput, ArchiveReadOffset, Message } from "../../protocol/index.js";
+import { REALTIME_DEFAULTS } from "../shared/config.js";
 
 export interface OutboxSettings {
   /** flush once this many items wait */
@@ -13,12 +14,13 @@ export interface OutboxSettings {
   backoffMaxMs: number;
 }
 
+/** The three configurable settings come from realtimeConfig's defaults, the other two live here only. */
 export const DEFAULT_OUTBOX: OutboxSettings = {
-  maxItems: 200,
-  maxAgeMs: 10_000,
+  maxItems: REALTIME_DEFAULTS.archiveBatchMaxItems,
+  maxAgeMs: REALTIME_DEFAULTS.archiveFlushMs,
   maxBytes: 4 * 1024 * 1024,
   backoffBaseMs: 500,
-  backoffMaxMs: 5 * 60_000,
+  backoffMaxMs: REALTIME_DEFAULTS.archiveRetryMaxMs,
 };
 
 /** Exponential backoff with full jitter: a fleet of rooms retrying a sink that came back does not stampede it. */

@@ -1,5 +1,8 @@
 // Tunables of the Durable Objects, read from wrangler.toml [vars] (strings there, numbers here),
 // with the defaults a production deployment starts from.
+import { decimalNumber, wholeNumber, type ConfigEnv } from "../../lib/config/index.js";
+import { ARCHIVE_BATCH_MAX_ITEMS, RETENTION_DAYS_DEFAULT } from "../../protocol/archive.js";
+
 export interface RealtimeConfig {
   sendPerSecond: number;
   sendBurst: number;
@@ -23,27 +26,35 @@ export interface RealtimeConfig {
 
 const DAY = 86_400_000;
 
-function num(value: unknown, fallback: number, min = 0): number {
-  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : typeof value === "number" ? value : NaN;
-  return Number.isFinite(n) && n >= min ? n : fallback;
-}
-
-export function realtimeConfig(env: Record<string, unknown>): RealtimeConfig {
+/**
+ * Every default is written here once, in the unit of its variable. A bad value throws (see
+ * lib/config): the objects would otherwise run on a number nobody chose.
+ */
+export function realtimeConfig(env: ConfigEnv): RealtimeConfig {
   return {
-    sendPerSecond: num(env.SEND_RATE_PER_SECOND, 10, 0.001),
-    sendBurst: num(env.SEND_BURST, 30, 1),
-    typingIntervalMs: num(env.TYPING_INTERVAL_MS, 3000),
-    silentSocketMs: num(env.SILENT_SOCKET_SECONDS, 60, 1) * 1000,
-    emptyRoomTtlMs: num(env.EMPTY_ROOM_TTL_SECONDS, 3600, 1) * 1000,
-    retentionMs: num(env.RETENTION_DAYS, 183, 0.00001) * DAY,
-    hotTailMaxMessages: num(env.HOT_TAIL_MAX_MESSAGES, 10_000, 1),
-    hotTailMaxAgeMs: num(env.HOT_TAIL_MAX_DAYS, 30, 0.00001) * DAY,
-    dedupeMs: Math.max(7 * DAY, num(env.DEDUPE_DAYS, 7) * DAY),
-    pushOutboxTtlMs: num(env.PUSH_OUTBOX_TTL_SECONDS, 3600, 1) * 1000,
+    sendPerSecond: decimalNumber(env, "SEND_RATE_PER_SECOND", { default: 10, min: 0.001 }),
+    sendBurst: wholeNumber(env, "SEND_BURST", { default: 30, min: 1 }),
+    typingIntervalMs: decimalNumber(env, "TYPING_INTERVAL_MS", { default: 3000 }),
+    silentSocketMs: decimalNumber(env, "SILENT_SOCKET_SECONDS", { default: 60, min: 1 }) * 1000,
+    emptyRoomTtlMs: decimalNumber(env, "EMPTY_ROOM_TTL_SECONDS", { default: 3600, min: 1 }) * 1000,
+    retentionMs: decimalNumber(env, "RETENTION_DAYS", { default: RETENTION_DAYS_DEFAULT, min: 0.00001 }) * DAY,
+    hotTailMaxMessages: wholeNumber(env, "HOT_TAIL_MAX_MESSAGES", { default: 10_000, min: 1 }),
+    hotTailMaxAgeMs: decimalNumber(env, "HOT_TAIL_MAX_DAYS", { default: 30, min: 0.00001 }) * DAY,
+    // PROTOCOL.md promises that a send stays idempotent for at least 7 days
+    dedupeMs: decimalNumber(env, "DEDUPE_DAYS", { default: 7, min: 7 }) * DAY,
+    pushOutboxTtlMs: decimalNumber(env, "PUSH_OUTBOX_TTL_SECONDS", { default: 3600, min: 1 }) * 1000,
     coalesceMs: 1000,
-    archiveRetryMaxMs: num(env.ARCHIVE_RETRY_MAX_SECONDS, 300, 1) * 1000,
-    archiveBatchMaxItems: Math.min(1000, num(env.ARCHIVE_BATCH_MAX_ITEMS, 200, 1)),
-    archiveFlushMs: num(env.ARCHIVE_FLUSH_MS, 10_000, 10),
+    archiveRetryMaxMs: decimalNumber(env, "ARCHIVE_RETRY_MAX_SECONDS", { default: 300, min: 1 }) * 1000,
+    // the sink refuses a larger batch whole
+    archiveBatchMaxItems: wholeNumber(env, "ARCHIVE_BATCH_MAX_ITEMS", {
+      default: 200,
+      min: 1,
+      max: ARCHIVE_BATCH_MAX_ITEMS,
+    }),
+    archiveFlushMs: decimalNumber(env, "ARCHIVE_FLUSH_MS", { default: 10_000, min: 10 }),
     immediateFanoutMaxMembers: 100,
   };
 }
+
+/** What the objects run with when nothing is configured. */
+export const REALTIME_DEFAULTS: Readonly<RealtimeConfig> = Object.freeze(realtimeConfig({}));

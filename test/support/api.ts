@@ -3,7 +3,7 @@ import pg from "pg";
 import { inject } from "vitest";
 import type { AuthResponse, PublicUser } from "../../protocol/index.js";
 import type { Edge } from "./edge.js";
-import { signAccessToken } from "../../lib/auth-tokens/index.js";
+import { accessToken } from "./tokens.js";
 
 export interface Answer<T = any> {
   status: number;
@@ -82,14 +82,9 @@ export async function closeDb() {
   pool = undefined;
 }
 
-/** An access token for a user, signed by the Worker's own signer with the test key. */
-export async function tokenFor(user: { id: string; handle: string }, ttlSeconds = 900): Promise<string> {
-  const { token } = await signAccessToken(
-    { JWT_PRIVATE_JWK: inject("privateJwk"), ACCESS_TOKEN_TTL_SECONDS: String(ttlSeconds) },
-    { userId: user.id, handle: user.handle },
-  );
-  return token;
-}
+/** accessToken() with the key of this run's edges. */
+export const tokenFor = (user: { id: string; handle: string }, ttlSeconds?: number): Promise<string> =>
+  accessToken(inject("privateJwk"), user, ttlSeconds);
 
 /** Inserts n active users straight into PostgreSQL (for cases that need hundreds of members). */
 export async function seedUsers(n: number, prefix = "seed"): Promise<Array<PublicUser & { token: string }>> {

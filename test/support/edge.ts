@@ -1,45 +1,24 @@
-// A real workerd running the bundled Worker (Miniflare), one per test file, over the shared test
-// database. Bindings come from wrangler.toml, plus the secrets a deployment would set.
-import { Log, LogLevel, Miniflare } from "miniflare";
+// Edges for tests: the run's bundle over the shared test database, with the secrets a deployment
+// would set. One per test file (useEdge), or started by a test that needs its own (a sink, a
+// proxy it can take away, a restart over the same storage) with startEdge(testEdgeOptions(...)).
 import { afterAll, beforeAll, inject } from "vitest";
 import { closeDb } from "./api.js";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import path from "node:path";
+import { startEdge, type Edge, type EdgeOptions } from "./miniflare.js";
 
-export interface Edge {
-  url: string;
-  mf: Miniflare;
-  fetch(path: string, init?: RequestInit): Promise<Response>;
-  close(): Promise<void>;
-}
+export { startEdge, type Edge };
 
-/** `persist`: a directory for Durable Object storage, so a second edge over it sees the same state. */
-export async function startEdge(vars: Record<string, string> = {}, opts: { persist?: string } = {}): Promise<Edge> {
-  const root = path.resolve(import.meta.dirname, "../..");
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, "wrangler.toml"));
-  const mf = new Miniflare({
-    ...(workerOptions as object),
-    modules: true,
-    ...(opts.persist ? { durableObjectsPersist: opts.persist } : {}),
-    // EDGE_LOG=1 shows workerd's own log (console output of the Worker and the objects)
-    ...(process.env.EDGE_LOG ? { log: new Log(LogLevel.DEBUG) } : {}),
-    scriptPath: inject("workerScript"),
-    modulesRoot: path.dirname(inject("workerScript")),
+/** `vars` win over wrangler.toml's and over the test secrets (e.g. NEON_WS_PROXY for a proxy of the test's own). */
+export function testEdgeOptions(vars: Record<string, string> = {}, opts: { persist?: string } = {}): EdgeOptions {
+  return {
+    script: inject("workerScript"),
+    ...opts,
     bindings: {
-      ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
       DATABASE_URL: inject("databaseUrl"),
       NEON_WS_PROXY: inject("neonProxy"),
       JWT_PRIVATE_JWK: inject("privateJwk"),
       REFRESH_TOKEN_SECRET: "test-refresh-secret-0123456789abcdef",
       ...vars,
     },
-  } as ConstructorParameters<typeof Miniflare>[0]);
-  const url = (await mf.ready).toString().replace(/\/$/, "");
-  return {
-    url,
-    mf,
-    fetch: (p, init) => fetch(url + p, init),
-    close: () => mf.dispose(),
   };
 }
 
@@ -54,7 +33,7 @@ export function useEdge(vars: Record<string, string> = {}, opts: { persist?: str
     return current;
   };
   beforeAll(async () => {
-    current = await startEdge(vars, opts);
+    current = await startEdge(testEdgeOptions(vars, opts));
   });
   afterAll(async () => {
     await current?.close();

@@ -1,7 +1,6 @@
 // Runs once per `npm test`: a fresh database on a real PostgreSQL with every migration applied,
 // the WebSocket proxy the Neon driver needs, signing keys, and the Worker bundled by wrangler
 // exactly as `wrangler deploy` bundles it.
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
@@ -10,6 +9,7 @@ import { migrateDatabase } from "../../db/migrate.js";
 import { startWsProxy } from "../../db/local/ws-proxy.js";
 import { canConnect, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "../../db/local/postgres.js";
 import { newSigningJwk } from "./keys.js";
+import { bundleWorker } from "./miniflare.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -33,27 +33,12 @@ export default async function setup(project: TestProject) {
 
   const proxy = await startWsProxy();
   // per run: several test runs (or developers) may bundle at once
-  const outdir = path.join(root, ".test-dist", String(process.pid));
-  const build = spawnSync(
-    process.execPath,
-    [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir],
-    {
-      cwd: root,
-      encoding: "utf8",
-      env: {
-        ...process.env,
-        WRANGLER_SEND_METRICS: "false",
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        WRANGLER_SEND_ERROR_REPORTS: "false",
-      },
-    },
-  );
-  if (build.status !== 0) throw new Error(`bundling the Worker failed:\n${build.stdout}\n${build.stderr}`);
+  const workerScript = bundleWorker(path.join(root, ".test-dist", String(process.pid)));
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("neonProxy", proxy.endpoint);
   project.provide("privateJwk", await newSigningJwk());
-  project.provide("workerScript", path.join(outdir, "index.js"));
+  project.provide("workerScript", workerScript);
 
   return async () => {
     await proxy.close();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSink, type RunningSink, type StoreConfig } from "../../cassandra-sink/index.js";
 import { useOrStartCassandra, type CassandraEndpoint } from "../../scripts/cassandra/launcher.js";
 import { call, closeDb, db } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { startEdge, testEdgeOptions, type Edge } from "../../test/support/edge.js";
 import { eventually, openStream } from "../../test/support/sockets.js";
 import { direct, people, type Seeded } from "../rooms/test-fixtures.js";
 
@@ -51,15 +51,17 @@ const startTheSink = () =>
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "edge-chat-archive-"));
   port = await freePort();
-  edge = await startEdge({
-    SINK_URL: `http://127.0.0.1:${port}`,
-    SINK_SECRET: SECRET,
-    SEND_BURST: "5000",
-    SEND_RATE_PER_SECOND: "5000",
-    HOT_TAIL_MAX_MESSAGES: "50",
-    ARCHIVE_RETRY_MAX_SECONDS: "1",
-    ARCHIVE_FLUSH_MS: "250",
-  });
+  edge = await startEdge(
+    testEdgeOptions({
+      SINK_URL: `http://127.0.0.1:${port}`,
+      SINK_SECRET: SECRET,
+      SEND_BURST: "5000",
+      SEND_RATE_PER_SECOND: "5000",
+      HOT_TAIL_MAX_MESSAGES: "50",
+      ARCHIVE_RETRY_MAX_SECONDS: "1",
+      ARCHIVE_FLUSH_MS: "250",
+    }),
+  );
 }, 240_000);
 afterAll(async () => {
   await sink?.stop();

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { call, closeDb, tokenFor } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { startEdge, testEdgeOptions, type Edge } from "../../test/support/edge.js";
 import {
   TestSocket,
   eventually,
@@ -26,7 +26,7 @@ afterAll(async () => {
   await closeDb();
 });
 async function edgeWith(vars: Record<string, string>, persist?: string) {
-  const e = await startEdge(vars, persist ? { persist } : {});
+  const e = await startEdge(testEdgeOptions(vars, { persist }));
   edges.push(e);
   return e;
 }

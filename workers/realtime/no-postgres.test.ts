@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWsProxy, type WsProxy } from "../../db/local/ws-proxy.js";
 import { call, closeDb } from "../../test/support/api.js";
-import { startEdge, type Edge } from "../../test/support/edge.js";
+import { startEdge, testEdgeOptions, type Edge } from "../../test/support/edge.js";
 import { openStream } from "../../test/support/sockets.js";
 import { group, people, type Seeded } from "../rooms/test-fixtures.js";
 
@@ -13,7 +13,7 @@ let proxy: WsProxy;
 beforeAll(async () => {
   // this edge reaches PostgreSQL only through its own proxy, which the test can take away
   proxy = await startWsProxy();
-  edge = await startEdge({ NEON_WS_PROXY: proxy.endpoint });
+  edge = await startEdge(testEdgeOptions({ NEON_WS_PROXY: proxy.endpoint }));
 });
 afterAll(async () => {
   await edge?.close();

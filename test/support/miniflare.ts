@@ -1,0 +1,73 @@
+// The Worker and its Durable Objects in a real workerd through Miniflare's API: wrangler.toml's
+// bindings, the bundle `wrangler deploy` would upload, and what the caller adds. Tests and
+// benchmarks both start their edges here, so they run the same thing; each passes only what
+// differs (secrets, overrides, a port, a storage directory).
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+export interface Edge {
+  url: string;
+  mf: Miniflare;
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface EdgeOptions {
+  /** the entry script that bundleWorker() wrote */
+  script: string;
+  /** over wrangler.toml's [vars]: the secrets a deployment would set, and any overrides */
+  bindings: Record<string, string>;
+  /** a directory for Durable Object storage, so a second edge over it sees the same state */
+  persist?: string;
+  /** unset: any free port */
+  port?: number;
+}
+
+/** Bundles the Worker into `outdir` exactly as `wrangler deploy` would; returns the entry script. */
+export function bundleWorker(outdir: string): string {
+  const build = spawnSync(
+    process.execPath,
+    [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir],
+    {
+      cwd: root,
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: "false",
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        WRANGLER_SEND_ERROR_REPORTS: "false",
+      },
+    },
+  );
+  if (build.status !== 0) throw new Error(`bundling the Worker failed:\n${build.stdout}\n${build.stderr}`);
+  return path.join(outdir, "index.js");
+}
+
+export async function startEdge(o: EdgeOptions): Promise<Edge> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, "wrangler.toml"));
+  const mf = new Miniflare({
+    ...(workerOptions as object),
+    modules: true,
+    scriptPath: o.script,
+    modulesRoot: path.dirname(o.script),
+    ...(o.port !== undefined ? { port: o.port } : {}),
+    ...(o.persist ? { durableObjectsPersist: o.persist } : {}),
+    // EDGE_LOG=1 shows workerd's own log (console output of the Worker and the objects)
+    ...(process.env.EDGE_LOG ? { log: new Log(LogLevel.DEBUG) } : {}),
+    bindings: {
+      ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
+      ...o.bindings,
+    },
+  } as ConstructorParameters<typeof Miniflare>[0]);
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return {
+    url,
+    mf,
+    fetch: (p, init) => fetch(url + p, init),
+    close: () => mf.dispose(),
+  };
+}
