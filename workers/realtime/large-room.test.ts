@@ -5,7 +5,7 @@ import { closeDb } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
 import { mapLimit } from "../../durable-objects/shared/parallel.js";
 import { eventually, openSession, openStream, sleep, type TestSocket } from "../../test/support/sockets.js";
-import { group, people, type Seeded } from "../rooms/test-fixtures.js";
+import { group, people, type Seeded } from "../../test/support/rooms.js";
 
 const edge = useEdge();
 

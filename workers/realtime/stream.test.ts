@@ -11,7 +11,7 @@ import {
   upgradeUrl,
   type Frame,
 } from "../../test/support/sockets.js";
-import { block, direct, group, people, type Seeded } from "../rooms/test-fixtures.js";
+import { block, direct, group, people, type Seeded } from "../../test/support/rooms.js";
 
 const edge = useEdge({ SEND_BURST: "1000", SEND_RATE_PER_SECOND: "1000" });
 
