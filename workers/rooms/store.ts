@@ -19,7 +19,7 @@ import type { Room } from "../../protocol/index.js";
 import { HttpError, forbidden, notFound } from "../http/errors.js";
 import { bumpMembership, insertMembers, insertRoles, reviveMembers } from "./member-store.js";
 import { NO_PERMISSIONS, type Permissions, type RoomPatch } from "./permissions.js";
-import { directKey, toRoom } from "./serialize.js";
+import { directKey, toRoom, type MetadataRow } from "./serialize.js";
 
 /** Active members of the room in the outer query's chat_rooms row (a correlated count, one round trip). */
 const activeMemberCount = sql<number>`(select count(*)::int from chat_members m where m.room_id = ${chatRooms.id} and m.status = ${MemberStatus.active} and m.left_at is null)`;
@@ -159,15 +159,13 @@ export async function createGroup(tx: Tx, me: string, name: string, others: stri
     .values({ roomType: RoomType.group, status: RoomStatus.active, name, createdBy: me, membershipVersion: 1 })
     .returning();
   if (!room) throw new Error("insert into chat_rooms returned no row");
-  const [meta] = await tx.insert(chatRoomMetadata).values({ roomId: room.id, updatedBy: me }).returning();
-  // history holds every state including the first, so the original name is never lost
-  await tx.insert(chatRoomMetadataHistory).values({ roomId: room.id, name, changedBy: me });
+  const meta = await saveMetadata(tx, room, {}, me);
   await insertRoles(tx, room.id, RoomType.group);
   await insertMembers(tx, room.id, [
     { userId: me, role: MemberRole.owner },
     ...others.map((userId) => ({ userId, role: MemberRole.member })),
   ]);
-  return toRoom(room, meta ?? null, others.length + 1, me);
+  return toRoom(room, meta, others.length + 1, me);
 }
 
 /** Applies a room patch: the name on chat_rooms, the rest in its metadata (with a history row). */
@@ -177,25 +175,46 @@ export async function updateRoom(tx: Tx, roomId: string, patch: RoomPatch, by: s
     .set({ ...(patch.name !== undefined ? { name: patch.name } : {}), updatedAt: sql`now()` })
     .where(eq(chatRooms.id, roomId))
     .returning();
-  const fields = {
-    ...(patch.notice !== undefined ? { notice: patch.notice } : {}),
-    ...(patch.description !== undefined ? { description: patch.description } : {}),
-    ...(patch.pinned_seq !== undefined ? { pinnedSeq: patch.pinned_seq } : {}),
-  };
+  if (!updated) throw new Error("room vanished while locked");
+  await saveMetadata(
+    tx,
+    updated,
+    {
+      ...(patch.notice !== undefined ? { notice: patch.notice } : {}),
+      ...(patch.description !== undefined ? { description: patch.description } : {}),
+      ...(patch.pinned_seq !== undefined ? { pinnedSeq: patch.pinned_seq } : {}),
+    },
+    by,
+  );
+}
+
+type MetadataFields = Partial<Pick<MetadataRow, "notice" | "description" | "pinnedSeq">>;
+
+/**
+ * The one writer of chat_room_metadata: upserts the fields and appends the state they produce to
+ * the history, which holds every state including the first, so no earlier name or notice is lost.
+ * Callers hold the room's lock (or made the room), so each history row is the state its change produced.
+ */
+async function saveMetadata(
+  tx: Tx,
+  room: { id: string; name: string | null },
+  fields: MetadataFields,
+  by: string,
+): Promise<MetadataRow> {
   // rooms made before metadata rows existed (or by hand) get theirs on first edit
   const [meta] = await tx
     .insert(chatRoomMetadata)
-    .values({ roomId, ...fields, updatedBy: by })
+    .values({ roomId: room.id, ...fields, updatedBy: by })
     .onConflictDoUpdate({ target: chatRoomMetadata.roomId, set: { ...fields, updatedBy: by, updatedAt: sql`now()` } })
     .returning();
-  if (!updated || !meta) throw new Error("room vanished while locked");
-  // the caller holds the room's lock, so this row is the state this edit produced
+  if (!meta) throw new Error("chat_room_metadata upsert returned no row");
   await tx.insert(chatRoomMetadataHistory).values({
-    roomId,
-    name: updated.name,
+    roomId: room.id,
+    name: room.name,
     description: meta.description,
     notice: meta.notice,
     pinnedSeq: meta.pinnedSeq,
     changedBy: by,
   });
+  return meta;
 }
