@@ -1,7 +1,7 @@
 // /v1/rooms: direct and group rooms, their metadata, members and roles. PostgreSQL is the source
 // of truth for all of it; the handlers check input and permissions, the stores write (every
 // membership change bumps chat_rooms.membership_version in its transaction, so the room's Durable
-// Object applies changes in order), and the handler pushes the committed state to the room.
+// Object applies changes in order), and commitMembershipChange hands a committed change to the room.
 import { Hono } from "hono";
 import type { Database } from "../../db/client.js";
 import { MemberRole, MemberStatus, RoomType } from "../../db/codes.js";
@@ -29,7 +29,7 @@ import type { AppBindings } from "../env.js";
 import { dbOf } from "../http/db.js";
 import { HttpError, forbidden, invalid, notFound } from "../http/errors.js";
 import { idParam, readJson } from "../http/validate.js";
-import { notifySessions, pushRoomState, roomStub, sessionStub } from "../realtime/room-sync.js";
+import { roomStub, sessionStub } from "../realtime/room-sync.js";
 import { whoBlocked } from "../users/blocks.js";
 import {
   activeMemberIds,
@@ -40,6 +40,7 @@ import {
   setRoles,
   updateMySettings,
 } from "./member-store.js";
+import { commitMembershipChange } from "./membership-change.js";
 import {
   canRemove,
   describePermissions,
@@ -79,15 +80,11 @@ roomsRoutes.post("/", async (c) => {
   if (body.type === "direct") {
     const peer = lower(body.peer_id);
     const { room, created, revived } = await openDirect(db, me, peer);
-    if (created || revived) {
-      await pushRoomState(c.env, db, room.id, c.executionCtx);
-      notifySessions(c.env, c.executionCtx, [me, peer], room.id, "created");
-    }
+    if (created || revived) await commitMembershipChange(c, room.id, [{ userIds: [me, peer], event: "created" }]);
     return c.json({ room } satisfies RoomResponse, created ? 201 : 200);
   }
   const { room, memberIds } = await newGroup(db, me, body.name, body.member_ids.map(lower));
-  await pushRoomState(c.env, db, room.id, c.executionCtx);
-  notifySessions(c.env, c.executionCtx, memberIds, room.id, "created");
+  await commitMembershipChange(c, room.id, [{ userIds: memberIds, event: "created" }]);
   return c.json({ room } satisfies RoomResponse, 201);
 });
 
@@ -222,10 +219,7 @@ roomsRoutes.post("/:id/members", async (c) => {
     await addMembers(tx, roomId, fresh);
     return { room: await roomView(tx, roomId, me), added: fresh };
   });
-  if (answer.added.length) {
-    await pushRoomState(c.env, db, roomId, c.executionCtx);
-    notifySessions(c.env, c.executionCtx, answer.added, roomId, "member_added");
-  }
+  if (answer.added.length) await commitMembershipChange(c, roomId, [{ userIds: answer.added, event: "member_added" }]);
   return c.json(answer);
 });
 
@@ -251,8 +245,7 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
     }
     await removeMember(tx, roomId, targetRow, leaving ? MemberStatus.left : MemberStatus.removed);
   });
-  await pushRoomState(c.env, db, roomId, c.executionCtx);
-  notifySessions(c.env, c.executionCtx, [target], roomId, "member_removed");
+  await commitMembershipChange(c, roomId, [{ userIds: [target], event: "member_removed" }]);
   return c.body(null, 204);
 });
 
@@ -294,7 +287,7 @@ roomsRoutes.patch("/:id/members/:user_id", async (c) => {
     }
     return { user_id: target, role };
   });
-  await pushRoomState(c.env, db, roomId, c.executionCtx);
+  await commitMembershipChange(c, roomId);
   return c.json({ member } satisfies MemberResponse);
 });
 

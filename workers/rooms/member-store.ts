@@ -1,7 +1,7 @@
 // Reads and writes of a room's members, its role permissions and its membership version. A write
 // that changes who is in a room or what role they hold bumps the version itself, once, in the
 // caller's transaction: the change and its version commit together or not at all, and no caller
-// can forget the bump.
+// can forget the bump. membership-change.ts hands the committed state to the room afterwards.
 import { and, desc, eq, sql, type SQL } from "drizzle-orm";
 import type { Exec, Tx } from "../../db/client.js";
 import { MemberRole, MemberStatus, RoomType } from "../../db/codes.js";
