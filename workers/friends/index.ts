@@ -8,9 +8,9 @@ import { FriendPatchBody } from "../../protocol/index.js";
 import type { FriendListResponse, FriendResponse } from "../../protocol/social.js";
 import type { AppBindings } from "../env.js";
 import { dbOf } from "../http/db.js";
-import { pushRoomState } from "../realtime/room-sync.js";
 import { forbidden, invalid, notFound } from "../http/errors.js";
 import { idParam, readJson } from "../http/validate.js";
+import { commitMembershipChange } from "../rooms/membership-change.js";
 import { whoBlocked } from "../users/blocks.js";
 import { publicUser } from "../users/public-user.js";
 import {
@@ -93,7 +93,7 @@ friendsRoutes.patch("/:user_id", async (c) => {
     return row;
   });
   // the pair's direct room shuts (or opens) from the moment this answer arrives
-  if (directRoom) await pushRoomState(c.env, db, directRoom, c.executionCtx);
+  if (directRoom) await commitMembershipChange(c, directRoom);
   return c.json({ friend: toFriend(user, row) } satisfies FriendResponse);
 });
 

@@ -3,9 +3,9 @@
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Database, Tx } from "../../db/client.js";
 import { BlockStatus, FriendAction, FriendStatus, type Code } from "../../db/codes.js";
-import { chatRooms, friendHistory, friends, userBlock, userBlockHistory, users } from "../../db/schema/index.js";
+import { friendHistory, friends, userBlock, userBlockHistory, users } from "../../db/schema/index.js";
 import type { Friend } from "../../protocol/index.js";
-import { directKey } from "../rooms/serialize.js";
+import { bumpDirectRoom } from "../rooms/member-store.js";
 import { publicUser } from "../users/public-user.js";
 
 export type { Tx };
@@ -214,13 +214,4 @@ export async function unblock(
 
   const changed = friendChanged || lifted !== undefined;
   return { row, changed, room: changed ? await bumpDirectRoom(tx, ownerId, friendId) : null };
-}
-
-async function bumpDirectRoom(tx: Tx, a: string, b: string) {
-  const [room] = await tx
-    .update(chatRooms)
-    .set({ membershipVersion: sql`${chatRooms.membershipVersion} + 1`, updatedAt: sql`now()` })
-    .where(eq(chatRooms.directKey, directKey(a, b)))
-    .returning({ id: chatRooms.id, membershipVersion: chatRooms.membershipVersion });
-  return room ?? null;
 }

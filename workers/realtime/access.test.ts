@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { call } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
 import { TestSocket, openStream, sleep, ticket, upgradeUrl } from "../../test/support/sockets.js";
-import { NOT_A_ROOM, direct, group, people, type Seeded } from "../rooms/test-fixtures.js";
+import { NOT_A_ROOM, direct, group, people, type Seeded } from "../../test/support/rooms.js";
 
 const edge = useEdge({ SEND_BURST: "5", SEND_RATE_PER_SECOND: "1", TYPING_INTERVAL_MS: "1000" });
 

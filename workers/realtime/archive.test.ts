@@ -12,7 +12,7 @@ import { useOrStartCassandra, type CassandraEndpoint } from "../../scripts/cassa
 import { call, closeDb, db } from "../../test/support/api.js";
 import { startEdge, testEdgeOptions, type Edge } from "../../test/support/edge.js";
 import { eventually, openStream } from "../../test/support/sockets.js";
-import { direct, people, type Seeded } from "../rooms/test-fixtures.js";
+import { direct, people, type Seeded } from "../../test/support/rooms.js";
 
 const SECRET = "archive-test-secret-0123456789";
 let edge: Edge;

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { useEdge } from "../../test/support/edge.js";
 import { mapLimit } from "../../lib/parallel/index.js";
 import { eventually, openSession, openStream, sleep, type TestSocket } from "../../test/support/sockets.js";
-import { group, people, type Seeded } from "../rooms/test-fixtures.js";
+import { group, people, type Seeded } from "../../test/support/rooms.js";
 
 const edge = useEdge();
 

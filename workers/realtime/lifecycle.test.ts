@@ -16,7 +16,7 @@ import {
   ticket,
   upgradeUrl,
 } from "../../test/support/sockets.js";
-import { direct, group, people, roomRow, type Seeded } from "../rooms/test-fixtures.js";
+import { direct, group, people, roomRow, type Seeded } from "../../test/support/rooms.js";
 
 const dirs: string[] = [];
 const edges: Edge[] = [];

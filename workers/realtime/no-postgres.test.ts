@@ -6,7 +6,7 @@ import { startWsProxy, type WsProxy } from "../../db/local/ws-proxy.js";
 import { call, closeDb } from "../../test/support/api.js";
 import { startEdge, testEdgeOptions, type Edge } from "../../test/support/edge.js";
 import { openStream } from "../../test/support/sockets.js";
-import { group, people, type Seeded } from "../rooms/test-fixtures.js";
+import { group, people, type Seeded } from "../../test/support/rooms.js";
 
 let edge: Edge;
 let proxy: WsProxy;

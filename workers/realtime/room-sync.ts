@@ -1,7 +1,8 @@
 // After a membership, role or block change commits in PostgreSQL, the room's Durable Object gets
 // the new snapshot before the API answers, so a removed or blocked member is shut out from the
 // moment the client sees 200. A failed push is retried; the object ignores older versions, so
-// retries and races between concurrent changes are harmless.
+// retries and races between concurrent changes are harmless. Handlers reach pushRoomState and
+// notifySessions only through rooms/membership-change.ts, so no change can skip the push.
 import { openDb, type Exec } from "../../db/client.js";
 import { loadRoomSnapshot } from "../../db/room-snapshot.js";
 import { mapLimit } from "../../lib/parallel/index.js";

@@ -12,7 +12,7 @@ import {
   ticket,
   upgradeUrl,
 } from "../../test/support/sockets.js";
-import { direct, group, people, type Seeded } from "../rooms/test-fixtures.js";
+import { direct, group, people, type Seeded } from "../../test/support/rooms.js";
 
 const edge = useEdge();
 

@@ -9,7 +9,7 @@ import {
   sleep,
   type Frame,
 } from "../../test/support/sockets.js";
-import { direct, group, people, type Seeded } from "../rooms/test-fixtures.js";
+import { direct, group, people, type Seeded } from "../../test/support/rooms.js";
 
 const edge = useEdge({ SEND_BURST: "1000", SEND_RATE_PER_SECOND: "1000" });
 

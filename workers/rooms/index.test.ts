@@ -2,7 +2,17 @@
 import { describe, expect, it } from "vitest";
 import { call, db, register } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
-import { block, direct, group, makeAdmin, memberRow, people, roomRow, version, type Seeded } from "./test-fixtures.js";
+import {
+  block,
+  direct,
+  group,
+  makeAdmin,
+  memberRow,
+  people,
+  roomRow,
+  version,
+  type Seeded,
+} from "../../test/support/rooms.js";
 
 const edge = useEdge();
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { MAX_GROUP_MEMBERS } from "../../protocol/index.js";
 import { call, db } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
-import { activeCount, group, people, version, type Seeded } from "./test-fixtures.js";
+import { activeCount, group, people, version, type Seeded } from "../../test/support/rooms.js";
 
 const edge = useEdge();
 

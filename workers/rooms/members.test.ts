@@ -12,7 +12,7 @@ import {
   people,
   version,
   type Seeded,
-} from "./test-fixtures.js";
+} from "../../test/support/rooms.js";
 
 const edge = useEdge();
 

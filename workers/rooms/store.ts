@@ -1,36 +1,28 @@
-// Reads and writes of the chat store shared by the room routes. Each takes either the request's
-// database or an open transaction, so a handler can keep a check and the write it guards together.
-import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Database, Exec, Tx } from "../../db/client.js";
+// Reads and writes of rooms and their metadata for the room routes (members and roles are in
+// member-store.ts). Each takes either the request's database or an open transaction, so a handler
+// can keep a check and the write it guards together.
+import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
+import type { Exec, Tx } from "../../db/client.js";
 import { isActiveMember } from "../../db/membership.js";
-import { BlockStatus, MemberRole, MemberStatus, RoomStatus, RoomType, UserStatus } from "../../db/codes.js";
+import { MemberRole, MemberStatus, RoomStatus, RoomType, UserStatus } from "../../db/codes.js";
 import {
   chatMembers,
   chatRoomMetadata,
+  chatRoomMetadataHistory,
   chatRoomRoles,
   chatRooms,
-  userBlock,
   users,
   type MemberRow,
   type RoomRow,
 } from "../../db/schema/index.js";
 import type { Room } from "../../protocol/index.js";
-import { forbidden, notFound } from "../http/errors.js";
-import {
-  DIRECT_MEMBER_PERMISSIONS,
-  GROUP_ROLE_PERMISSIONS,
-  NO_PERMISSIONS,
-  roleCode,
-  type Permissions,
-} from "./permissions.js";
-import { toRoom } from "./serialize.js";
-
-export type { Exec, Tx };
+import { HttpError, forbidden, notFound } from "../http/errors.js";
+import { bumpMembership, insertMembers, insertRoles, reviveMembers } from "./member-store.js";
+import { NO_PERMISSIONS, type Permissions, type RoomPatch } from "./permissions.js";
+import { directKey, toRoom, type MetadataRow } from "./serialize.js";
 
 /** Active members of the room in the outer query's chat_rooms row (a correlated count, one round trip). */
-export const activeMemberCount = sql<number>`(select count(*)::int from chat_members m where m.room_id = ${chatRooms.id} and m.status = ${MemberStatus.active} and m.left_at is null)`;
-
-export { isActiveMember };
+const activeMemberCount = sql<number>`(select count(*)::int from chat_members m where m.room_id = ${chatRooms.id} and m.status = ${MemberStatus.active} and m.left_at is null)`;
 
 export interface Access {
   room: RoomRow;
@@ -73,6 +65,24 @@ export async function roomView(exec: Exec, roomId: string, viewerId: string): Pr
   return toRoom(row.room, row.meta, row.memberCount, viewerId);
 }
 
+/** The active rooms the user is an active member of, with the user's own settings, latest activity first. */
+export async function roomsOf(exec: Exec, userId: string) {
+  return exec
+    .select({
+      room: chatRooms,
+      meta: chatRoomMetadata,
+      memberCount: activeMemberCount,
+      readSeq: chatMembers.lastReadSeq,
+      muted: chatMembers.muted,
+      hidden: chatMembers.hidden,
+    })
+    .from(chatMembers)
+    .innerJoin(chatRooms, eq(chatRooms.id, chatMembers.roomId))
+    .leftJoin(chatRoomMetadata, eq(chatRoomMetadata.roomId, chatRooms.id))
+    .where(and(eq(chatMembers.userId, userId), isActiveMember, eq(chatRooms.status, RoomStatus.active)))
+    .orderBy(desc(chatRooms.updatedAt), desc(chatRooms.id));
+}
+
 /** Of `ids`, those that are not active users (unknown, suspended or deleted). */
 export async function inactiveUsersAmong(exec: Exec, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
@@ -84,33 +94,127 @@ export async function inactiveUsersAmong(exec: Exec, ids: string[]): Promise<str
   return ids.filter((id) => !active.has(id));
 }
 
-/**
- * Of `ids`, those who have blocked `target`. The same question as users/blocks.ts whoBlocked,
- * asked inside a transaction (that helper takes the request's database only).
- */
-/** Lists ids in an error message without making the message as long as the request. */
-export function listIds(ids: string[], max = 10): string {
-  const shown = ids.slice(0, max).join(", ");
-  return ids.length > max ? `${shown} and ${ids.length - max} more` : shown;
+/** The pair's direct room: made on first open, and brought back (same id) if it was cleaned up. */
+export async function openDirectRoom(
+  tx: Tx,
+  me: string,
+  peerId: string,
+): Promise<{ room: Room; created: boolean; revived: boolean }> {
+  const key = directKey(me, peerId);
+  // The partial unique index on direct_key decides the race: of concurrent creators (either
+  // side of the pair) exactly one inserts; the others wait for its commit and insert nothing.
+  const [created] = await tx
+    .insert(chatRooms)
+    .values({
+      roomType: RoomType.direct,
+      status: RoomStatus.active,
+      directKey: key,
+      createdBy: me,
+      membershipVersion: 1,
+    })
+    .onConflictDoNothing({ target: chatRooms.directKey, where: sql`direct_key is not null` })
+    .returning();
+  if (created) {
+    await insertRoles(tx, created.id, RoomType.direct);
+    await insertMembers(
+      tx,
+      created.id,
+      [me, peerId].map((userId) => ({ userId, role: MemberRole.member })),
+    );
+    return { room: toRoom(created, null, 2, me), created: true, revived: false };
+  }
+
+  // A new statement under READ COMMITTED sees the winner's committed row.
+  const [existing] = await tx
+    .select({ id: chatRooms.id, status: chatRooms.status })
+    .from(chatRooms)
+    .where(eq(chatRooms.directKey, key));
+  if (!existing) throw new HttpError(503, "unavailable", "the direct room is being created; try again");
+  const revived = existing.status !== RoomStatus.active && (await reviveDirectRoom(tx, existing.id, [me, peerId]));
+  return { room: await roomView(tx, existing.id, me), created: false, revived };
 }
 
 /**
- * Records a membership change: membership_version + 1 (the ChatRoom Durable Object applies
- * versions in order; the realtime issue pushes the new version to it) and the room's activity time.
+ * A pair's direct room is theirs for good: when it was cleaned up, opening it again brings the
+ * same room (and id) back instead of making a second one. Claimed with a conditional update,
+ * so of two concurrent openers only one revives memberships and bumps the version.
  */
-export async function bumpMembership(tx: Tx, roomId: string): Promise<number> {
-  const [row] = await tx
+async function reviveDirectRoom(tx: Tx, roomId: string, pair: string[]): Promise<boolean> {
+  const claimed = await tx
     .update(chatRooms)
-    .set({ membershipVersion: sql`${chatRooms.membershipVersion} + 1`, updatedAt: sql`now()` })
-    .where(eq(chatRooms.id, roomId))
-    .returning({ version: chatRooms.membershipVersion });
-  return row?.version ?? 0;
+    .set({ status: RoomStatus.active, updatedAt: sql`now()` })
+    .where(and(eq(chatRooms.id, roomId), ne(chatRooms.status, RoomStatus.active)))
+    .returning({ id: chatRooms.id });
+  if (!claimed.length) return false;
+  const revived = await reviveMembers(tx, roomId, pair);
+  // the version moves even when no membership row changed: the room's object must learn it is active again
+  await bumpMembership(tx, roomId);
+  return revived > 0 || claimed.length > 0;
 }
 
-export function roleRows(roomId: string, type: number) {
-  const toRow = (role: number, p: Permissions) => ({ roomId, role, ...p });
-  if (type === RoomType.direct) return [toRow(MemberRole.member, DIRECT_MEMBER_PERMISSIONS)];
-  return (Object.keys(GROUP_ROLE_PERMISSIONS) as Array<keyof typeof GROUP_ROLE_PERMISSIONS>).map((name) =>
-    toRow(roleCode(name), GROUP_ROLE_PERMISSIONS[name]),
+/** A new group with its roles, its first metadata state and its members, `me` as the owner. */
+export async function createGroup(tx: Tx, me: string, name: string, others: string[]): Promise<Room> {
+  const [room] = await tx
+    .insert(chatRooms)
+    .values({ roomType: RoomType.group, status: RoomStatus.active, name, createdBy: me, membershipVersion: 1 })
+    .returning();
+  if (!room) throw new Error("insert into chat_rooms returned no row");
+  const meta = await saveMetadata(tx, room, {}, me);
+  await insertRoles(tx, room.id, RoomType.group);
+  await insertMembers(tx, room.id, [
+    { userId: me, role: MemberRole.owner },
+    ...others.map((userId) => ({ userId, role: MemberRole.member })),
+  ]);
+  return toRoom(room, meta, others.length + 1, me);
+}
+
+/** Applies a room patch: the name on chat_rooms, the rest in its metadata (with a history row). */
+export async function updateRoom(tx: Tx, roomId: string, patch: RoomPatch, by: string): Promise<void> {
+  const [updated] = await tx
+    .update(chatRooms)
+    .set({ ...(patch.name !== undefined ? { name: patch.name } : {}), updatedAt: sql`now()` })
+    .where(eq(chatRooms.id, roomId))
+    .returning();
+  if (!updated) throw new Error("room vanished while locked");
+  await saveMetadata(
+    tx,
+    updated,
+    {
+      ...(patch.notice !== undefined ? { notice: patch.notice } : {}),
+      ...(patch.description !== undefined ? { description: patch.description } : {}),
+      ...(patch.pinned_seq !== undefined ? { pinnedSeq: patch.pinned_seq } : {}),
+    },
+    by,
   );
+}
+
+type MetadataFields = Partial<Pick<MetadataRow, "notice" | "description" | "pinnedSeq">>;
+
+/**
+ * The one writer of chat_room_metadata: upserts the fields and appends the state they produce to
+ * the history, which holds every state including the first, so no earlier name or notice is lost.
+ * Callers hold the room's lock (or made the room), so each history row is the state its change produced.
+ */
+async function saveMetadata(
+  tx: Tx,
+  room: { id: string; name: string | null },
+  fields: MetadataFields,
+  by: string,
+): Promise<MetadataRow> {
+  // rooms made before metadata rows existed (or by hand) get theirs on first edit
+  const [meta] = await tx
+    .insert(chatRoomMetadata)
+    .values({ roomId: room.id, ...fields, updatedBy: by })
+    .onConflictDoUpdate({ target: chatRoomMetadata.roomId, set: { ...fields, updatedBy: by, updatedAt: sql`now()` } })
+    .returning();
+  if (!meta) throw new Error("chat_room_metadata upsert returned no row");
+  await tx.insert(chatRoomMetadataHistory).values({
+    roomId: room.id,
+    name: room.name,
+    description: meta.description,
+    notice: meta.notice,
+    pinnedSeq: meta.pinnedSeq,
+    changedBy: by,
+  });
+  return meta;
 }

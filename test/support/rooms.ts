@@ -1,7 +1,7 @@
-// Shared set-up for the rooms tests (imported by *.test.ts only; never bundled into the Worker).
+// Rooms and their rows as tests set them up and read them back (rooms and realtime tests alike).
 import { expect } from "vitest";
-import { call, db, seedUsers } from "../../test/support/api.js";
-import type { Edge } from "../../test/support/edge.js";
+import { call, db, seedUsers } from "./api.js";
+import type { Edge } from "./edge.js";
 import type { Room } from "../../protocol/index.js";
 
 export type Seeded = Awaited<ReturnType<typeof seedUsers>>[number];
