@@ -15,7 +15,7 @@ import {
 } from "../scripts/cassandra/launcher.js";
 import type { CassandraStoreConfig } from "./config.js";
 import { startSink, type RunningSink } from "./index.js";
-import { client, message, SECRET, sinkBehaviour, type SuiteTarget } from "./sink-suite.js";
+import { client, message, SECRET, sinkBehaviour, type SuiteTarget } from "../test/support/sink-suite.js";
 
 // distinct from the launcher's own test (19042/17000) so both files can run at once
 const NATIVE_PORT = 19142;

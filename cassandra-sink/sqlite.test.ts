@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSink, SqliteArchiveStore, type RunningSink } from "./index.js";
-import { client, message, SECRET, sinkBehaviour, type SuiteTarget } from "./sink-suite.js";
+import { client, message, SECRET, sinkBehaviour, type SuiteTarget } from "../test/support/sink-suite.js";
 
 describe("cassandra-sink on SQLite", () => {
   let dir: string;

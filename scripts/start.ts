@@ -8,9 +8,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { ensureDatabase, migrateDatabase } from "../db/migrate.js";
-import { canConnect, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "../db/local/postgres.js";
-import { startWsProxy, type WsProxy } from "../db/local/ws-proxy.js";
+import {
+  canConnect,
+  ensureDatabase,
+  migrateDatabase,
+  startEmbeddedPostgres,
+  startWsProxy,
+  withDatabase,
+  type RunningPostgres,
+  type WsProxy,
+} from "../db/local/index.js";
 import { loadOrCreateDevSecrets, toEnvFile } from "./dev-secrets.js";
 import { configFromEnv as sinkConfigFromEnv, startSink } from "../cassandra-sink/index.js";
 

@@ -5,9 +5,14 @@ import fs from "node:fs";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 import pg from "pg";
-import { migrateDatabase } from "../../db/migrate.js";
-import { startWsProxy } from "../../db/local/ws-proxy.js";
-import { canConnect, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "../../db/local/postgres.js";
+import {
+  canConnect,
+  migrateDatabase,
+  startEmbeddedPostgres,
+  startWsProxy,
+  withDatabase,
+  type RunningPostgres,
+} from "../../db/local/index.js";
 import { newSigningJwk } from "./keys.js";
 import { bundleWorker } from "./miniflare.js";
 

@@ -1,9 +1,17 @@
 // /v1/auth: register, login, refresh (rotating), logout.
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { Hono, type Context } from "hono";
-import type { Database } from "../../db/client.js";
-import { AuthEvent, AuthProvider, UserStatus } from "../../db/codes.js";
-import { authAccounts, authLogs, refreshTokens, userLoginHistory, users } from "../../db/schema/index.js";
+import {
+  type Database,
+  AuthEvent,
+  AuthProvider,
+  UserStatus,
+  authAccounts,
+  authLogs,
+  refreshTokens,
+  userLoginHistory,
+  users,
+} from "../../db/index.js";
 import {
   LoginBody,
   LogoutBody,

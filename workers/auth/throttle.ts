@@ -1,9 +1,7 @@
 // Login throttling from the auth log itself: the failures already recorded for a handle or an IP
 // in the window decide, so it holds across every edge location without another store.
 import { and, count, eq, gt, min } from "drizzle-orm";
-import type { Database } from "../../db/client.js";
-import { AuthEvent } from "../../db/codes.js";
-import { authLogs } from "../../db/schema/index.js";
+import { type Database, AuthEvent, authLogs } from "../../db/index.js";
 import { rateLimited } from "../http/errors.js";
 
 export const LOGIN_WINDOW_MS = 15 * 60_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PushPlatform } from "../../db/codes.js";
+import { PushPlatform } from "../../db/index.js";
 import { MAX_ACTIVE_DEVICES_PER_USER, type ErrorBody, type PublicUser } from "../../protocol/index.js";
 import type { DeviceResponse } from "../../protocol/social.js";
 import { call, db, register, seedUsers, tokenFor } from "../../test/support/api.js";

@@ -1,8 +1,7 @@
 // /v1/devices: push registrations (APNs, FCM, Web Push) that the push relay sends to.
 import { and, eq, ne, or, sql } from "drizzle-orm";
 import { Hono } from "hono";
-import { PushPlatform, UserStatus, nameOf } from "../../db/codes.js";
-import { userDevices, users, type DeviceRow } from "../../db/schema/index.js";
+import { PushPlatform, UserStatus, nameOf, userDevices, users, type DeviceRow } from "../../db/index.js";
 import { DeviceBody, MAX_ACTIVE_DEVICES_PER_USER, type Device } from "../../protocol/index.js";
 import type { DeviceResponse } from "../../protocol/social.js";
 import type { AppBindings } from "../env.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BlockStatus, FriendAction, FriendStatus, RoomStatus, RoomType, UserStatus } from "../../db/codes.js";
+import { BlockStatus, FriendAction, FriendStatus, RoomStatus, RoomType, UserStatus } from "../../db/index.js";
 import type { ErrorBody, PublicUser } from "../../protocol/index.js";
 import type { FriendListResponse, FriendResponse } from "../../protocol/social.js";
 import { call, db, register, seedUsers, tokenFor, uniqueHandle } from "../../test/support/api.js";

@@ -2,8 +2,7 @@
 // in friend_history.
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { Hono, type Context } from "hono";
-import { UserStatus } from "../../db/codes.js";
-import { friends, users } from "../../db/schema/index.js";
+import { UserStatus, friends, users } from "../../db/index.js";
 import { FriendPatchBody } from "../../protocol/index.js";
 import type { FriendListResponse, FriendResponse } from "../../protocol/social.js";
 import type { AppBindings } from "../env.js";

@@ -1,9 +1,19 @@
 // Reads and writes of the friend store shared by the /v1/friends handlers. Every function takes
 // the transaction it runs in: a friend change and its history row commit together or not at all.
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
-import type { Database, Tx } from "../../db/client.js";
-import { BlockStatus, FriendAction, FriendStatus, type Code } from "../../db/codes.js";
-import { friendHistory, friends, userBlock, userBlockHistory, users } from "../../db/schema/index.js";
+import {
+  type Database,
+  type Tx,
+  BlockStatus,
+  FriendAction,
+  FriendStatus,
+  type Code,
+  friendHistory,
+  friends,
+  userBlock,
+  userBlockHistory,
+  users,
+} from "../../db/index.js";
 import type { Friend } from "../../protocol/index.js";
 import { bumpDirectRoom } from "../rooms/member-store.js";
 import { publicUser } from "../users/public-user.js";

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { ClientPlatform } from "../../db/codes.js";
+import { ClientPlatform } from "../../db/index.js";
 
 export interface ClientInfo {
   ip: string | null;

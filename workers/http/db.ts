@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { openDb, type Database, type DbHandle } from "../../db/client.js";
+import { openDb, type Database, type DbHandle } from "../../db/index.js";
 import type { AppBindings } from "../env.js";
 
 /** The request's database, opened on first use (health checks and token checks need none). */

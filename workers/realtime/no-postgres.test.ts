@@ -2,7 +2,7 @@
 // sending, acking, broadcasting, reading and replaying; only what needs PostgreSQL (tickets for a
 // room, membership changes) says it is unavailable.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWsProxy, type WsProxy } from "../../db/local/ws-proxy.js";
+import { startWsProxy, type WsProxy } from "../../db/local/index.js";
 import { call, closeDb } from "../../test/support/api.js";
 import { startEdge, testEdgeOptions, type Edge } from "../../test/support/edge.js";
 import { openStream } from "../../test/support/sockets.js";

@@ -3,8 +3,7 @@
 // moment the client sees 200. A failed push is retried; the object ignores older versions, so
 // retries and races between concurrent changes are harmless. Handlers reach pushRoomState and
 // notifySessions only through rooms/membership-change.ts, so no change can skip the push.
-import { openDb, type Exec } from "../../db/client.js";
-import { loadRoomSnapshot } from "../../db/room-snapshot.js";
+import { openDb, type Exec, loadRoomSnapshot } from "../../db/index.js";
 import { mapLimit } from "../../lib/parallel/index.js";
 import type { RoomEvent } from "../../protocol/index.js";
 import type { Env } from "../env.js";

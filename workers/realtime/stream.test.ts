@@ -2,13 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { call } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
-import {
-  TestSocket,
-  eventually,
-  openStream,
-  sleep,
-  type Frame,
-} from "../../test/support/sockets.js";
+import { TestSocket, eventually, openStream, sleep, type Frame } from "../../test/support/sockets.js";
 import { direct, group, people, type Seeded } from "../../test/support/rooms.js";
 
 const edge = useEdge({ SEND_BURST: "1000", SEND_RATE_PER_SECOND: "1000" });

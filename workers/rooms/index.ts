@@ -3,8 +3,7 @@
 // membership change bumps chat_rooms.membership_version in its transaction, so the room's Durable
 // Object applies changes in order), and commitMembershipChange hands a committed change to the room.
 import { Hono } from "hono";
-import type { Database } from "../../db/client.js";
-import { MemberRole, MemberStatus, RoomType } from "../../db/codes.js";
+import { type Database, MemberRole, MemberStatus, RoomType } from "../../db/index.js";
 import {
   AddMembersBody,
   CreateRoomBody,
@@ -125,8 +124,7 @@ roomsRoutes.get("/", async (c) => {
   // the rooms when it is not online); PostgreSQL's copy of read_seq is the fallback
   let summaries: Record<string, RoomSummary> = {};
   try {
-    if (rows.length)
-      summaries = await sessionStub(c.env, me).summaries(rows.map((r) => r.room.id));
+    if (rows.length) summaries = await sessionStub(c.env, me).summaries(rows.map((r) => r.room.id));
   } catch (err) {
     console.warn("room summaries unavailable", err);
   }

@@ -3,10 +3,18 @@
 // caller's transaction: the change and its version commit together or not at all, and no caller
 // can forget the bump. membership-change.ts hands the committed state to the room afterwards.
 import { and, desc, eq, sql, type SQL } from "drizzle-orm";
-import type { Exec, Tx } from "../../db/client.js";
-import { MemberRole, MemberStatus, RoomType } from "../../db/codes.js";
-import { isActiveMember } from "../../db/membership.js";
-import { chatMembers, chatRoomRoles, chatRooms, type MemberRow } from "../../db/schema/index.js";
+import {
+  type Exec,
+  type Tx,
+  MemberRole,
+  MemberStatus,
+  RoomType,
+  isActiveMember,
+  chatMembers,
+  chatRoomRoles,
+  chatRooms,
+  type MemberRow,
+} from "../../db/index.js";
 import {
   DIRECT_MEMBER_PERMISSIONS,
   GROUP_ROLE_PERMISSIONS,

@@ -1,7 +1,6 @@
 // Pure rules of rooms: no workerd, no database.
 import { describe, expect, it } from "vitest";
-import { MemberRole, RoomType } from "../../db/codes.js";
-import type { RoomRow } from "../../db/schema/index.js";
+import { MemberRole, RoomType, type RoomRow } from "../../db/index.js";
 import {
   DIRECT_MEMBER_PERMISSIONS,
   GROUP_ROLE_PERMISSIONS,

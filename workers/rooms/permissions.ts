@@ -1,6 +1,6 @@
 // Who may do what in a room. Pure functions over role codes and permission rows, so the rules
 // can be read and tested without a database; the route handlers only load rows and apply them.
-import { MemberRole, nameOf, type Code } from "../../db/codes.js";
+import { MemberRole, nameOf, type Code } from "../../db/index.js";
 import type { RoleName } from "../../protocol/index.js";
 
 export type RoleCode = Code<typeof MemberRole>;

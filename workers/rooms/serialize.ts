@@ -1,6 +1,5 @@
 // Room rows to the wire shapes of protocol/models.ts, and the key that makes a pair's direct room unique.
-import { RoomType } from "../../db/codes.js";
-import type { RoomRow, chatRoomMetadata } from "../../db/schema/index.js";
+import { RoomType, type RoomRow, type chatRoomMetadata } from "../../db/index.js";
 import type { Room } from "../../protocol/index.js";
 
 export type MetadataRow = typeof chatRoomMetadata.$inferSelect;

@@ -2,10 +2,15 @@
 // member-store.ts). Each takes either the request's database or an open transaction, so a handler
 // can keep a check and the write it guards together.
 import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
-import type { Exec, Tx } from "../../db/client.js";
-import { isActiveMember } from "../../db/membership.js";
-import { MemberRole, MemberStatus, RoomStatus, RoomType, UserStatus } from "../../db/codes.js";
 import {
+  type Exec,
+  type Tx,
+  isActiveMember,
+  MemberRole,
+  MemberStatus,
+  RoomStatus,
+  RoomType,
+  UserStatus,
   chatMembers,
   chatRoomMetadata,
   chatRoomMetadataHistory,
@@ -14,7 +19,7 @@ import {
   users,
   type MemberRow,
   type RoomRow,
-} from "../../db/schema/index.js";
+} from "../../db/index.js";
 import type { Room } from "../../protocol/index.js";
 import { HttpError, forbidden, notFound } from "../http/errors.js";
 import { bumpMembership, insertMembers, insertRoles, reviveMembers } from "./member-store.js";

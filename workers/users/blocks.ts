@@ -1,8 +1,6 @@
 // Blocks between users (the user store's user_block), asked by friends and rooms alike.
 import { and, eq, inArray } from "drizzle-orm";
-import type { Exec } from "../../db/client.js";
-import { BlockStatus } from "../../db/codes.js";
-import { userBlock } from "../../db/schema/index.js";
+import { type Exec, BlockStatus, userBlock } from "../../db/index.js";
 
 /** Of `userIds`, those who have blocked `target` (so target may not add them or open rooms with them). */
 export async function whoBlocked(db: Exec, target: string, userIds: string[]): Promise<Set<string>> {

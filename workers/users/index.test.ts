@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { BlockStatus, UserStatus } from "../../db/codes.js";
+import { BlockStatus, UserStatus } from "../../db/index.js";
 import type { ErrorBody, PublicUser } from "../../protocol/index.js";
 import type { UserSearchResponse } from "../../protocol/social.js";
 import { call, db, register, seedUsers, tokenFor, uniqueHandle } from "../../test/support/api.js";

@@ -1,8 +1,7 @@
 // /v1/me and /v1/users: the caller's own profile and the people search.
 import { and, asc, eq, or, sql } from "drizzle-orm";
 import { Hono } from "hono";
-import { BlockStatus, UserStatus } from "../../db/codes.js";
-import { userBlock, users } from "../../db/schema/index.js";
+import { BlockStatus, UserStatus, userBlock, users } from "../../db/index.js";
 import { UserSearchQuery } from "../../protocol/index.js";
 import type { MeResponse, UserSearchResponse } from "../../protocol/social.js";
 import type { AppBindings } from "../env.js";

@@ -12,8 +12,8 @@ import type {
   ArchiveReadOffset,
   ArchiveWriteResult,
   ErrorBody,
-} from "../protocol/index.js";
-import type { RunningSink } from "./index.js";
+} from "../../protocol/index.js";
+import type { RunningSink } from "../../cassandra-sink/index.js";
 
 export const SECRET = "test-sink-secret-0123456789abcdef";
 
