@@ -1,5 +1,7 @@
 // The ChatRoom's SQLite tables. Each statement is idempotent, so the object runs them on every
 // start; a later change adds statements, never edits these.
+import { USED_TICKETS_TABLE } from "../shared/used-tickets.js";
+
 export const ROOM_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS members (
@@ -46,5 +48,5 @@ export const ROOM_SCHEMA = [
      next_at INTEGER NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS outbox_kind_seq ON outbox (kind, seq)`,
-  `CREATE TABLE IF NOT EXISTS used_tickets (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID`,
+  USED_TICKETS_TABLE,
 ];

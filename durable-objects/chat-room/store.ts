@@ -3,6 +3,7 @@
 import type { Attachment, Message, RoomSnapshot, SendFrame } from "../../protocol/index.js";
 import type { TimeUuidGenerator } from "../shared/timeuuid.js";
 import type { MembershipPlan, MemberState } from "./members.js";
+import { recordTicketUse } from "../shared/used-tickets.js";
 import { ROOM_SCHEMA } from "./schema.js";
 
 type Row = Record<string, SqlStorageValue>;
@@ -465,13 +466,7 @@ export class RoomStore {
   // ---- tickets ----
   /** Records a ticket's use; false when it was used before. */
   useTicket(id: string, expiresAt: number): boolean {
-    return (
-      this.sql.exec(
-        "INSERT INTO used_tickets (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-        id,
-        expiresAt,
-      ).rowsWritten > 0
-    );
+    return recordTicketUse(this.sql, id, expiresAt);
   }
 
   // ---- upkeep ----

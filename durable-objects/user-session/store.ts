@@ -1,6 +1,7 @@
 // The UserSession's storage: its user, the per-room cache behind GET /v1/rooms, who watches this
 // user's presence, and whom each of its devices watches.
 import type { Message, RoomSummary } from "../../protocol/index.js";
+import { USED_TICKETS_TABLE, recordTicketUse } from "../shared/used-tickets.js";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
@@ -9,7 +10,7 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS watchers (user_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID`,
   // users each of this user's devices watches
   `CREATE TABLE IF NOT EXISTS watching (device_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (device_id, user_id)) WITHOUT ROWID`,
-  `CREATE TABLE IF NOT EXISTS used_tickets (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID`,
+  USED_TICKETS_TABLE,
 ];
 
 export class SessionStore {
@@ -41,13 +42,7 @@ export class SessionStore {
 
   useTicket(id: string, expiresAt: number): boolean {
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", Date.now());
-    return (
-      this.sql.exec(
-        "INSERT INTO used_tickets (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-        id,
-        expiresAt,
-      ).rowsWritten > 0
-    );
+    return recordTicketUse(this.sql, id, expiresAt);
   }
 
   // ---- room cache ----
