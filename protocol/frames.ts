@@ -134,4 +134,10 @@ export type ServerFrame =
   | { type: "presence"; user_id: string; status: "online" | "offline"; last_seen_at?: string }
   | { type: "room"; room_id: string; event: "created" | "member_added" | "member_removed" | "updated" }
   | { type: "error"; code: string; message: string; ref?: string; retry_after_ms?: number }
-  | { type: "pong" };
+  | { type: "pong" }
+  /**
+   * The server is closing this socket with `code` (README: close codes). Sent just before the
+   * close: answer it with your own close (`ws.close(code, reason)`), which completes at once;
+   * the server closes the socket itself a second later. Nothing else arrives after it.
+   */
+  | { type: "closing"; code: number; reason: string };

@@ -41,6 +41,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     onGone: (info) => {
       if (!sockets.hasUser(info.userId)) offsetsRef.offsets?.caughtUp(info.userId);
     },
+    wake: (at) => alarms.wake(at),
   });
   const jobs: TimedJob[] = [];
   const alarms = new Scheduler(ctx.storage, waitUntil, jobs);

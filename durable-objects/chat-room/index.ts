@@ -120,7 +120,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
       meta: store.meta(),
       members: members.length,
       subscribed: members.filter((m) => m.subscribed).map((m) => m.user_id),
-      sockets: this.ctx.getWebSockets().length,
+      sockets: this.room.sockets.size,
       outbox: store.outboxCounts(),
       oldest_seq: store.oldestSeq(),
       alarm: await this.ctx.storage.getAlarm(),

@@ -2,6 +2,14 @@
 // remembers who is behind each, sends, broadcasts, re-authenticates, closes, and says when its
 // next silent or expired socket is due. ChatRoom and UserSession differ only in what they do
 // with the frames, never in this bookkeeping.
+//
+// Closing. A hibernatable socket that the object closes from outside that socket's own event (an
+// RPC, the alarm) gets its close frame at once, but workerd keeps the TCP connection until the
+// object goes idle ~10 s later, so a client's `close` event comes 10 s late (README: "Closes and
+// the closing frame" has a reproduction). A close the client starts completes at once. So the
+// host sends `{type:"closing", code, reason}` and stops talking to the socket; the client answers
+// with its own close (the SDK does), which the host echoes with the same code. A client that does
+// not answer within CLOSING_GRACE_MS is closed by the host.
 import type { ServerFrame, SocketClaims } from "../../protocol/index.js";
 import { errorFrame } from "./frames.js";
 
@@ -25,6 +33,8 @@ interface Attachment {
   t: number;
   o: number;
   s: number;
+  /** closing: [deadline, code, reason] (the socket is no longer held, only waited for) */
+  x?: [number, number, string];
 }
 const toAttachment = (i: SocketInfo): Attachment => ({
   u: i.userId,
@@ -34,13 +44,18 @@ const toAttachment = (i: SocketInfo): Attachment => ({
   s: i.seenAt,
 });
 
-function readAttachment(ws: WebSocket): SocketInfo | null {
+function rawAttachment(ws: WebSocket): Attachment | null {
   try {
-    const a = ws.deserializeAttachment() as Attachment | null;
-    return a ? { userId: a.u, deviceId: a.d, tokenExpiresAt: a.t, openedAt: a.o, seenAt: a.s } : null;
+    return (ws.deserializeAttachment() as Attachment | null) ?? null;
   } catch {
     return null;
   }
+}
+
+/** The info of a socket still held (null for one that is closing, or not ours). */
+function readAttachment(ws: WebSocket): SocketInfo | null {
+  const a = rawAttachment(ws);
+  return a && !a.x ? { userId: a.u, deviceId: a.d, tokenExpiresAt: a.t, openedAt: a.o, seenAt: a.s } : null;
 }
 
 export const CloseCode = {
@@ -108,6 +123,8 @@ export function trySend(ws: WebSocket, data: string): boolean {
 
 /** Bad frames a socket may send before it is closed for abuse (1008). */
 export const MAX_BAD_FRAMES = 20;
+/** How long a client has to answer a `closing` frame with its own close before the host closes it. */
+export const CLOSING_GRACE_MS = 1000;
 /** A sweep is never closer than this after the last: a socket right at its deadline costs one wake. */
 const SWEEP_GAP_MS = 1000;
 
@@ -119,6 +136,8 @@ export interface SocketHostOptions {
   verify: TokenVerifier;
   /** hears of every socket that leaves, by the peer's close, an error, or our own close */
   onGone?: (info: SocketInfo) => void;
+  /** the host needs the object's alarm at this time (a closing socket's deadline) */
+  wake?: (at: number) => void;
 }
 
 const userTag = (userId: string) => `u:${userId}`;
@@ -132,6 +151,8 @@ const deviceTag = (deviceId: string) => `d:${deviceId}`;
 export class SocketHost {
   private readonly held = new Map<WebSocket, SocketInfo>();
   private readonly badFrames = new WeakMap<WebSocket, number>();
+  /** sockets sent a `closing` frame, with the deadline, code and reason of their close */
+  private readonly closing = new Map<WebSocket, [number, number, string]>();
   /** when the next socket is due for a look; undefined until the first sweep of this instance */
   private nextSweep: number | null | undefined;
 
@@ -140,8 +161,9 @@ export class SocketHost {
     private readonly opts: SocketHostOptions,
   ) {
     for (const ws of ctx.getWebSockets()) {
-      const info = readAttachment(ws);
-      if (info) this.held.set(ws, info);
+      const a = rawAttachment(ws);
+      if (a?.x) this.closing.set(ws, a.x);
+      else if (a) this.held.set(ws, readAttachment(ws)!);
     }
   }
 
@@ -241,7 +263,7 @@ export class SocketHost {
 
   sendToUser(userId: string, frame: ServerFrame): void {
     const data = JSON.stringify(frame);
-    for (const ws of this.ctx.getWebSockets(userTag(userId))) trySend(ws, data);
+    for (const ws of this.ctx.getWebSockets(userTag(userId))) if (this.held.has(ws)) trySend(ws, data);
   }
 
   /**
@@ -256,13 +278,20 @@ export class SocketHost {
     if (n > MAX_BAD_FRAMES) this.close(ws, CloseCode.policy, "too many invalid frames");
   }
 
-  close(ws: WebSocket, code: number, reason: string): void {
+  /**
+   * Starts closing a socket: it hears nothing more from now on, gets a `closing` frame, and is
+   * closed by the host if the client has not closed it itself by the deadline.
+   */
+  close(ws: WebSocket, code: number, reason: string, now = Date.now()): void {
+    if (this.closing.has(ws)) return;
+    const a = rawAttachment(ws);
     this.forget(ws);
-    try {
-      ws.close(code, reason);
-    } catch {
-      // already closing
-    }
+    if (!a) return this.hardClose(ws, code, reason);
+    const x: [number, number, string] = [now + CLOSING_GRACE_MS, code, reason];
+    trySend(ws, JSON.stringify({ type: "closing", code, reason } satisfies ServerFrame));
+    ws.serializeAttachment({ ...a, x } satisfies Attachment);
+    this.closing.set(ws, x);
+    this.opts.wake?.(x[0]);
   }
 
   /** Closes every socket that `match` picks; how many. */
@@ -279,31 +308,39 @@ export class SocketHost {
   /** The runtime reported the peer's close (or an error): finish the handshake and forget it. */
   closed(ws: WebSocket, code: number, reason: string): SocketInfo | undefined {
     const info = this.forget(ws);
+    this.hardClose(ws, echoCode(code), reason);
+    return info;
+  }
+
+  private hardClose(ws: WebSocket, code: number, reason: string): void {
+    this.closing.delete(ws);
     try {
-      ws.close(echoCode(code), reason);
+      ws.close(code, reason);
     } catch {
       // already closed
     }
-    return info;
   }
 
   /** When the next socket is due for a look (silence or expiry), or null when none is held. */
   dueAt(): number | null {
-    if (this.held.size === 0) return null;
+    let closingDue: number | null = null;
+    for (const [deadline] of this.closing.values()) closingDue = Math.min(closingDue ?? Infinity, deadline);
+    if (this.held.size === 0) return closingDue;
     if (this.nextSweep === undefined) {
       let next = Infinity;
       for (const [ws, info] of this.held) next = Math.min(next, nextCheck(info, this.lastPing(ws), this.opts.silentMs));
       this.nextSweep = next;
     }
-    return this.nextSweep;
+    return closingDue === null ? this.nextSweep : Math.min(closingDue, this.nextSweep ?? Infinity);
   }
 
   /** The alarm's sweep: closes every socket whose token expired or that fell silent. */
   sweep(now: number): void {
     let next: number | null = null;
-    for (const ws of this.ctx.getWebSockets()) {
-      const info = this.held.get(ws) ?? readAttachment(ws);
-      if (!info) continue;
+    // clients that did not answer their `closing` frame in time
+    for (const [ws, [deadline, code, reason]] of [...this.closing])
+      if (now >= deadline) this.hardClose(ws, code, reason);
+    for (const [ws, info] of [...this.held]) {
       const lastPing = this.lastPing(ws);
       const decision = closeDecision(info, lastPing, now, this.opts.silentMs);
       if (decision) this.close(ws, decision.code, decision.reason);

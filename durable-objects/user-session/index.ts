@@ -45,7 +45,11 @@ export class UserSession extends DurableObject<ObjectEnv> {
     const cfg = realtimeConfig(env as unknown as Record<string, unknown>);
     const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
     this.store = new SessionStore(ctx.storage.sql);
-    this.sockets = new SocketHost(ctx, { silentMs: cfg.silentSocketMs, verify: (t) => verifyAccessToken(env, t) });
+    this.sockets = new SocketHost(ctx, {
+      silentMs: cfg.silentSocketMs,
+      verify: (t) => verifyAccessToken(env, t),
+      wake: (at) => this.alarms.wake(at),
+    });
     const sweep = { dueAt: () => this.sockets.dueAt(), run: (now: number) => this.sweep(now) };
     this.alarms = new Scheduler(ctx.storage, waitUntil, [sweep]);
     this.presence = new Presence({

@@ -12,12 +12,21 @@ export class TestSocket {
   private waiters: Array<() => void> = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   isClosed = false;
+  /** when the server's `closing` frame arrived, and when the standard `close` event fired */
+  closingAt?: number;
+  closedAt?: number;
 
   constructor(readonly ws: WebSocket) {
     ws.on("message", (data, isBinary) => {
       const text = isBinary ? "" : data.toString();
       try {
-        this.frames.push(JSON.parse(text) as Frame);
+        const frame = JSON.parse(text) as Frame;
+        this.frames.push(frame);
+        // the protocol's answer to `closing`: our own close, which the server completes at once
+        if (frame.type === "closing") {
+          this.closingAt = Date.now();
+          ws.close(frame.code, frame.reason);
+        }
       } catch {
         this.frames.push({ type: "unparsed", text } as unknown as Frame);
       }
@@ -27,13 +36,11 @@ export class TestSocket {
       const done = (code: number, reason: Buffer | string) => {
         if (this.isClosed) return;
         this.isClosed = true;
+        this.closedAt = Date.now();
         for (const w of this.waiters.splice(0)) w();
         resolve({ code, reason: reason.toString() });
       };
       ws.on("close", done);
-      // workerd ends the TCP connection of a socket it closed only after a delay; the close frame
-      // itself (what a client acts on) arrives at once, so resolve on that
-      ws.once("open", () => (ws as unknown as { _receiver?: NodeJS.EventEmitter })._receiver?.once("conclude", done));
     });
   }
 
@@ -47,6 +54,14 @@ export class TestSocket {
       );
       ws.once("error", reject);
     });
+  }
+
+  /** From the server's `closing` frame to the standard `close` event (the socket must be closed). */
+  closeLagMs(): number {
+    if (this.closingAt === undefined || this.closedAt === undefined) {
+      throw new Error(`no closing frame then close event (closingAt ${this.closingAt}, closedAt ${this.closedAt})`);
+    }
+    return this.closedAt - this.closingAt;
   }
 
   send(frame: unknown): void {

@@ -34,11 +34,15 @@ describe("membership", () => {
     const sm = await openStream(edge, m, room.id);
     // a ticket taken while still a member
     const spare = await ticket(edge, m.token, "spare", room.id);
+    const removedAt = Date.now();
     expect((await call(edge, "DELETE", `/v1/rooms/${room.id}/members/${m.id}`, { token: owner.token })).status).toBe(
       204,
     );
     const closed = await sm.closed;
     expect(closed.code).toBe(4003);
+    // the standard close event, not only the close frame, within a second of the API call
+    expect(sm.closedAt! - removedAt).toBeLessThan(1000);
+    expect(sm.closeLagMs()).toBeLessThan(1000);
     await expect(
       TestSocket.open(upgradeUrl(edge, `/v1/rooms/${room.id}/stream?ticket=${spare}`)),
     ).rejects.toMatchObject({ status: 403 });
@@ -70,6 +74,7 @@ describe("membership", () => {
       200,
     );
     expect((await sb.closed).code).toBe(4003);
+    expect(sb.closeLagMs()).toBeLessThan(1000);
     sa.send({ type: "send", room_id: room.id, client_message_id: "x", body: "hello?" });
     expect(await sa.takeType("error")).toMatchObject({ code: "forbidden", ref: "x" });
     expect((await call(edge, "GET", `/v1/rooms/${room.id}/messages`, { token: b.token })).status).toBe(403);
@@ -167,6 +172,7 @@ describe("bad frames", () => {
     const s = await openStream(edge, a, room.id);
     for (let i = 0; i < 25; i++) s.send("garbage");
     expect((await s.closed).code).toBe(1008);
+    expect(s.closeLagMs()).toBeLessThan(1000);
   });
 
   it("rate-limits a sender: over the bucket nothing is stored and the error says when to retry", async () => {

@@ -87,6 +87,8 @@ describe("sockets over time", () => {
     const [s1, s2] = await Promise.all([silentStream.closed, silentSession.closed]);
     expect(s1.code).toBe(4002);
     expect(s2.code).toBe(4002);
+    expect(silentStream.closeLagMs()).toBeLessThan(1000);
+    expect(silentSession.closeLagMs()).toBeLessThan(1000);
     await sleep(1500);
     clearInterval(timer);
     expect(chatty.isClosed).toBe(false);
@@ -107,6 +109,8 @@ describe("sockets over time", () => {
     expect(await session.takeType("error")).toMatchObject({ code: "unauthorized" });
     expect((await expiring.closed).code).toBe(4001);
     expect((await session.closed).code).toBe(4001);
+    expect(expiring.closeLagMs()).toBeLessThan(1000);
+    expect(session.closeLagMs()).toBeLessThan(1000);
     await sleep(1200);
     expect(refreshed.isClosed).toBe(false);
     await refreshed.close();

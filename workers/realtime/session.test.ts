@@ -255,6 +255,8 @@ describe("tickets and logout", () => {
     ).toBe(204);
     expect((await phone.closed).code).toBe(4004);
     expect((await phoneStream.closed).code).toBe(4004);
+    expect(phone.closeLagMs()).toBeLessThan(1000);
+    expect(phoneStream.closeLagMs()).toBeLessThan(1000);
     await sleep(100);
     expect(laptop.isClosed).toBe(false);
     expect((await inspectSession(me.id)).devices).toEqual(["laptop"]);
@@ -273,6 +275,8 @@ describe("tickets and logout", () => {
     expect(closed).toBe(2);
     expect((await s1.closed).code).toBe(4005);
     expect((await st.closed).code).toBe(4005);
+    expect(s1.closeLagMs()).toBeLessThan(1000);
+    expect(st.closeLagMs()).toBeLessThan(1000);
     await eventually(async () => !(await inspectRoom(room.id)).subscribed.includes(a.id));
   });
 });
