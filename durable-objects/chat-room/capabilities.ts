@@ -33,13 +33,12 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
   const session = (userId: string) => env.USER_SESSION.get(env.USER_SESSION.idFromName(userId));
   const db = <T>(fn: Parameters<typeof withDb<T>>[2]) => withDb(env, waitUntil, fn);
 
-  const offsetsRef: { offsets?: Offsets } = {};
   const sockets = new SocketHost(ctx, {
     silentMs: cfg.silentSocketMs,
     verify: (token) => verifyAccessToken(env, token),
     // a member's last stream closing records how far they got
     onGone: (info) => {
-      if (!sockets.hasUser(info.userId)) offsetsRef.offsets?.caughtUp(info.userId);
+      if (!sockets.hasUser(info.userId)) offsets.caughtUp(info.userId);
     },
     wake: (at) => alarms.wake(at),
   });
@@ -63,11 +62,11 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     members,
     latestMessage: () => {
       const m = store.meta();
-      return m && m.last_seq > 0 ? store.message(m.room_id, m.last_seq) : null;
+      return m && m.last_seq > 0 ? store.messages.message(m.room_id, m.last_seq) : null;
     },
     streamDevices: () => sockets.devicesByUser(),
     transaction,
-    addPushRow: (payload, now) => store.addOutbox("push", payload, now, payload.seq),
+    addPushRow: (payload, now) => store.outbox.add("push", payload, now, payload.seq),
     markDelivered: (users, seq) => store.markDelivered(users, seq),
     unsubscribe: (userId) => store.setSubscribed(userId, false),
     activity: (userId, event) => session(userId).activity(event),
@@ -81,18 +80,18 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       meta,
       sink,
       outbox: {
-        state: (n) => store.archiveState(n),
-        head: (n) => store.archiveHead(n),
-        settle: (ids) => store.settleOutbox(ids),
-        defer: (ids, at) => store.deferOutbox(ids, at),
-        park: (ids) => store.parkOutbox(ids),
+        state: (n) => store.outbox.archiveState(n),
+        head: (n) => store.outbox.archiveHead(n),
+        settle: (ids) => store.outbox.settle(ids),
+        defer: (ids, at) => store.outbox.defer(ids, at),
+        park: (ids) => store.outbox.park(ids),
       },
-      message: (seq) => store.message(roomId(), seq),
+      message: (seq) => store.messages.message(roomId(), seq),
       copyReadOffsets: (room, offsets) =>
         db((d) => copyReadOffsets(d, room, offsets)).catch((err: unknown) =>
           console.warn(`room ${room}: read offsets not copied to PostgreSQL: ${String(err)}`),
         ),
-      pruneHotTail: (now) => transaction(() => store.prune(now, cfg)),
+      pruneHotTail: (now) => transaction(() => store.messages.prune(now, cfg)),
       wake,
       clock,
     },
@@ -103,19 +102,19 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       backoffMaxMs: cfg.archiveRetryMaxMs,
     },
   );
-  const offsets = (offsetsRef.offsets = new Offsets({
+  const offsets = new Offsets({
     meta,
     transaction,
     markRead: (userId, seq, lastSeq) => store.markRead(userId, seq, lastSeq),
     markDelivered: (users, seq) => store.markDelivered(users, seq),
     isMember: (userId) => store.member(userId) !== null,
-    addReadRow: (payload, now) => store.addOutbox("read", payload, now),
+    addReadRow: (payload, now) => store.outbox.add("read", payload, now),
     outboxNoted: (now) => outbox.noted(now),
     receipts: coalescer,
     readSync: (userId, room, readSeq, fromDevice) => session(userId).readSync(room, readSeq, fromDevice),
     waitUntil,
     clock,
-  }));
+  });
   const upkeep = new Upkeep(
     {
       meta,
@@ -124,12 +123,12 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
         return v === undefined ? null : Number(v);
       },
       setMaintenanceAt: (at) => store.setKv("maintenance_at", String(at)),
-      oldestMessageAt: () => store.oldestMessageAt(),
-      prune: (now) => transaction(() => store.prune(now, cfg)),
+      oldestMessageAt: () => store.messages.oldestMessageAt(),
+      prune: (now) => transaction(() => store.messages.prune(now, cfg)),
       anyoneHere: () => sockets.size > 0 || store.subscribedCount() > 0,
       markCleaned: async (room) => void (await db((d) => markRoomCleaned(d, room))),
       dropEverything: async () => {
-        sockets.closeWhere(() => true, CloseCode.roomGone, "the room was cleaned up");
+        sockets.dropAll(CloseCode.roomGone, "the room was cleaned up");
         await ctx.storage.deleteAlarm();
         await ctx.storage.deleteAll();
         store.dropped();
@@ -152,7 +151,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     meta,
     members,
     transaction,
-    commitSends: (m, queued, now) => store.commitSends(m.room_id, queued, now, ids, m.last_seq),
+    commitSends: (m, queued, now) => store.messages.commitSends(m.room_id, queued, now, ids, m.last_seq),
     planFanout: (all, stored, now) => activity.planCommit(all, stored, now),
     broadcast: (frame) => sockets.broadcast(frame),
     send: (ws, frame) => sockets.send(ws, frame),

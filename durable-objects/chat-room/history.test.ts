@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { HistoryPage, Message } from "../../protocol/index.js";
+import type { ArchiveHistoryQuery, HistoryPage, Message } from "../../protocol/index.js";
 import { historyPage, type HistorySources } from "./history.js";
 
 const msg = (seq: number): Message => ({
@@ -21,7 +21,7 @@ function sources(
   floor = 0,
   withArchive = true,
 ): HistorySources & { archiveCalls: number } {
-  const page = (seqs: number[], q: { before_seq?: number; after_seq?: number; limit: number }): HistoryPage => {
+  const page = (seqs: number[], q: ArchiveHistoryQuery): HistoryPage => {
     const asc = q.after_seq !== undefined;
     const picked = seqs
       .filter((s) => (q.after_seq === undefined || s > q.after_seq) && (q.before_seq === undefined || s < q.before_seq))
@@ -34,13 +34,13 @@ function sources(
     oldestHot,
     lastSeq: last,
     archiveCalls: 0,
-    hot: (q: { before_seq?: number; after_seq?: number; limit: number }) =>
+    hot: (q: ArchiveHistoryQuery) =>
       page(
         all.filter((s) => s >= oldestHot && s > floor),
         q,
       ),
     archive: withArchive
-      ? async (q: { before_seq?: number; after_seq?: number; limit: number }) => {
+      ? async (q: ArchiveHistoryQuery) => {
           src.archiveCalls++;
           return page(
             all.filter((s) => s < oldestHot),

@@ -1,12 +1,11 @@
 // A history page across the room's hot tail and the archive. Seqs at or below `archivedUpTo` are
 // only in the archive (the hot tail starts after them), so a page walks from one into the other
 // with no gap and no duplicate. Pure apart from the two readers it is given.
-import type { HistoryPage, HistoryQuery } from "../../protocol/index.js";
+import type { ArchiveHistoryQuery, HistoryPage, HistoryQuery } from "../../protocol/index.js";
 import type { MemberState } from "./members.js";
 import type { SinkClient } from "./sink-client.js";
-import type { RoomMeta, RoomStore } from "./store.js";
-
-type PageQuery = { before_seq?: number; after_seq?: number; limit: number };
+import type { MessageStore } from "./message-store.js";
+import type { RoomMeta } from "./store.js";
 
 export interface HistorySources {
   /** the member's joined_seq: nothing at or below it is theirs to see */
@@ -14,9 +13,9 @@ export interface HistorySources {
   /** the oldest seq still in the hot tail (0 when it is empty) */
   oldestHot: number;
   lastSeq: number;
-  hot(q: PageQuery): HistoryPage;
+  hot(q: ArchiveHistoryQuery): HistoryPage;
   /** null when no archive is configured */
-  archive: ((q: PageQuery) => Promise<HistoryPage>) | null;
+  archive: ((q: ArchiveHistoryQuery) => Promise<HistoryPage>) | null;
 }
 
 export async function historyPage(src: HistorySources, q: HistoryQuery): Promise<HistoryPage> {
@@ -52,7 +51,7 @@ export async function historyPage(src: HistorySources, q: HistoryQuery): Promise
 
 /** A member's history page in this room: the hot tail, then the archive (503 while it is unreachable). */
 export async function roomHistory(
-  store: Pick<RoomStore, "oldestSeq" | "page">,
+  store: Pick<MessageStore, "oldestSeq" | "page">,
   sink: Pick<SinkClient, "page"> | null,
   meta: RoomMeta,
   member: Pick<MemberState, "joined_seq">,

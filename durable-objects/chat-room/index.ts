@@ -86,7 +86,8 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     const meta = await this.ready();
     const member = meta?.active ? this.room.store.member(userId) : null;
     if (!meta || !member) return null;
-    const last = meta.last_seq > member.joined_seq ? this.room.store.message(meta.room_id, meta.last_seq) : null;
+    const last =
+      meta.last_seq > member.joined_seq ? this.room.store.messages.message(meta.room_id, meta.last_seq) : null;
     return { room_id: meta.room_id, last_seq: meta.last_seq, read_seq: effectiveReadSeq(member), last_message: last };
   }
 
@@ -95,7 +96,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     const meta = await this.ready();
     const access = readAccess(this.facts(meta, userId), userId);
     if (!access.ok) return { status: access.status, message: access.message };
-    return roomHistory(this.room.store, this.room.sink, meta!, access.member, q);
+    return roomHistory(this.room.store.messages, this.room.sink, meta!, access.member, q);
   }
 
   /** Logout or suspension: the user's streams here close (one device's, or all). */
@@ -121,8 +122,8 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
       members: members.length,
       subscribed: members.filter((m) => m.subscribed).map((m) => m.user_id),
       sockets: this.room.sockets.size,
-      outbox: store.outboxCounts(),
-      oldest_seq: store.oldestSeq(),
+      outbox: store.outbox.counts(),
+      oldest_seq: store.messages.oldestSeq(),
       alarm: await this.ctx.storage.getAlarm(),
     };
   }
@@ -139,7 +140,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     const opened = sockets.acceptTicketed(claims, (id, exp) => store.useTicket(id, exp), Date.now());
     if (!opened) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
     const afterSeq = Number(new URL(request.url).searchParams.get("after_seq") ?? 0);
-    replayInto(opened.server, store, meta!, access.member, afterSeq);
+    replayInto(opened.server, store.messages, meta!, access.member, afterSeq);
     this.room.offsets.caughtUp(claims.user_id);
     store.setMeta({ last_activity: Date.now() });
     await this.room.alarms.reschedule();
@@ -161,17 +162,18 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     if (frame.room_id.toLowerCase() !== meta.room_id) {
       return sockets.refuse(ws, errorFrame("invalid", "room_id is not the room of this stream", ref));
     }
-    if (!store.member(info.userId))
-      return sockets.close(ws, CloseCode.removed, "you are no longer a member of this room");
-    if (frame.type === "send") return this.onSend(ws, info, meta, frame);
+    const facts = this.facts(meta, info.userId);
+    if (!facts.member) return sockets.close(ws, CloseCode.removed, "you are no longer a member of this room");
+    if (frame.type === "send") return this.onSend(ws, info, facts, frame);
     if (frame.type === "read") return this.room.offsets.read(info.userId, info.deviceId, frame.seq);
     this.room.coalescer.typingFrom(info.userId, ws, Date.now());
   }
 
-  private async onSend(ws: WebSocket, info: SocketInfo, meta: RoomMeta, frame: SendFrame): Promise<void> {
+  private async onSend(ws: WebSocket, info: SocketInfo, facts: AccessFacts, frame: SendFrame): Promise<void> {
     const { sockets } = this.room;
     const ref = frame.client_message_id;
-    const access = sendAccess(this.facts(meta, info.userId), info.userId);
+    const meta = facts.meta!;
+    const access = sendAccess(facts, info.userId);
     if (!access.ok) return sockets.refuse(ws, errorFrame("forbidden", access.message, ref), { counts: false });
     if (frame.reply_to_seq !== undefined && frame.reply_to_seq > meta.last_seq) {
       const message = `reply_to_seq ${frame.reply_to_seq} is after the room's last message`;

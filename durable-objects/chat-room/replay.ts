@@ -4,11 +4,12 @@
 // live socket, never in both and never in neither.
 import { MAX_REPLAY, type ServerFrame } from "../../protocol/index.js";
 import type { MemberState } from "./members.js";
-import type { RoomMeta, RoomStore } from "./store.js";
+import type { MessageStore } from "./message-store.js";
+import type { RoomMeta } from "./store.js";
 
 export function replayInto(
   ws: WebSocket,
-  store: Pick<RoomStore, "replay">,
+  store: Pick<MessageStore, "replay">,
   meta: RoomMeta,
   member: MemberState,
   afterSeq: number,

@@ -50,3 +50,38 @@ export const ROOM_SCHEMA = [
   `CREATE INDEX IF NOT EXISTS outbox_kind_seq ON outbox (kind, seq)`,
   USED_TICKETS_TABLE,
 ];
+
+/**
+ * The room's tables, made on the first write, not when the object starts: asking an object for a
+ * room that does not exist (a random id in a URL) must not leave storage behind.
+ */
+export class RoomTables {
+  private created = false;
+
+  constructor(private readonly raw: SqlStorage) {}
+
+  get sql(): SqlStorage {
+    if (!this.created) this.create();
+    return this.raw;
+  }
+
+  private create(): void {
+    for (const stmt of ROOM_SCHEMA) this.raw.exec(stmt);
+    this.created = true;
+  }
+
+  /** Whether this object holds a room at all (reads nothing into existence). */
+  exist(): boolean {
+    if (this.created) return true;
+    const n = this.raw
+      .exec<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+      .one().n;
+    if (n > 0) this.create(); // runs statements added since the tables were made
+    return n > 0;
+  }
+
+  /** After deleteAll(): the tables are gone and come back with the next write. */
+  dropped(): void {
+    this.created = false;
+  }
+}

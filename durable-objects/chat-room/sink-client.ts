@@ -4,6 +4,7 @@ import {
   SINK_AUTH_SCHEME,
   type ArchiveBatchInput,
   type ArchiveHistoryPage,
+  type ArchiveHistoryQuery,
   type HistoryPage,
 } from "../../protocol/index.js";
 
@@ -40,7 +41,7 @@ export class SinkClient {
     }
   }
 
-  async page(roomId: string, q: { before_seq?: number; after_seq?: number; limit: number }): Promise<HistoryPage> {
+  async page(roomId: string, q: ArchiveHistoryQuery): Promise<HistoryPage> {
     const params = new URLSearchParams({ limit: String(q.limit) });
     if (q.before_seq !== undefined) params.set("before_seq", String(q.before_seq));
     if (q.after_seq !== undefined) params.set("after_seq", String(q.after_seq));

@@ -49,7 +49,11 @@ describe("Upkeep", () => {
     expect(log).toEqual(["prune 3600000", "cleaned", "dropped"]);
   });
   it("keeps a room with messages, or with someone here, and retries a cleanup PostgreSQL refused", async () => {
-    expect(fake({ last_seq: 1 }, { oldest: 0 }).upkeep.dueAt(0)).not.toBe(3_600_000);
+    // a room with messages is due only for upkeep (never run: now), never for cleanup
+    const used = fake({ last_seq: 1 }, { oldest: 500 });
+    expect(used.upkeep.dueAt(7)).toBe(7);
+    await used.upkeep.run(3_600_000);
+    expect(used.log).toEqual(["prune 3600000"]);
     expect(fake({}, { here: true }).upkeep.dueAt(0)).toBeNull();
     const down = fake({}, { pgDown: true });
     expect(await down.upkeep.run(3_600_000)).toBeUndefined();

@@ -151,7 +151,10 @@ const deviceTag = (deviceId: string) => `d:${deviceId}`;
 export class SocketHost {
   private readonly held = new Map<WebSocket, SocketInfo>();
   private readonly badFrames = new WeakMap<WebSocket, number>();
-  /** sockets sent a `closing` frame, with the deadline, code and reason of their close */
+  /**
+   * Sockets sent a `closing` frame, with the deadline, code and reason of their close. Deadlines
+   * are `now + grace` when added, so the first entry is always the earliest: no scan per look.
+   */
   private readonly closing = new Map<WebSocket, [number, number, string]>();
   /** when the next socket is due for a look; undefined until the first sweep of this instance */
   private nextSweep: number | null | undefined;
@@ -160,11 +163,13 @@ export class SocketHost {
     private readonly ctx: DurableObjectState,
     private readonly opts: SocketHostOptions,
   ) {
+    const closing: Array<[WebSocket, [number, number, string]]> = [];
     for (const ws of ctx.getWebSockets()) {
       const a = rawAttachment(ws);
-      if (a?.x) this.closing.set(ws, a.x);
+      if (a?.x) closing.push([ws, a.x]);
       else if (a) this.held.set(ws, readAttachment(ws)!);
     }
+    for (const entry of closing.sort((p, q) => p[1][0] - q[1][0])) this.closing.set(...entry);
   }
 
   get size(): number {
@@ -305,6 +310,14 @@ export class SocketHost {
     return n;
   }
 
+  /** The object drops its state (and its alarm): every socket, closing ones too, closes now. */
+  dropAll(code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      this.forget(ws);
+      this.hardClose(ws, code, reason);
+    }
+  }
+
   /** The runtime reported the peer's close (or an error): finish the handshake and forget it. */
   closed(ws: WebSocket, code: number, reason: string): SocketInfo | undefined {
     const info = this.forget(ws);
@@ -323,8 +336,7 @@ export class SocketHost {
 
   /** When the next socket is due for a look (silence or expiry), or null when none is held. */
   dueAt(): number | null {
-    let closingDue: number | null = null;
-    for (const [deadline] of this.closing.values()) closingDue = Math.min(closingDue ?? Infinity, deadline);
+    const closingDue = this.closing.values().next().value?.[0] ?? null;
     if (this.held.size === 0) return closingDue;
     if (this.nextSweep === undefined) {
       let next = Infinity;
@@ -338,8 +350,10 @@ export class SocketHost {
   sweep(now: number): void {
     let next: number | null = null;
     // clients that did not answer their `closing` frame in time
-    for (const [ws, [deadline, code, reason]] of [...this.closing])
-      if (now >= deadline) this.hardClose(ws, code, reason);
+    for (const [ws, [deadline, code, reason]] of [...this.closing]) {
+      if (deadline > now) break;
+      this.hardClose(ws, code, reason);
+    }
     for (const [ws, info] of [...this.held]) {
       const lastPing = this.lastPing(ws);
       const decision = closeDecision(info, lastPing, now, this.opts.silentMs);

@@ -45,38 +45,66 @@ export async function keysFor(env: TokenKeySettings): Promise<Keys> {
   return cached;
 }
 
-export async function signAccessToken(
-  env: TokenKeySettings & { ACCESS_TOKEN_TTL_SECONDS?: string },
-  user: Pick<AuthContext, "userId" | "handle">,
-): Promise<{ token: string; expiresAt: Date }> {
-  const keys = await keysFor(env);
-  const ttl = Number(env.ACCESS_TOKEN_TTL_SECONDS ?? DEFAULT_ACCESS_TTL_SECONDS);
-  const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ handle: user.handle })
-    .setProtectedHeader({ alg: "ES256", kid: keys.kid, typ: "at+jwt" })
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setSubject(user.userId)
-    .setIssuedAt(now)
-    .setExpirationTime(now + ttl)
-    .sign(keys.sign);
-  return { token, expiresAt: new Date((now + ttl) * 1000) };
+/** What distinguishes one kind of token from another: a token of one kind never passes as another. */
+export interface TokenKind {
+  audience: string;
+  typ: string;
 }
 
-/** null for any token that is not ours, not valid yet, or expired. */
-export async function verifyAccessToken(env: TokenKeySettings, token: string): Promise<AuthContext | null> {
+const ACCESS: TokenKind = { audience: AUDIENCE, typ: "at+jwt" };
+
+/** Signs `claims` for `subject` as a token of `kind`, valid for `ttlSeconds`. */
+export async function signToken(
+  env: TokenKeySettings,
+  kind: TokenKind,
+  subject: string,
+  claims: Record<string, unknown>,
+  ttlSeconds: number,
+  opts: { jti?: string } = {},
+): Promise<{ token: string; expiresAt: Date }> {
+  const keys = await keysFor(env);
+  const now = Math.floor(Date.now() / 1000);
+  let jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: "ES256", kid: keys.kid, typ: kind.typ })
+    .setIssuer(ISSUER)
+    .setAudience(kind.audience)
+    .setSubject(subject)
+    .setIssuedAt(now)
+    .setExpirationTime(now + ttlSeconds);
+  if (opts.jti) jwt = jwt.setJti(opts.jti);
+  return { token: await jwt.sign(keys.sign), expiresAt: new Date((now + ttlSeconds) * 1000) };
+}
+
+/** The payload of a valid token of `kind`, or null for any token that is not ours, not valid yet, or expired. */
+export async function verifyToken(
+  env: TokenKeySettings,
+  kind: TokenKind,
+  token: string,
+): Promise<Record<string, unknown> | null> {
   try {
     const keys = await keysFor(env);
     const { payload } = await jwtVerify(token, keys.verify, {
       issuer: ISSUER,
-      audience: AUDIENCE,
+      audience: kind.audience,
       algorithms: ["ES256"],
-      typ: "at+jwt",
+      typ: kind.typ,
     });
-    if (typeof payload.sub !== "string" || typeof payload.handle !== "string" || typeof payload.exp !== "number")
-      return null;
-    return { userId: payload.sub, handle: payload.handle, expiresAt: payload.exp * 1000 };
+    return payload as Record<string, unknown>;
   } catch {
     return null;
   }
+}
+
+export async function signAccessToken(
+  env: TokenKeySettings & { ACCESS_TOKEN_TTL_SECONDS?: string },
+  user: Pick<AuthContext, "userId" | "handle">,
+): Promise<{ token: string; expiresAt: Date }> {
+  const ttl = Number(env.ACCESS_TOKEN_TTL_SECONDS ?? DEFAULT_ACCESS_TTL_SECONDS);
+  return signToken(env, ACCESS, user.userId, { handle: user.handle }, ttl);
+}
+
+export async function verifyAccessToken(env: TokenKeySettings, token: string): Promise<AuthContext | null> {
+  const p = await verifyToken(env, ACCESS, token);
+  if (typeof p?.sub !== "string" || typeof p.handle !== "string" || typeof p.exp !== "number") return null;
+  return { userId: p.sub, handle: p.handle, expiresAt: p.exp * 1000 };
 }

@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import type { RoomSnapshot } from "../../protocol/index.js";
+import type { SocketInfo } from "../shared/sockets.js";
+import type { MemberState } from "./members.js";
+import { Membership } from "./membership.js";
+import type { RoomMeta } from "./store.js";
+
+const snapshot = (over: Partial<RoomSnapshot> = {}): RoomSnapshot => ({
+  room_id: "r",
+  version: 2,
+  type: "direct",
+  active: true,
+  members: [
+    { user_id: "a", role: "member", can_send: true, joined_at: "t" },
+    { user_id: "b", role: "member", can_send: true, joined_at: "t" },
+  ],
+  blocks: [],
+  ...over,
+});
+
+function fake(initial: RoomMeta | null, load: RoomSnapshot | null = null) {
+  let meta = initial;
+  let members: MemberState[] = [];
+  const closes: Array<[string, number]> = [];
+  const sockets: SocketInfo[] = ["a", "b"].map((u) => ({
+    userId: u,
+    deviceId: `${u}1`,
+    tokenExpiresAt: 0,
+    openedAt: 0,
+    seenAt: 0,
+  }));
+  let loads = 0;
+  const m = new Membership({
+    meta: () => meta,
+    members: () => members,
+    transaction: (fn) => fn(),
+    write: (plan, snap, lastSeq) => {
+      members = [...members.filter((x) => !plan.removed.includes(x.user_id)), ...plan.upserts];
+      meta = {
+        room_id: snap.room_id,
+        type: snap.type,
+        version: snap.version,
+        active: snap.active,
+        last_seq: lastSeq,
+        last_activity: 0,
+      };
+    },
+    closeWhere: (match, code) => {
+      for (const s of sockets) if (match(s)) closes.push([s.userId, code]);
+    },
+    loadSnapshot: async () => (loads++, load),
+    reschedule: async () => {},
+  });
+  return { m, closes, loads: () => loads, meta: () => meta };
+}
+
+describe("Membership", () => {
+  it("applies a newer snapshot and ignores one that is not newer", async () => {
+    const f = fake(null);
+    expect(await f.m.sync(snapshot())).toEqual({ applied: true, version: 2 });
+    expect(await f.m.sync(snapshot({ version: 2 }))).toEqual({ applied: false, version: 2 });
+    expect(await f.m.sync(snapshot({ version: 1 }))).toEqual({ applied: false, version: 2 });
+  });
+
+  it("closes the streams of a removed member, of the blocked side of a direct room, and all when the room goes", async () => {
+    const f = fake(null);
+    await f.m.sync(snapshot());
+    await f.m.sync(snapshot({ version: 3, members: snapshot().members.slice(0, 1) }));
+    expect(f.closes).toEqual([["b", 4003]]);
+    f.closes.length = 0;
+    await f.m.sync(snapshot({ version: 4, blocks: [["b", "a"]] }));
+    expect(f.closes).toEqual([["a", 4003]]);
+    f.closes.length = 0;
+    await f.m.sync(snapshot({ version: 5, active: false }));
+    expect(f.closes).toEqual([
+      ["a", 4006],
+      ["b", 4006],
+    ]);
+  });
+
+  it("loads its snapshot once when it has no state, and keeps none for a room that is gone", async () => {
+    const f = fake(null, snapshot());
+    const [x, y] = await Promise.all([f.m.ready("r"), f.m.ready("r")]);
+    expect(x?.version).toBe(2);
+    expect(y?.version).toBe(2);
+    expect(f.loads()).toBe(1);
+    const gone = fake(null, snapshot({ active: false }));
+    expect(await gone.m.ready("r")).toBeNull();
+    expect(gone.meta()).toBeNull();
+  });
+});

@@ -1,0 +1,226 @@
+// The room's messages: storing a batch of sends (dedupe, seq, time UUID), replay, history pages
+// of the hot tail, and upkeep's pruning (retention, dedupe window, hot-tail bounds).
+import type { ArchiveHistoryQuery, Attachment, Message, SendFrame } from "../../protocol/index.js";
+import type { TimeUuidGenerator } from "../shared/timeuuid.js";
+import type { OutboxStore } from "./outbox-store.js";
+import type { RoomTables } from "./schema.js";
+import type { RoomStore } from "./store.js";
+
+type Row = Record<string, SqlStorageValue>;
+
+export interface SendResult {
+  sender_id: string;
+  client_message_id: string;
+  seq: number;
+  message_id: string;
+  created_at: string;
+  duplicate: boolean;
+  /** the stored message, for new sends */
+  message?: Message;
+}
+
+export interface PendingSend {
+  sender_id: string;
+  frame: SendFrame;
+}
+
+function toMessage(roomId: string, r: Row): Message {
+  const m: Message = {
+    room_id: roomId,
+    seq: r.seq as number,
+    message_id: r.message_id as string,
+    sender_id: r.sender_id as string,
+    client_message_id: r.client_message_id as string,
+    body: r.body as string,
+    mentions: JSON.parse(r.mentions as string) as string[],
+    mention_all: r.mention_all === 1,
+    created_at: new Date(r.created_at as number).toISOString(),
+  };
+  if (r.reply_to_seq !== null && r.reply_to_seq !== undefined) m.reply_to_seq = r.reply_to_seq as number;
+  if (r.attachments) m.attachments = JSON.parse(r.attachments as string) as Attachment[];
+  return m;
+}
+
+export interface PruneSettings {
+  dedupeMs: number;
+  retentionMs: number;
+  hotTailMaxMessages: number;
+  hotTailMaxAgeMs: number;
+  pushOutboxTtlMs: number;
+}
+
+export class MessageStore {
+  constructor(
+    private readonly tables: RoomTables,
+    private readonly meta: Pick<RoomStore, "setMeta">,
+    private readonly outbox: Pick<OutboxStore, "addMessage">,
+  ) {}
+
+  private get sql(): SqlStorage {
+    return this.tables.sql;
+  }
+  /**
+   * Stores a group of sends: each is deduplicated on (sender, client_message_id) and, if new,
+   * gets the next seq and a time UUID. The caller runs this inside one transaction.
+   */
+  commitSends(
+    roomId: string,
+    sends: readonly PendingSend[],
+    now: number,
+    ids: TimeUuidGenerator,
+    lastSeq: number,
+  ): { results: SendResult[]; lastSeq: number } {
+    const results: SendResult[] = [];
+    let seq = lastSeq;
+    for (const { sender_id, frame } of sends) {
+      const [dup] = this.sql
+        .exec<{ seq: number; message_id: string; created_at: number }>(
+          "SELECT seq, message_id, created_at FROM dedupe WHERE sender_id = ? AND client_message_id = ?",
+          sender_id,
+          frame.client_message_id,
+        )
+        .toArray();
+      if (dup) {
+        results.push({
+          sender_id,
+          client_message_id: frame.client_message_id,
+          seq: dup.seq,
+          message_id: dup.message_id,
+          created_at: new Date(dup.created_at).toISOString(),
+          duplicate: true,
+        });
+        continue;
+      }
+      seq += 1;
+      const { id, ms } = ids.next(now);
+      const mentions = [...new Set(frame.mentions ?? [])];
+      const attachments = frame.attachments?.length ? JSON.stringify(frame.attachments) : null;
+      this.sql.exec(
+        "INSERT INTO messages (seq, message_id, sender_id, client_message_id, body, mentions, mention_all, reply_to_seq, attachments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        seq,
+        id,
+        sender_id,
+        frame.client_message_id,
+        frame.body,
+        JSON.stringify(mentions),
+        frame.mention_all ? 1 : 0,
+        frame.reply_to_seq ?? null,
+        attachments,
+        ms,
+      );
+      this.sql.exec(
+        "INSERT INTO dedupe (sender_id, client_message_id, seq, message_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        sender_id,
+        frame.client_message_id,
+        seq,
+        id,
+        ms,
+      );
+      this.outbox.addMessage(seq, ms);
+      const message: Message = {
+        room_id: roomId,
+        seq,
+        message_id: id,
+        sender_id,
+        client_message_id: frame.client_message_id,
+        body: frame.body,
+        mentions,
+        mention_all: frame.mention_all ?? false,
+        created_at: new Date(ms).toISOString(),
+        ...(frame.reply_to_seq !== undefined ? { reply_to_seq: frame.reply_to_seq } : {}),
+        ...(frame.attachments?.length ? { attachments: frame.attachments } : {}),
+      };
+      results.push({
+        sender_id,
+        client_message_id: frame.client_message_id,
+        seq,
+        message_id: id,
+        created_at: message.created_at,
+        duplicate: false,
+        message,
+      });
+    }
+    if (seq !== lastSeq) this.meta.setMeta({ last_seq: seq, last_activity: now });
+    return { results, lastSeq: seq };
+  }
+
+  /** The newest messages after `afterSeq` (at most `max`), oldest first, and whether older ones were left out. */
+  replay(roomId: string, afterSeq: number, max: number): { messages: Message[]; hasMore: boolean } {
+    const rows = this.sql
+      .exec("SELECT * FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?", afterSeq, max + 1)
+      .toArray();
+    const hasMore = rows.length > max;
+    return {
+      messages: rows
+        .slice(0, max)
+        .reverse()
+        .map((r) => toMessage(roomId, r)),
+      hasMore,
+    };
+  }
+
+  /** A history page within the hot tail: newest first before a seq (or from the end), oldest first after one. */
+  page(roomId: string, floorSeq: number, q: ArchiveHistoryQuery): { messages: Message[]; has_more: boolean } {
+    let rows: Row[];
+    if (q.after_seq !== undefined) {
+      rows = this.sql
+        .exec(
+          "SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?",
+          Math.max(q.after_seq, floorSeq),
+          q.limit + 1,
+        )
+        .toArray();
+    } else {
+      const before = q.before_seq ?? Number.MAX_SAFE_INTEGER;
+      rows = this.sql
+        .exec(
+          "SELECT * FROM messages WHERE seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?",
+          before,
+          floorSeq,
+          q.limit + 1,
+        )
+        .toArray();
+    }
+    return { messages: rows.slice(0, q.limit).map((r) => toMessage(roomId, r)), has_more: rows.length > q.limit };
+  }
+
+  /** The oldest seq still in the hot tail (0 when empty). */
+  oldestSeq(): number {
+    return this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM messages").one().s ?? 0;
+  }
+
+  message(roomId: string, seq: number): Message | null {
+    const [row] = this.sql.exec("SELECT * FROM messages WHERE seq = ?", seq).toArray();
+    return row ? toMessage(roomId, row) : null;
+  }
+  /**
+   * Drops what has outlived its purpose: expired tickets, dedupe keys past their window, push
+   * requests nobody took, messages past retention, and the hot tail beyond its bounds, but never
+   * a message the outbox still has to hand on (unless retention says it must go).
+   */
+  prune(now: number, c: PruneSettings): { messages: number } {
+    this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
+    this.sql.exec("DELETE FROM dedupe WHERE created_at < ?", now - c.dedupeMs);
+    this.sql.exec("DELETE FROM outbox WHERE kind = 'push' AND created_at < ?", now - c.pushOutboxTtlMs);
+    // a message exactly as old as the retention period is past it (the alarm fires at that instant)
+    let removed = this.sql.exec("DELETE FROM messages WHERE created_at <= ?", now - c.retentionMs).rowsWritten;
+    this.sql.exec("DELETE FROM outbox WHERE kind = 'message' AND created_at <= ?", now - c.retentionMs);
+    const pendingFrom =
+      this.sql
+        .exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind IN ('message', 'refused_message')")
+        .one().s ?? Number.MAX_SAFE_INTEGER;
+    const maxSeq = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
+    const byCount = maxSeq - c.hotTailMaxMessages; // seqs at or below this are beyond the count bound
+    removed += this.sql.exec(
+      "DELETE FROM messages WHERE seq < ? AND (seq <= ? OR created_at < ?)",
+      pendingFrom,
+      byCount,
+      now - c.hotTailMaxAgeMs,
+    ).rowsWritten;
+    return { messages: removed };
+  }
+
+  oldestMessageAt(): number | null {
+    return this.sql.exec<{ t: number | null }>("SELECT min(created_at) AS t FROM messages").one().t;
+  }
+}
