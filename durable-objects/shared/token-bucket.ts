@@ -5,8 +5,30 @@ export interface BucketConfig {
   burst: number;
 }
 
+export interface Bucket {
+  tokens: number;
+  /** when `tokens` was last brought up to date */
+  at: number;
+}
+
+/** One bucket's take, on state the caller keeps (a map here, a Durable Object's storage elsewhere). */
+export function takeFrom(b: Bucket, config: BucketConfig, now: number, cost = 1): number {
+  b.tokens = Math.min(config.burst, b.tokens + ((now - b.at) / 1000) * config.perSecond);
+  b.at = now;
+  if (b.tokens >= cost) {
+    b.tokens -= cost;
+    return 0;
+  }
+  return Math.ceil(((cost - b.tokens) / config.perSecond) * 1000);
+}
+
+/** When an untouched bucket is full again: from then on it carries no information. */
+export function fullAt(b: Bucket, config: BucketConfig): number {
+  return b.at + Math.ceil((Math.max(0, config.burst - b.tokens) / config.perSecond) * 1000);
+}
+
 export class TokenBuckets {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, Bucket>();
 
   constructor(
     private readonly config: BucketConfig,
@@ -21,13 +43,7 @@ export class TokenBuckets {
       b = { tokens: this.config.burst, at: now };
       this.buckets.set(key, b);
     }
-    b.tokens = Math.min(this.config.burst, b.tokens + ((now - b.at) / 1000) * this.config.perSecond);
-    b.at = now;
-    if (b.tokens >= cost) {
-      b.tokens -= cost;
-      return 0;
-    }
-    return Math.ceil(((cost - b.tokens) / this.config.perSecond) * 1000);
+    return takeFrom(b, this.config, now, cost);
   }
 
   // Buckets that have refilled completely carry no information; dropping them bounds memory.

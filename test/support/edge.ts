@@ -2,10 +2,20 @@
 // would set. One per test file (useEdge), or started by a test that needs its own (a sink, a
 // proxy it can take away, a restart over the same storage) with startEdge(testEdgeOptions(...)).
 import { afterAll, beforeAll, inject } from "vitest";
+import { RATE_LIMITS } from "../../workers/http/rate-limit.js";
 import { closeDb } from "./api.js";
 import { startEdge, type Edge, type EdgeOptions } from "./miniflare.js";
 
 export { startEdge, type Edge };
+
+// Tests register, connect and create rooms far faster than a person: the request rate limits are
+// lifted unless a test sets its own (workers/http/rate-limits.test.ts tests them).
+const LIFTED_RATE_LIMITS = Object.fromEntries(
+  Object.values(RATE_LIMITS).flatMap((l) => [
+    [`${l.vars}_RATE_PER_MINUTE`, "1000000"],
+    [`${l.vars}_BURST`, "1000000"],
+  ]),
+);
 
 /** `vars` win over wrangler.toml's and over the test secrets (e.g. NEON_WS_PROXY for a proxy of the test's own). */
 export function testEdgeOptions(vars: Record<string, string> = {}, opts: { persist?: string } = {}): EdgeOptions {
@@ -17,6 +27,7 @@ export function testEdgeOptions(vars: Record<string, string> = {}, opts: { persi
       NEON_WS_PROXY: inject("neonProxy"),
       JWT_PRIVATE_JWK: inject("privateJwk"),
       REFRESH_TOKEN_SECRET: "test-refresh-secret-0123456789abcdef",
+      ...LIFTED_RATE_LIMITS,
       ...vars,
     },
   };

@@ -24,6 +24,7 @@ import type { AppBindings, Env } from "../env.js";
 import { clientInfo, type ClientInfo } from "../http/client-info.js";
 import { dbOf } from "../http/db.js";
 import { HttpError, conflict, unauthorized } from "../http/errors.js";
+import { enforceRateLimit } from "../http/rate-limit.js";
 import { readJson } from "../http/validate.js";
 import { publicUser } from "../users/public-user.js";
 import { signAccessToken } from "../../lib/auth-tokens/index.js";
@@ -90,6 +91,8 @@ authRoutes.post("/register", async (c) => {
   const body = await readJson(c, RegisterBody);
   const db = dbOf(c);
   const info = clientInfo(c);
+  // before the hash: scrypt is the cost this limit protects
+  await enforceRateLimit(c, "register", info.ip ?? "unknown");
   const passwordHash = await hashPassword(body.password, scryptParams(c.env));
   // the account and its first tokens commit together: a failure leaves the handle free
   const created = await db.transaction(async (tx) => {

@@ -8,6 +8,7 @@ import type { FriendListResponse, FriendResponse } from "../../protocol/social.j
 import type { AppBindings } from "../env.js";
 import { dbOf } from "../http/db.js";
 import { forbidden, invalid, notFound } from "../http/errors.js";
+import { enforceRateLimit } from "../http/rate-limit.js";
 import { idParam, readJson } from "../http/validate.js";
 import { commitMembershipChange } from "../rooms/membership-change.js";
 import { whoBlocked } from "../users/blocks.js";
@@ -56,6 +57,7 @@ friendsRoutes.get("/", async (c) => {
 
 friendsRoutes.put("/:user_id", async (c) => {
   const { me, target } = targetOf(c);
+  await enforceRateLimit(c, "friend_add", me);
   const db = dbOf(c);
   const user = await findUser(db, target);
   if (!user || user.status !== UserStatus.active) throw notFound("no such user");

@@ -14,6 +14,7 @@ import {
 import type { AppBindings } from "../env.js";
 import { dbOf } from "../http/db.js";
 import { HttpError, unauthorized } from "../http/errors.js";
+import { enforceRateLimit } from "../http/rate-limit.js";
 import { idParam, readJson, readQuery } from "../http/validate.js";
 import { requireMember } from "../rooms/store.js";
 import { locationHintFor } from "./location.js";
@@ -70,6 +71,7 @@ export const realtimeRoutes = new Hono<AppBindings>();
 realtimeRoutes.post("/connect/ticket", async (c) => {
   const body = await readJson(c, TicketBody);
   const auth = c.get("auth");
+  await enforceRateLimit(c, "ticket", auth.userId);
   const roomId = body.room_id ? lower(body.room_id) : undefined;
   if (roomId) await requireMember(dbOf(c), roomId, auth.userId);
   const { ticket, expiresAt } = await signTicket(c.env, auth, body.device_id, roomId);

@@ -27,6 +27,7 @@ import type {
 import type { AppBindings } from "../env.js";
 import { dbOf } from "../http/db.js";
 import { HttpError, forbidden, invalid, notFound } from "../http/errors.js";
+import { enforceRateLimit } from "../http/rate-limit.js";
 import { idParam, readJson } from "../http/validate.js";
 import { roomStub, sessionStub } from "../realtime/room-sync.js";
 import { whoBlocked } from "../users/blocks.js";
@@ -76,6 +77,7 @@ roomsRoutes.post("/", async (c) => {
   const body = await readJson(c, CreateRoomBody);
   const db = dbOf(c);
   const me = c.get("auth").userId;
+  await enforceRateLimit(c, "room_create", me);
   if (body.type === "direct") {
     const peer = lower(body.peer_id);
     const { room, created, revived } = await openDirect(db, me, peer);
@@ -184,6 +186,7 @@ roomsRoutes.post("/:id/members", async (c) => {
   const body = await readJson(c, AddMembersBody);
   const db = dbOf(c);
   const me = c.get("auth").userId;
+  await enforceRateLimit(c, "member_add", me);
   const wanted = [...new Set(body.user_ids.map(lower))];
   const answer = await db.transaction(async (tx): Promise<AddMembersResponse> => {
     // Locked first: concurrent adds queue here, and each counts the members the previous one

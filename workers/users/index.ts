@@ -7,6 +7,7 @@ import type { MeResponse, UserSearchResponse } from "../../protocol/social.js";
 import type { AppBindings } from "../env.js";
 import { dbOf } from "../http/db.js";
 import { notFound } from "../http/errors.js";
+import { enforceRateLimit } from "../http/rate-limit.js";
 import { readQuery } from "../http/validate.js";
 import { publicUser } from "./public-user.js";
 
@@ -31,6 +32,7 @@ usersRoutes.get("/me", async (c) => {
 usersRoutes.get("/users", async (c) => {
   const { q, limit } = readQuery(c, UserSearchQuery);
   const { userId } = c.get("auth");
+  await enforceRateLimit(c, "user_search", userId);
   // Lower-cased by Postgres, not JS: the display-name index is on Postgres' lower(), and the two
   // can disagree outside ASCII. The pattern stays a bound parameter, so the planner still sees a
   // constant prefix and uses the text_pattern_ops indexes.
