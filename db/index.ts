@@ -3,6 +3,7 @@
 // PostgreSQL, the local Neon proxy, migrations) has its own entry, db/local/index.ts.
 export * from "./client.js";
 export * from "./codes.js";
+export * from "./errors.js";
 export * from "./membership.js";
 export * from "./presence-scope.js";
 export * from "./read-offsets.js";

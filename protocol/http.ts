@@ -38,6 +38,14 @@ export const LoginBody = z.strictObject({
     .max(L.HANDLE_MAX)
     .transform((s) => s.toLowerCase()),
   password: z.string().min(1).max(L.PASSWORD_MAX),
+  // the id the device opens its sockets with: a device that logged in before passes a handle's lock
+  // (the same form as DeviceId in realtime.ts, which imports this module)
+  device_id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_\-:.]+$/, "may contain only letters, digits and - _ : .")
+    .optional(),
 });
 export const RefreshBody = z.strictObject({ refresh_token: z.string().min(1).max(200) });
 // device_id: the id the device opened its sockets with; they close on logout

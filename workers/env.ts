@@ -13,4 +13,7 @@ export interface Env extends Cloudflare.Env, ObjectEnv {
   REFRESH_TOKEN_SECRET: string;
 }
 
-export type AppBindings = { Bindings: Env; Variables: { auth: AuthContext; dbHandle?: DbHandle } };
+export type AppBindings = {
+  Bindings: Env;
+  Variables: { auth: AuthContext; dbHandle?: DbHandle; dbAfterResponse?: Promise<unknown>[] };
+};

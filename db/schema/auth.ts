@@ -4,6 +4,7 @@ import {
   bigserial,
   boolean,
   index,
+  integer,
   pgTable,
   smallint,
   text,
@@ -51,6 +52,20 @@ export const refreshTokens = pgTable(
     index("refresh_tokens_family_idx").on(t.familyId),
     index("refresh_tokens_user_idx").on(t.userId),
   ],
+);
+
+// Login attempts per throttle key ("h:<handle>", "hi:<handle>|<ip>", "i:<ip>") in a fixed window:
+// counted by the login statement itself before any password is hashed, so simultaneous attempts
+// cannot all slip through (workers/auth/login-attempt.ts).
+export const loginAttempts = pgTable(
+  "login_attempts",
+  {
+    key: text("key").primaryKey(),
+    attempts: integer("attempts").notNull(),
+    windowStartedAt: timestamp("window_started_at", { withTimezone: true }).notNull(),
+  },
+  // for pruning the windows that ended
+  (t) => [index("login_attempts_window_idx").on(t.windowStartedAt)],
 );
 
 export const authLogs = pgTable(

@@ -59,6 +59,8 @@ export const userLoginHistory = pgTable(
     platform: smallint("platform").notNull(),
     ip: text("ip"),
     userAgent: text("user_agent"),
+    // the device_id the client logged in with, if it said: a known device passes a handle's lock
+    deviceId: text("device_id"),
     at: at(),
   },
   (t) => [index("user_login_history_user_idx").on(t.userId, t.at)],

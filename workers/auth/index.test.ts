@@ -2,11 +2,26 @@ import { SignJWT, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { call, db, register, tokenFor, uniqueHandle } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
+import { eventually } from "../../test/support/sockets.js";
 
 const edge = useEdge();
 
 const login = (handle: string, password: string, headers: Record<string, string> = {}) =>
   call(edge, "POST", "/v1/auth/login", { body: { handle, password }, headers });
+// an address no other test (or earlier run over the same database) logs in from
+let ips = 0;
+const uniqueIp = () => {
+  ips += 1;
+  return `10.${process.pid % 250}.${Math.floor(ips / 250) % 250}.${(ips % 250) + 1}`;
+};
+const from = (ip: string) => ({ "cf-connecting-ip": ip });
+const failedLogins = async (handle: string) =>
+  (
+    await db().query("select count(*)::int as n from auth_logs where handle = $1 and event = 1 and success = false", [
+      handle,
+    ])
+  ).rows[0].n as number;
+
 const refresh = (refresh_token: string) => call(edge, "POST", "/v1/auth/refresh", { body: { refresh_token } });
 
 describe("register", () => {
@@ -87,13 +102,22 @@ describe("login", () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.user.id).toBe(user.id);
-    const history = await db().query(
-      "select platform, ip from user_login_history where user_id = $1 order by at desc limit 1",
-      [user.id],
-    );
-    expect(history.rows[0]).toEqual({ platform: 1, ip: "203.0.113.7" });
-    const logs = await db().query("select success from auth_logs where user_id = $1 and event = 1", [user.id]);
-    expect(logs.rows).toEqual([{ success: true }]);
+    // written after the answer (off its path), so polled
+    const history = await eventually(async () => {
+      const { rows } = await db().query("select platform, ip from user_login_history where user_id = $1 and ip = $2", [
+        user.id,
+        "203.0.113.7",
+      ]);
+      return rows[0];
+    });
+    expect(history).toEqual({ platform: 1, ip: "203.0.113.7" });
+    const logs = await eventually(async () => {
+      const { rows } = await db().query("select success from auth_logs where user_id = $1 and event = 1", [user.id]);
+      return rows.length ? rows : null;
+    });
+    expect(logs).toEqual([{ success: true }]);
+    // the refresh token the answer carried works at once
+    expect((await refresh(res.body.refresh_token)).status).toBe(200);
   });
 
   it("gives the same answer for a wrong password and an unknown handle", async () => {
@@ -105,7 +129,7 @@ describe("login", () => {
     expect(wrong.body).toEqual(unknown.body);
   });
 
-  it("throttles a handle after 5 failures, even for the right password", async () => {
+  it("throttles a (handle, IP) after 5 failures, even for the right password", async () => {
     const user = await register(edge);
     for (let i = 0; i < 5; i++) expect((await login(user.handle, `wrong ${i}`)).status).toBe(401);
     const res = await login(user.handle, user.password);
@@ -113,22 +137,98 @@ describe("login", () => {
     expect(res.body.error.code).toBe("rate_limited");
     expect(res.body.error.retry_after_ms).toBeGreaterThan(60_000);
     expect(res.headers.get("retry-after")).toBeTruthy();
-    const { rows } = await db().query(
-      "select count(*)::int as n from auth_logs where handle = $1 and success = false",
-      [user.handle],
+    await eventually(async () => (await failedLogins(user.handle)) === 5);
+    // refused attempts are not evaluated, so not logged as failures either
+    expect(await failedLogins(user.handle)).toBe(5);
+  });
+
+  it("counts simultaneous wrong passwords before hashing: of 40 at once, 5 are evaluated", async () => {
+    const user = await register(edge);
+    const ip = uniqueIp();
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => login(user.handle, `wrong ${i}`, from(ip))));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(35);
+    await eventually(async () => (await failedLogins(user.handle)) === 5);
+    // a moment later nothing else was evaluated behind the answers
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await failedLogins(user.handle)).toBe(5);
+  });
+
+  it("under a handle's lock, admits addresses and devices that logged in before, refuses new ones", async () => {
+    const known = uniqueIp();
+    const user = await register(edge);
+    const device = `dev-${user.id.slice(0, 8)}`;
+    expect((await login(user.handle, user.password, from(known))).status).toBe(200);
+    expect(
+      (
+        await call(edge, "POST", "/v1/auth/login", {
+          body: { handle: user.handle, password: user.password, device_id: device },
+          headers: from(uniqueIp()),
+        })
+      ).status,
+    ).toBe(200);
+    await eventually(async () => {
+      const { rows } = await db().query("select count(*)::int as n from user_login_history where user_id = $1", [
+        user.id,
+      ]);
+      return rows[0].n >= 3; // register, and the two logins
+    });
+    // 20 strangers, 1 guess each: no (handle, IP) pair is near its limit, the handle is
+    const guesses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => login(user.handle, `guess ${i}`, from(uniqueIp()))),
     );
-    expect(rows[0].n).toBe(5);
+    expect(guesses.map((g) => g.status)).toEqual(Array(20).fill(401));
+
+    const stranger = await login(user.handle, user.password, from(uniqueIp()));
+    expect(stranger.status).toBe(429);
+    expect(stranger.body.error.code).toBe("rate_limited");
+    expect(stranger.body.error.retry_after_ms).toBeGreaterThan(60_000);
+    expect((await login(user.handle, user.password, from(known))).status).toBe(200);
+    const onDevice = await call(edge, "POST", "/v1/auth/login", {
+      body: { handle: user.handle, password: user.password, device_id: device },
+      headers: from(uniqueIp()),
+    });
+    expect(onDevice.status).toBe(200);
+    // a known address still cannot guess: its own (handle, IP) limit holds
+    for (let i = 0; i < 5; i++) expect((await login(user.handle, `wrong ${i}`, from(known))).status).toBe(401);
+    expect((await login(user.handle, user.password, from(known))).status).toBe(429);
+  });
+
+  it("gives a success's attempt back: an owner who logs in often is never throttled", async () => {
+    const user = await register(edge);
+    const ip = uniqueIp();
+    expect((await login(user.handle, "typo", from(ip))).status).toBe(401);
+    for (let i = 0; i < 8; i++) expect((await login(user.handle, user.password, from(ip))).status).toBe(200);
+    // the typo was cleared by the success after it: five more wrong ones are still judged
+    await eventually(async () => {
+      const { rows } = await db().query("select attempts from login_attempts where key = $1", [
+        `hi:${ip}|${user.handle}`,
+      ]);
+      return rows.length === 0;
+    });
+    for (let i = 0; i < 5; i++) expect((await login(user.handle, `wrong ${i}`, from(ip))).status).toBe(401);
   });
 
   it("throttles an address after 30 failures across handles", async () => {
-    const ip = `198.51.100.${Math.floor(Math.random() * 250)}`;
-    await db().query(
-      "insert into auth_logs (handle, event, success, ip) select 'h' || g, 1, false, $1 from generate_series(1, 30) g",
-      [ip],
+    const ip = uniqueIp();
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () => login(uniqueHandle("ghost"), "whatever pw", from(ip))),
     );
+    expect(answers.map((a) => a.status)).toEqual(Array(30).fill(401));
     const user = await register(edge);
-    expect((await login(user.handle, user.password, { "cf-connecting-ip": ip })).status).toBe(429);
-    expect((await login(user.handle, user.password, { "cf-connecting-ip": "192.0.2.1" })).status).toBe(200);
+    expect((await login(user.handle, user.password, from(ip))).status).toBe(429);
+    expect((await login(user.handle, user.password, from(uniqueIp()))).status).toBe(200);
+  });
+
+  it("stores no refresh token for an attempt that failed or was refused", async () => {
+    const user = await register(edge);
+    const ip = uniqueIp();
+    await Promise.all(Array.from({ length: 8 }, (_, i) => login(user.handle, `wrong ${i}`, from(ip))));
+    await eventually(async () => {
+      const { rows } = await db().query("select count(*)::int as n from refresh_tokens where user_id = $1", [user.id]);
+      return rows[0].n === 1; // the one register issued
+    });
   });
 
   it("refuses suspended accounts (403) and treats deleted ones as unknown (401)", async () => {

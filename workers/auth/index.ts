@@ -22,16 +22,19 @@ import {
 } from "../../protocol/index.js";
 import type { AppBindings, Env } from "../env.js";
 import { clientInfo, type ClientInfo } from "../http/client-info.js";
-import { dbOf } from "../http/db.js";
-import { HttpError, conflict, unauthorized } from "../http/errors.js";
+import { afterResponse, dbOf } from "../http/db.js";
+import { HttpError, conflict, rateLimited, unauthorized } from "../http/errors.js";
 import { enforceRateLimit } from "../http/rate-limit.js";
 import { readJson } from "../http/validate.js";
 import { publicUser } from "../users/public-user.js";
 import { signAccessToken } from "../../lib/auth-tokens/index.js";
 import { DEFAULT_SCRYPT, dummyHash, hashPassword, verifyPassword, type ScryptParams } from "./password.js";
 import {
+  DEFAULT_REFRESH_FAMILY_MAX_DAYS,
   DEFAULT_REFRESH_TTL_DAYS,
   REUSE_GRACE_MS,
+  familyExpired,
+  tokenExpiry,
   hashRefreshToken,
   isWellFormed,
   newRefreshToken,
@@ -39,7 +42,12 @@ import {
 } from "./refresh-tokens.js";
 import { sessionStub } from "../realtime/room-sync.js";
 import { requireAuth } from "./require-auth.js";
-import { assertLoginAllowed } from "./throttle.js";
+import { decimalNumber, type ConfigEnv } from "../../lib/config/index.js";
+import { beginLogin, creditSuccess, discardToken, pruneAttempts } from "./login-attempt.js";
+import { loginLimits, throttleKeys } from "./throttle.js";
+
+// share of logins that also prune ended throttle windows (in the background)
+const PRUNE_SHARE = 0.01;
 
 const BAD_CREDENTIALS = "wrong handle or password";
 
@@ -48,9 +56,16 @@ function scryptParams(env: Env): ScryptParams {
   return Number.isInteger(logN) && logN >= 10 && logN <= 20 ? { ...DEFAULT_SCRYPT, logN } : DEFAULT_SCRYPT;
 }
 
-function refreshExpiry(env: Env): Date {
+function familyMaxDays(env: Env): number {
+  return decimalNumber(env as unknown as ConfigEnv, "REFRESH_FAMILY_MAX_DAYS", {
+    default: DEFAULT_REFRESH_FAMILY_MAX_DAYS,
+    min: 0.00001,
+  });
+}
+
+function refreshExpiry(env: Env, now: number, familyStartedAt: number): Date {
   const days = Number(env.REFRESH_TOKEN_TTL_DAYS ?? DEFAULT_REFRESH_TTL_DAYS);
-  return new Date(Date.now() + days * 86_400_000);
+  return tokenExpiry(now, familyStartedAt, days, familyMaxDays(env));
 }
 
 async function issueTokens(
@@ -64,7 +79,7 @@ async function issueTokens(
     userId: user.id,
     tokenHash: await hashRefreshToken(refresh),
     familyId: familyId ?? crypto.randomUUID(),
-    expiresAt: refreshExpiry(c.env),
+    expiresAt: refreshExpiry(c.env, Date.now(), Date.now()),
   });
   const access = await signAccessToken(c.env, { userId: user.id, handle: user.handle });
   return {
@@ -120,42 +135,68 @@ authRoutes.post("/register", async (c) => {
 
 authRoutes.post("/login", async (c) => {
   const body = await readJson(c, LoginBody);
-  const db = dbOf(c);
   const info = clientInfo(c);
-  // the throttle check and the lookup are independent: one round trip's latency, not two
-  const [, [found]] = await Promise.all([
-    assertLoginAllowed(db, body.handle, info.ip),
-    db
-      .select({ user: users, account: authAccounts })
-      .from(authAccounts)
-      .innerJoin(users, eq(users.id, authAccounts.userId))
-      .where(and(eq(authAccounts.provider, AuthProvider.password), eq(authAccounts.identifier, body.handle))),
-  ]);
+  const limits = loginLimits(c.env as unknown as ConfigEnv);
+  const keys = throttleKeys(body.handle, info.ip);
+  const refresh = newRefreshToken();
+  const familyId = crypto.randomUUID();
+  const now = Date.now();
+  // the one round trip on the answer's path; everything written after it waits for no one
+  const start = await beginLogin(dbOf(c), {
+    handle: body.handle,
+    ip: info.ip,
+    deviceId: body.device_id ?? null,
+    keys,
+    limits,
+    token: { hash: await hashRefreshToken(refresh), familyId, expiresAt: refreshExpiry(c.env, now, now) },
+  });
+  const found = start.account;
+  const after = (what: string, work: (db: Database) => Promise<unknown>) => afterResponse(c, what, work);
+  if (Math.random() < PRUNE_SHARE) after("pruning login attempts", (db) => pruneAttempts(db, limits.windowMs));
+  if (start.retryAfterMs !== null) {
+    after("login refusal", (db) => discardToken(db, start.tokenId));
+    throw rateLimited("too many failed logins; try again later", start.retryAfterMs);
+  }
   const params = scryptParams(c.env);
-  const check = await verifyPassword(body.password, found?.account.passwordHash ?? (await dummyHash(params)), params);
+  const check = await verifyPassword(body.password, found?.passwordHash ?? (await dummyHash(params)), params);
+  const failed = (event: "wrong" | "suspended") =>
+    after(`login ${event}`, async (db) => {
+      await discardToken(db, start.tokenId);
+      await logAuth(db, AuthEvent.login, false, info, found?.userId ?? null, body.handle);
+    });
   // a deleted account answers exactly like an unknown handle
-  if (!found || !check.ok || found.user.status === UserStatus.deleted) {
-    await logAuth(db, AuthEvent.login, false, info, found?.user.id ?? null, body.handle);
+  if (!found || !check.ok || found.status === UserStatus.deleted) {
+    failed("wrong");
     throw unauthorized(BAD_CREDENTIALS);
   }
-  if (found.user.status !== UserStatus.active) {
-    await logAuth(db, AuthEvent.login, false, info, found.user.id, body.handle);
+  if (found.status !== UserStatus.active || !start.tokenId) {
+    failed("suspended");
     throw new HttpError(403, "forbidden", "this account is suspended");
   }
-  if (check.needsRehash) {
-    await db
-      .update(authAccounts)
-      .set({ passwordHash: await hashPassword(body.password, params), updatedAt: new Date() })
-      .where(eq(authAccounts.id, found.account.id));
-  }
-  const [tokens] = await Promise.all([
-    issueTokens(c, db, found.user),
-    logAuth(db, AuthEvent.login, true, info, found.user.id, body.handle),
-    db
-      .insert(userLoginHistory)
-      .values({ userId: found.user.id, platform: info.platform, ip: info.ip, userAgent: info.userAgent }),
-  ]);
-  return c.json({ user: publicUser(found.user), ...tokens } satisfies AuthResponse);
+  after("login records", async (db) => {
+    if (check.needsRehash)
+      await db
+        .update(authAccounts)
+        .set({ passwordHash: await hashPassword(body.password, params), updatedAt: new Date() })
+        .where(eq(authAccounts.id, found.accountId));
+    await creditSuccess(db, keys);
+    await logAuth(db, AuthEvent.login, true, info, found.userId, body.handle);
+    await db.insert(userLoginHistory).values({
+      userId: found.userId,
+      platform: info.platform,
+      ip: info.ip,
+      userAgent: info.userAgent,
+      deviceId: body.device_id ?? null,
+    });
+  });
+  const user = { id: found.userId, handle: found.handle, displayName: found.displayName };
+  const access = await signAccessToken(c.env, { userId: user.id, handle: user.handle });
+  return c.json({
+    user: publicUser(user),
+    access_token: access.token,
+    refresh_token: refresh,
+    access_token_expires_at: access.expiresAt.toISOString(),
+  } satisfies AuthResponse);
 });
 
 authRoutes.post("/refresh", async (c) => {
@@ -164,7 +205,12 @@ authRoutes.post("/refresh", async (c) => {
   const db = dbOf(c);
   const info = clientInfo(c);
   const [row] = await db
-    .select({ token: refreshTokens, user: users })
+    .select({
+      token: refreshTokens,
+      user: users,
+      // the family's first token: its absolute lifetime counts from there
+      familyStartedAt: sql<number>`(select (extract(epoch from min(f.created_at)) * 1000)::float8 from ${refreshTokens} f where f.family_id = ${refreshTokens.familyId})`,
+    })
     .from(refreshTokens)
     .innerJoin(users, eq(users.id, refreshTokens.userId))
     .where(eq(refreshTokens.tokenHash, await hashRefreshToken(presented)));
@@ -175,7 +221,9 @@ authRoutes.post("/refresh", async (c) => {
   };
   if (!row) throw await fail("the refresh token is invalid", false);
   if (row.token.revokedAt) throw await fail("the refresh token was revoked", false);
-  if (row.token.expiresAt.getTime() <= Date.now()) throw await fail("the refresh token expired", false);
+  const now = Date.now();
+  if (row.token.expiresAt.getTime() <= now || familyExpired(now, row.familyStartedAt, familyMaxDays(c.env)))
+    throw await fail("the refresh token expired; sign in again", false);
   if (row.user.status !== UserStatus.active) throw await fail("this account cannot sign in", true);
 
   const successor = await successorOf(presented, c.env.REFRESH_TOKEN_SECRET);
@@ -194,7 +242,7 @@ authRoutes.post("/refresh", async (c) => {
       tokenHash: successorHash,
       familyId: row.token.familyId,
       rotatedFrom: row.token.id,
-      expiresAt: refreshExpiry(c.env),
+      expiresAt: refreshExpiry(c.env, now, row.familyStartedAt),
     });
     return true;
   });

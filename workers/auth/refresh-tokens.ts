@@ -6,6 +6,21 @@ import { fromB64, toB64, toHex } from "./encoding.js";
 
 export const REUSE_GRACE_MS = 10_000;
 export const DEFAULT_REFRESH_TTL_DAYS = 30;
+export const DEFAULT_REFRESH_FAMILY_MAX_DAYS = 90;
+const DAY_MS = 86_400_000;
+
+/**
+ * When a token issued at `now` expires: its own TTL, but never past the family's absolute
+ * lifetime, so a stolen family cannot be kept alive forever by rotating it.
+ */
+export function tokenExpiry(now: number, familyStartedAt: number, ttlDays: number, familyMaxDays: number): Date {
+  return new Date(Math.min(now + ttlDays * DAY_MS, familyStartedAt + familyMaxDays * DAY_MS));
+}
+
+/** The family's absolute end has passed: sign in again, whatever the token's own expiry says. */
+export function familyExpired(now: number, familyStartedAt: number, familyMaxDays: number): boolean {
+  return now >= familyStartedAt + familyMaxDays * DAY_MS;
+}
 
 export function newRefreshToken(): string {
   return toB64(crypto.getRandomValues(new Uint8Array(32)));

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import { describeError } from "../../db/index.js";
 import type { ErrorBody, ErrorCode } from "../../protocol/index.js";
 
 /** An error the client caused or must know about; becomes `{error:{code, message}}`. */
@@ -35,7 +36,8 @@ export function errorResponse(c: Context, err: unknown): Response {
   }
   if (err instanceof z.ZodError)
     return c.json({ error: { code: "invalid", message: z.prettifyError(err) } } satisfies ErrorBody, 400);
-  console.error("unhandled error", err);
+  // never the error itself: a failed query carries its parameters (a password hash on register)
+  console.error(`unhandled error: ${describeError(err)}`);
   const body: ErrorBody = { error: { code: "unavailable", message: "internal error; try again" } };
   return c.json(body, 503);
 }
