@@ -25,6 +25,8 @@ export interface EdgeOptions {
   persist?: string;
   /** unset: any free port */
   port?: number;
+  /** receives workerd's output (the Worker's and the objects' console), instead of this process's stdout */
+  onOutput?: (text: string) => void;
 }
 
 /** Bundles the Worker into `outdir` exactly as `wrangler deploy` would; returns the entry script. */
@@ -58,6 +60,13 @@ export async function startEdge(o: EdgeOptions): Promise<Edge> {
     ...(o.persist ? { durableObjectsPersist: o.persist } : {}),
     // EDGE_LOG=1 shows workerd's own log (console output of the Worker and the objects)
     ...(process.env.EDGE_LOG ? { log: new Log(LogLevel.DEBUG) } : {}),
+    ...(o.onOutput
+      ? {
+          handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {
+            for (const s of [stdout, stderr]) s.on("data", (chunk: Buffer) => o.onOutput!(chunk.toString("utf8")));
+          },
+        }
+      : {}),
     bindings: {
       ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
       ...o.bindings,

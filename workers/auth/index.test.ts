@@ -244,6 +244,35 @@ describe("login", () => {
 });
 
 describe("refresh", () => {
+  it("ends a family at its absolute lifetime, however often it rotated", async () => {
+    const user = await register(edge);
+    const first = await refresh(user.refresh_token);
+    const second = await refresh(first.body.refresh_token);
+    expect(second.status).toBe(200);
+    const family = `(select family_id from refresh_tokens where user_id = $1 limit 1)`;
+    // 89.5 days into the 90: a rotation still works, but its successor lives only half a day
+    await db().query(
+      `update refresh_tokens set created_at = created_at - interval '89 days 12 hours' where family_id = ${family}`,
+      [user.id],
+    );
+    const late = await refresh(second.body.refresh_token);
+    expect(late.status).toBe(200);
+    const { rows } = await db().query(
+      "select extract(epoch from expires_at - now())::float8 as left_s from refresh_tokens where user_id = $1 order by created_at desc limit 1",
+      [user.id],
+    );
+    expect(rows[0].left_s).toBeLessThan(13 * 3600);
+    expect(rows[0].left_s).toBeGreaterThan(11 * 3600);
+    // past the 90 days every token of the family is refused, even one whose own expiry is far
+    await db().query(
+      `update refresh_tokens set created_at = created_at - interval '1 day', expires_at = now() + interval '20 days' where family_id = ${family}`,
+      [user.id],
+    );
+    const ended = await refresh(late.body.refresh_token);
+    expect(ended.status).toBe(401);
+    expect(ended.body.error.message).toMatch(/expired/);
+  });
+
   it("rotates: every refresh answers a new token that refreshes in turn", async () => {
     const user = await register(edge);
     const first = await refresh(user.refresh_token);
