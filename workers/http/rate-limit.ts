@@ -42,7 +42,11 @@ export function limiterName(name: LimitName, key: string): string {
   return `${name}:${key}`;
 }
 
-/** One RPC to the key's object; throws 429 rate_limited with retry_after_ms when the bucket is empty. */
+/**
+ * One RPC to the key's object; throws 429 rate_limited with retry_after_ms when the bucket is empty.
+ * No location hint: an object is created near the first request for its key, which for a user's
+ * key is near that user, and one key's requests rarely come from two continents at once.
+ */
 export async function enforceRateLimit(c: Context<AppBindings>, name: LimitName, key: string): Promise<void> {
   const env: Env = c.env;
   const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(limiterName(name, key)));
