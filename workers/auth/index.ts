@@ -124,12 +124,12 @@ authRoutes.post("/register", async (c) => {
   });
   if (!created) throw conflict("that handle is taken");
   const { user, tokens } = created;
-  await Promise.all([
-    logAuth(db, AuthEvent.register, true, info, user.id, user.handle),
-    db
+  afterResponse(c, "register records", async (db) => {
+    await logAuth(db, AuthEvent.register, true, info, user.id, user.handle);
+    await db
       .insert(userLoginHistory)
-      .values({ userId: user.id, platform: info.platform, ip: info.ip, userAgent: info.userAgent }),
-  ]);
+      .values({ userId: user.id, platform: info.platform, ip: info.ip, userAgent: info.userAgent });
+  });
   return c.json({ user: publicUser(user), ...tokens } satisfies AuthResponse, 201);
 });
 
@@ -256,7 +256,7 @@ authRoutes.post("/refresh", async (c) => {
       throw await fail("the refresh token was already used; sign in again", true);
   }
   const access = await signAccessToken(c.env, { userId: row.user.id, handle: row.user.handle });
-  await logAuth(db, AuthEvent.refresh, true, info, row.user.id, row.user.handle);
+  afterResponse(c, "refresh log", (db) => logAuth(db, AuthEvent.refresh, true, info, row.user.id, row.user.handle));
   return c.json({
     access_token: access.token,
     refresh_token: successor,
