@@ -7,6 +7,11 @@
 //   large       one 1,000-member group, every member's stream open, 5 msgs/s: send -> last of 999 receives
 //   throughput  one room, 10 senders with 20 sends in flight each: acked messages per second
 //               (start the edge with SEND_RATE_PER_SECOND=100000 SEND_BURST=100000 for this one)
+//   fresh       100 pairs registered over REST and their direct rooms created just before, no
+//               warm-up, 200 msgs/s: a room's first seconds (table creation, first sync, first
+//               flush) inside the measured window, with a per-second timeline
+//   steps       one room, 10 senders and 10 receivers, open-loop paced rate steps: the highest
+//               rate whose send -> receiver p99 stays within 100 ms (send limits lifted as above)
 import os from "node:os";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -20,7 +25,7 @@ const { values } = parseArgs({
   options: {
     base: { type: "string", default: "http://127.0.0.1:8787" },
     seconds: { type: "string", default: "20" },
-    only: { type: "string", default: "direct,large,throughput" },
+    only: { type: "string", default: "direct,large,throughput,fresh,steps" },
     env: { type: "string", default: ".data/edge.env" },
   },
 });
@@ -102,8 +107,42 @@ const cmid = () => `b-${process.pid}-${++cmidCounter}`;
 function report(name: string, samples: number[], extra = "") {
   const s = summary(samples);
   console.log(
-    `${name.padEnd(44)} n=${String(s.n).padEnd(6)} p50 ${fmt(s.p50).padEnd(10)} p99 ${fmt(s.p99).padEnd(10)} max ${fmt(s.max)}${extra}`,
+    `${name.padEnd(44)} n=${String(s.n).padEnd(6)} p50 ${fmt(s.p50).padEnd(10)} p95 ${fmt(s.p95).padEnd(10)} p99 ${fmt(s.p99).padEnd(10)} max ${fmt(s.max)}${extra}`,
   );
+}
+
+/** Users made the way an app makes them: POST /v1/auth/register (lift PASSWORD_SCRYPT_LOG_N for speed). */
+async function register(n: number): Promise<User[]> {
+  const tag = Date.now().toString(36);
+  const made = await mapLimit(
+    Array.from({ length: n }, (_, i) => i),
+    10,
+    async (i) => {
+      const handle = `r${tag}_${i}`;
+      const res = await fetch(`${base}/v1/auth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ handle, password: "bench-password-1", display_name: handle }),
+      });
+      const text = await res.text();
+      if (res.status !== 201) throw new Error(`register: ${res.status} ${text}`);
+      const body = JSON.parse(text) as { user: { id: string }; access_token: string };
+      return { id: body.user.id, handle, token: body.access_token };
+    },
+  );
+  const failed = made.find((u) => u instanceof Error);
+  if (failed) throw failed;
+  return made as User[];
+}
+
+function timeline(latencies: number[], at: number[], seconds: number) {
+  for (let sec = 0; sec < seconds; sec++) {
+    const slice = latencies.filter((_, k) => at[k]! >= sec * 1000 && at[k]! < (sec + 1) * 1000);
+    const s = summary(slice);
+    console.log(
+      `  second ${String(sec).padStart(2)}: n ${String(s.n).padEnd(4)} p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} max ${fmt(s.max)}`,
+    );
+  }
 }
 
 async function direct() {
@@ -156,13 +195,7 @@ async function direct() {
   }
   await sleep(1000);
   report("1:1 send -> peer receives (100 pairs, 200/s)", latencies, `   sent ${i}, received ${latencies.length}`);
-  if (process.env.BENCH_TIMELINE) {
-    for (let sec = 0; sec * 1000 < seconds * 1000; sec++) {
-      const slice = latencies.filter((_, k) => at[k]! >= sec * 1000 && at[k]! < (sec + 1) * 1000);
-      const s = summary(slice);
-      console.log(`  second ${sec}: p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} max ${fmt(s.max)}`);
-    }
-  }
+  if (process.env.BENCH_TIMELINE) timeline(latencies, at, seconds);
   for (const p of ok) {
     p.sa.ws.close();
     p.sb.ws.close();
@@ -276,10 +309,127 @@ async function throughput() {
   await mapLimit(ok, 100, async (s) => s.stream.ws.close());
 }
 
+async function fresh() {
+  const t0 = performance.now();
+  const users = await register(200);
+  const pairs: Array<[User, User]> = Array.from({ length: 100 }, (_, i) => [users[2 * i]!, users[2 * i + 1]!]);
+  const rooms = await mapLimit(pairs, 10, ([a, b]) =>
+    api<{ room: { id: string } }>("POST", "/v1/rooms", a.token, { type: "direct", peer_id: b.id }),
+  );
+  const latencies: number[] = [];
+  const at: number[] = [];
+  const sentAt = new Map<string, number>();
+  let start = 0;
+  const streams = await mapLimit(pairs, 10, async ([a, b], i) => {
+    const roomId = (rooms[i] as { room: { id: string } }).room.id;
+    const sa = await openStream(a, roomId, () => {});
+    const sb = await openStream(b, roomId, (f) => {
+      if (f.type !== "message") return;
+      const t = sentAt.get(f.client_message_id);
+      if (t !== undefined) {
+        latencies.push(performance.now() - t);
+        at.push(t - start);
+      }
+    });
+    return { sa, sb, roomId };
+  });
+  const ok = streams.filter((s): s is Exclude<typeof s, Error> => !(s instanceof Error));
+  if (ok.length !== 100)
+    throw new Error(`only ${ok.length} pairs connected: ${streams.find((s) => s instanceof Error)}`);
+  console.log(
+    `(200 users registered, 100 rooms created, 200 streams open in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
+  const end = Date.now() + seconds * 1000;
+  let i = 0;
+  start = performance.now();
+  while (Date.now() < end) {
+    const wait = start + i * 5 - performance.now();
+    if (wait > 1) await sleep(wait);
+    const p = ok[i % ok.length]!;
+    const id = cmid();
+    sentAt.set(id, performance.now());
+    p.sa.ws.send(JSON.stringify({ type: "send", room_id: p.roomId, client_message_id: id, body: "x".repeat(64) }));
+    i++;
+  }
+  await sleep(1000);
+  report("fresh 1:1 send -> peer (100 new pairs, 200/s)", latencies, `   sent ${i}, received ${latencies.length}`);
+  timeline(latencies, at, seconds);
+  for (const p of ok) {
+    p.sa.ws.close();
+    p.sb.ws.close();
+  }
+}
+
+async function steps() {
+  // Open loop: sends leave on a fixed schedule whatever the room answers, so a slow room shows as
+  // latency instead of silently lowering the offered rate (the closed-loop throughput scenario).
+  const SENDERS = 10;
+  const RECEIVERS = 10;
+  const STEP_SECONDS = Math.max(3, Math.round(seconds / 4));
+  const users = await seed(SENDERS + RECEIVERS);
+  const [owner, ...rest] = users as [User, ...User[]];
+  const { room } = await api<{ room: { id: string } }>("POST", "/v1/rooms", owner.token, {
+    type: "group",
+    name: "bench steps",
+    member_ids: rest.map((u) => u.id),
+  });
+  const sentAt = new Map<string, number>();
+  let latencies: number[] = [];
+  let acked = 0;
+  let refused = 0;
+  const onReceiver: Handler = (f) => {
+    if (f.type !== "message") return;
+    const t = sentAt.get(f.client_message_id);
+    if (t !== undefined) latencies.push(performance.now() - t);
+  };
+  const onSender: Handler = (f) => {
+    if (f.type === "ack") acked++;
+    else if (f.type === "error") refused++;
+  };
+  const streams = await mapLimit(users, 10, (u, i) => openStream(u, room.id, i < SENDERS ? onSender : onReceiver));
+  const ok = streams.filter((s): s is Stream => !(s instanceof Error));
+  if (ok.length !== users.length) throw new Error(`only ${ok.length} streams opened`);
+  const senders = ok.slice(0, SENDERS);
+  await sleep(500);
+  let best = 0;
+  for (const rate of [500, 1000, 1500, 2000, 2750, 3500, 4500]) {
+    latencies = [];
+    const a0 = acked;
+    const interval = 1000 / rate;
+    const count = rate * STEP_SECONDS;
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) {
+      const wait = t0 + i * interval - performance.now();
+      if (wait > 1) await sleep(wait);
+      const id = cmid();
+      sentAt.set(id, performance.now());
+      senders[i % SENDERS]!.ws.send(
+        JSON.stringify({ type: "send", room_id: room.id, client_message_id: id, body: "step" }),
+      );
+    }
+    const offeredFor = performance.now() - t0;
+    await sleep(1000);
+    const ackRate = ((acked - a0) / offeredFor) * 1000;
+    const s = summary(latencies);
+    const held = s.p99 <= 100 && latencies.length >= count * RECEIVERS * 0.99;
+    if (held) best = rate;
+    console.log(
+      `  ${String(rate).padStart(5)}/s offered: acked ${ackRate.toFixed(0).padStart(5)}/s, send -> receiver p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} max ${fmt(s.max)}${held ? "" : "   (p99 > 100 ms or deliveries missing)"}`,
+    );
+    if (!held) break;
+  }
+  console.log(
+    `${"one room: highest paced rate with p99 <= 100 ms".padEnd(44)} ${best} msgs/s${refused ? `   (${refused} refused: raise SEND_RATE_PER_SECOND/SEND_BURST)` : ""}`,
+  );
+  await mapLimit(ok, 100, async (s) => s.ws.close());
+}
+
 console.log(
   `edge ${base}; ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}; node ${process.version}; ${seconds} s per scenario`,
 );
 if (only.has("direct")) await direct();
 if (only.has("large")) await large();
 if (only.has("throughput")) await throughput();
+if (only.has("fresh")) await fresh();
+if (only.has("steps")) await steps();
 await db.end();

@@ -91,6 +91,9 @@ function startWrangler(envFile: string): ChildProcess {
         WRANGLER_SEND_METRICS: "false",
         CLOUDFLARE_CF_FETCH_ENABLED: "false",
         WRANGLER_SEND_ERROR_REPORTS: "false",
+        // wrangler appends every debug line (each runtime event) to a log file whatever
+        // --log-level says: keep it with the rest of the local state, not in the home directory
+        WRANGLER_LOG_PATH: process.env.WRANGLER_LOG_PATH ?? path.join(dataDir, "logs"),
       },
       detached: true, // its own process group, so workerd goes down with it
     },
