@@ -126,6 +126,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       oldestMessageAt: () => store.messages.oldestMessageAt(),
       prune: (now) => transaction(() => store.messages.prune(now, cfg)),
       anyoneHere: () => sockets.size > 0 || store.subscribedCount() > 0,
+      archived: () => store.outbox.archiveState(1).count === 0,
       markCleaned: async (room) => void (await db((d) => markRoomCleaned(d, room))),
       dropEverything: async () => {
         sockets.dropAll(CloseCode.roomGone, "the room was cleaned up");

@@ -50,6 +50,7 @@ import {
 } from "./permissions.js";
 import { toRoom } from "./serialize.js";
 import {
+  cleanIfEmpty,
   createGroup,
   inactiveUsersAmong,
   openDirectRoom,
@@ -239,6 +240,7 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
       targetRow = row;
     }
     await removeMember(tx, roomId, targetRow, leaving ? MemberStatus.left : MemberStatus.removed);
+    await cleanIfEmpty(tx, roomId);
   });
   await commitMembershipChange(c, roomId, [{ userIds: [target], event: "member_removed" }]);
   return c.body(null, 204);

@@ -223,3 +223,22 @@ async function saveMetadata(
   });
   return meta;
 }
+
+/**
+ * A group whose last member just left is cleaned in the same transaction: nobody can reach it
+ * again, so it leaves every list, and its object drops its storage once the archive has it all.
+ */
+export async function cleanIfEmpty(tx: Tx, roomId: string): Promise<boolean> {
+  const rows = await tx
+    .update(chatRooms)
+    .set({ status: RoomStatus.cleaned, updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(chatRooms.id, roomId),
+        eq(chatRooms.status, RoomStatus.active),
+        sql`not exists (select 1 from chat_members m where m.room_id = ${chatRooms.id} and m.status = ${MemberStatus.active} and m.left_at is null)`,
+      ),
+    )
+    .returning({ id: chatRooms.id });
+  return rows.length > 0;
+}
