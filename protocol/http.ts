@@ -2,20 +2,24 @@
 // an unknown field is an error, so a typo never silently does nothing.
 import { z } from "zod";
 import * as L from "./limits.js";
+import { nameProblem } from "./text.js";
 
 export const Id = z.uuid({ message: "must be a UUID" });
 
 /** Counts Unicode code points, not UTF-16 units, so an emoji counts once. */
 export const codePoints = (s: string) => [...s].length;
 
-// Names people see: no control characters (they break rendering and logs).
+// Names people see: bounded, and nothing that hides or reorders them (protocol/text.ts).
 const humanText = (max: number) =>
   z
     .string()
     .trim()
     .min(1)
     .refine((s) => codePoints(s) <= max, `must be at most ${max} characters`)
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "must not contain control characters");
+    .superRefine((s, ctx) => {
+      const problem = nameProblem(s);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    });
 
 export const Handle = z
   .string()
