@@ -1,7 +1,7 @@
 // A room's membership as PostgreSQL holds it, in the shape its ChatRoom Durable Object keeps:
 // read by the rooms API after every change (to push it to the object) and by the object itself
 // when it starts without a copy.
-import { and, eq, inArray, or } from "drizzle-orm";
+import { and, desc, eq, inArray, or } from "drizzle-orm";
 import type { RoomSnapshot } from "../protocol/realtime.js";
 import type { RoleName } from "../protocol/http.js";
 import type { Exec } from "./client.js";
@@ -76,12 +76,17 @@ export async function markRoomCleaned(db: Exec, roomId: string): Promise<boolean
   return rows.length > 0;
 }
 
-/** Room ids a user is an active member of (what their session subscribes to). */
-export async function activeRoomIdsOf(db: Exec, userId: string): Promise<string[]> {
-  const rows = await db
+/**
+ * Room ids a user is an active member of, latest activity first; with `limit`, only that many
+ * (what their session subscribes to when it comes online).
+ */
+export async function activeRoomIdsOf(db: Exec, userId: string, limit?: number): Promise<string[]> {
+  const query = db
     .select({ id: chatRooms.id })
     .from(chatMembers)
     .innerJoin(chatRooms, eq(chatRooms.id, chatMembers.roomId))
-    .where(and(eq(chatMembers.userId, userId), isActiveMember, eq(chatRooms.status, RoomStatus.active)));
+    .where(and(eq(chatMembers.userId, userId), isActiveMember, eq(chatRooms.status, RoomStatus.active)))
+    .orderBy(desc(chatRooms.updatedAt), desc(chatRooms.id));
+  const rows = limit === undefined ? await query : await query.limit(limit);
   return rows.map((r) => r.id);
 }

@@ -61,8 +61,9 @@ export class UserSession extends DurableObject<ObjectEnv> {
     this.subs = new Subscriptions({
       store: this.store,
       room: (roomId) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(roomId)),
-      roomIdsOf: (userId) => withDb(env, waitUntil, (db) => activeRoomIdsOf(db, userId)),
+      roomIdsOf: (userId, limit) => withDb(env, waitUntil, (db) => activeRoomIdsOf(db, userId, limit)),
       online: () => this.online,
+      maxRooms: cfg.sessionSubscribeMaxRooms,
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
@@ -223,8 +224,10 @@ export class UserSession extends DurableObject<ObjectEnv> {
     const userId = this.userId();
     const wasOnline = this.online;
     let closed = this.sockets.closeWhere(match, code, reason);
-    // streams live on the rooms; the rooms the user belongs to close theirs too
-    const rooms = this.store.cachedRoomIds();
+    // Streams live on the rooms, and a device may hold one in a room this session never
+    // subscribed to (beyond the first round's bound, or joined while offline): every room the
+    // user is in closes theirs, asked with bounded parallelism.
+    const rooms = await this.roomsOfUser(userId);
     const results = await mapLimit(rooms, ROOM_PARALLELISM, (roomId) =>
       this.env.CHAT_ROOM.get(this.env.CHAT_ROOM.idFromName(roomId)).closeStreams(
         userId,
@@ -238,9 +241,37 @@ export class UserSession extends DurableObject<ObjectEnv> {
     return closed;
   }
 
-  async inspect(): Promise<{ online: boolean; devices: string[]; rooms: string[]; watchers: string[] }> {
+  /** The rooms this session knows of, and every room PostgreSQL says the user is in (when it answers). */
+  private async roomsOfUser(userId: string): Promise<string[]> {
+    const known = [...this.store.cachedRoomIds(), ...this.store.subscribedRoomIds()];
+    try {
+      const all = await withDb(
+        this.env,
+        (p) => this.ctx.waitUntil(p),
+        (db) => activeRoomIdsOf(db, userId),
+      );
+      return [...new Set([...known, ...all])];
+    } catch (err) {
+      console.warn(`rooms of ${userId} unavailable; closing streams in the known rooms only: ${String(err)}`);
+      return [...new Set(known)];
+    }
+  }
+
+  async inspect(): Promise<{
+    online: boolean;
+    devices: string[];
+    rooms: string[];
+    subscribed: string[];
+    watchers: string[];
+  }> {
     const devices = [...this.sockets.infos()].map((i) => i.deviceId);
-    return { online: this.online, devices, rooms: this.store.cachedRoomIds(), watchers: this.store.watchers() };
+    return {
+      online: this.online,
+      devices,
+      rooms: this.store.cachedRoomIds(),
+      subscribed: this.store.subscribedRoomIds(),
+      watchers: this.store.watchers(),
+    };
   }
 
   // ---------------------------------------------------------------- alarm
