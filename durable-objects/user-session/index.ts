@@ -4,7 +4,7 @@
 // unsubscribes. Rooms tell it about activity, which it forwards to the devices that do not have
 // that room's stream open, and it keeps the per-room cache behind GET /v1/rooms.
 import { DurableObject } from "cloudflare:workers";
-import { activeRoomIdsOf, watchableAmong, withDb } from "../../db/index.js";
+import { activeRoomIdsOf, watchableAmong, watchersAllowed, withDb } from "../../db/index.js";
 import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
 import { mapLimit } from "../../lib/parallel/index.js";
 import {
@@ -57,6 +57,9 @@ export class UserSession extends DurableObject<ObjectEnv> {
       sockets: this.sockets,
       peer: (userId) => this.sessionOf(userId),
       watchable: async (userId, ids) => [...(await withDb(env, waitUntil, (db) => watchableAmong(db, userId, ids)))],
+      allowedWatchers: async (userId, ids) => [
+        ...(await withDb(env, waitUntil, (db) => watchersAllowed(db, userId, ids))),
+      ],
     });
     this.subs = new Subscriptions({
       store: this.store,
@@ -188,6 +191,8 @@ export class UserSession extends DurableObject<ObjectEnv> {
 
   /** The user joined, left or was removed from a room, or it changed: tell the devices, follow it. */
   async roomEvent(roomId: string, event: RoomEvent): Promise<void> {
+    // leaving a room may end who sees whom, online or not
+    if (event === "member_removed") await this.recheckPresence();
     // offline: nothing to tell, and nothing to store (the next subscription round starts afresh)
     if (!this.online) return;
     if (event === "member_removed") this.store.dropRoom(roomId);
@@ -203,6 +208,17 @@ export class UserSession extends DurableObject<ObjectEnv> {
   async watch(watcherId: string): Promise<PresenceAnswer> {
     this.userId();
     return this.presence.watchedBy(watcherId, Date.now());
+  }
+
+  /** A block, a friend removal or a membership change: who may see whom is asked again. */
+  async recheckPresence(): Promise<{ dropped: string[]; unwatched: string[] }> {
+    return this.presence.recheck(this.userId());
+  }
+
+  /** `watcherId` may no longer see this user's presence. */
+  async unwatch(watcherId: string): Promise<void> {
+    this.userId();
+    this.presence.unwatch(watcherId);
   }
 
   /** A user this one watches came online or went offline; false when no device watches them any more. */

@@ -164,6 +164,20 @@ export class SessionStore {
       .map((r) => r.device_id);
   }
 
+  /** Every user some device of this user watches. */
+  watchedUsers(): string[] {
+    return this.sql
+      .exec<{ user_id: string }>("SELECT DISTINCT user_id FROM watching")
+      .toArray()
+      .map((r) => r.user_id);
+  }
+
+  /** No device watches these users any more. */
+  unwatchUsers(ids: readonly string[]): void {
+    if (ids.length)
+      this.sql.exec("DELETE FROM watching WHERE user_id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
+  }
+
   clearWatching(deviceId?: string): void {
     if (deviceId === undefined) this.sql.exec("DELETE FROM watching");
     else this.sql.exec("DELETE FROM watching WHERE device_id = ?", deviceId);
