@@ -25,6 +25,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       userId: chatMembers.userId,
       role: chatMembers.role,
       joinedAt: chatMembers.joinedAt,
+      hidden: chatMembers.hidden,
       canSend: chatRoomRoles.canSend,
     })
     .from(chatMembers)
@@ -61,6 +62,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       role: nameOf(MemberRole, m.role) as RoleName,
       can_send: m.canSend ?? false,
       joined_at: m.joinedAt.toISOString(),
+      hidden: m.hidden,
     })),
     blocks: blocks.map((b) => [b.blocker, b.blocked] as [string, string]),
   };

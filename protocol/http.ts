@@ -50,6 +50,13 @@ export const LogoutBody = z.strictObject({
   device_id: z.string().min(1).max(64).optional(),
 });
 
+export const GroupAddsSetting = z.enum(["anyone", "friends"]);
+export type GroupAddsSetting = z.infer<typeof GroupAddsSetting>;
+/** PATCH /users/me: `group_adds: "friends"` lets only people you added as friends add you to groups */
+export const MePatchBody = z
+  .strictObject({ display_name: humanText(L.DISPLAY_NAME_MAX).optional(), group_adds: GroupAddsSetting.optional() })
+  .refine((b) => b.display_name !== undefined || b.group_adds !== undefined, "give display_name or group_adds");
+
 export const UserSearchQuery = z.strictObject({
   q: z.string().trim().min(1).max(L.DISPLAY_NAME_MAX),
   limit: z.coerce.number().int().min(1).max(L.USER_SEARCH_LIMIT_MAX).default(20),
