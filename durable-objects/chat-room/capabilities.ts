@@ -1,7 +1,7 @@
 // Wires the room's capabilities to their one store, one socket host and the runtime. Each
 // capability sees only the narrow host it declares (and is unit-tested against a fake of it);
 // this file is the one place that says which real part answers each of those calls.
-import { copyReadOffsets, loadRoomSnapshot, markRoomCleaned, withDb } from "../../db/index.js";
+import { copyReadOffsets, loadRoomSnapshot, markRoomCleaned, touchRoomActivity, withDb } from "../../db/index.js";
 import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
 import { Scheduler, type TimedJob } from "../shared/alarm.js";
 import type { RealtimeConfig } from "../shared/config.js";
@@ -90,6 +90,10 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       copyReadOffsets: (room, offsets) =>
         db((d) => copyReadOffsets(d, room, offsets)).catch((err: unknown) =>
           console.warn(`room ${room}: read offsets not copied to PostgreSQL: ${String(err)}`),
+        ),
+      roomActive: (room, at) =>
+        db((d) => touchRoomActivity(d, room, at)).catch((err: unknown) =>
+          console.warn(`room ${room}: activity time not copied to PostgreSQL: ${String(err)}`),
         ),
       pruneHotTail: (now) => transaction(() => store.messages.prune(now, cfg)),
       wake,
