@@ -1,6 +1,8 @@
 // Integer codes stored in status/type columns. Stored as integers (not enums) so that adding a
 // state is a code change, not a migration; never renumber an existing value.
 export const UserStatus = { active: 1, suspended: 2, deleted: 3 } as const;
+// who may add a user to a group: anyone, or only the people the user added as friends
+export const GroupAdds = { anyone: 1, friends: 2 } as const;
 export const AuthProvider = { password: 1 } as const;
 export const AuthEvent = { login: 1, refresh: 2, logout: 3, register: 4 } as const;
 export const ClientPlatform = { unknown: 0, ios: 1, android: 2, web: 3, desktop: 4 } as const;

@@ -1,25 +1,72 @@
-// Whose presence a user may watch: their friends (people they added) and people they share an
-// active room with. Everyone else is silently left out of a watch_presence request.
-import { and, eq, inArray, sql } from "drizzle-orm";
+// Whose presence a user may see. You are visible to the people *you* added as friends and to the
+// co-members of your active rooms; never to someone you blocked or who blocked you. Adding
+// someone as a friend is one-directional and asks no consent, so it gives the adder no sight of
+// them. The sessions ask this when a device watches users, and again when a block, a friend
+// removal or a membership change may have taken the sight away.
+import { and, eq, inArray, or, sql } from "drizzle-orm";
 import type { Exec } from "./client.js";
 import { isActiveMember } from "./membership.js";
-import { FriendStatus } from "./codes.js";
-import { chatMembers, friends } from "./schema/index.js";
+import { BlockStatus, FriendStatus, RoomStatus } from "./codes.js";
+import { chatMembers, chatRooms, friends, userBlock } from "./schema/index.js";
 
-export async function watchableAmong(db: Exec, me: string, ids: readonly string[]): Promise<Set<string>> {
-  const wanted = [...new Set(ids.map((i) => i.toLowerCase()))].filter((i) => i !== me);
-  if (wanted.length === 0) return new Set();
-  const friendRows = await db
-    .select({ id: friends.friendId })
-    .from(friends)
-    .where(and(eq(friends.ownerId, me), eq(friends.status, FriendStatus.added), inArray(friends.friendId, wanted)));
+const distinct = (me: string, ids: readonly string[]) =>
+  [...new Set(ids.map((i) => i.toLowerCase()))].filter((i) => i !== me);
+
+/** Of `targets`, those whose presence `watcher` may see. */
+export async function watchableAmong(db: Exec, watcher: string, targets: readonly string[]): Promise<Set<string>> {
+  return visibleAmong(db, watcher, distinct(watcher, targets), "they-added-me");
+}
+
+/** Of `watchers`, those who may see `target`'s presence. */
+export async function watchersAllowed(db: Exec, target: string, watchers: readonly string[]): Promise<Set<string>> {
+  return visibleAmong(db, target, distinct(target, watchers), "i-added-them");
+}
+
+async function visibleAmong(
+  db: Exec,
+  me: string,
+  others: string[],
+  friendship: "they-added-me" | "i-added-them",
+): Promise<Set<string>> {
+  if (others.length === 0) return new Set();
+  const blocked = await db
+    .select({ blocker: userBlock.blockerId, blocked: userBlock.blockedId })
+    .from(userBlock)
+    .where(
+      and(
+        eq(userBlock.status, BlockStatus.active),
+        or(
+          and(eq(userBlock.blockerId, me), inArray(userBlock.blockedId, others)),
+          and(eq(userBlock.blockedId, me), inArray(userBlock.blockerId, others)),
+        ),
+      ),
+    );
+  const refused = new Set(blocked.map((b) => (b.blocker === me ? b.blocked : b.blocker)));
+  const candidates = others.filter((id) => !refused.has(id));
+  if (candidates.length === 0) return new Set();
+
+  const friendRows =
+    friendship === "they-added-me"
+      ? await db
+          .select({ id: friends.ownerId })
+          .from(friends)
+          .where(
+            and(eq(friends.friendId, me), eq(friends.status, FriendStatus.added), inArray(friends.ownerId, candidates)),
+          )
+      : await db
+          .select({ id: friends.friendId })
+          .from(friends)
+          .where(
+            and(eq(friends.ownerId, me), eq(friends.status, FriendStatus.added), inArray(friends.friendId, candidates)),
+          );
   const allowed = new Set(friendRows.map((r) => r.id));
-  const rest = wanted.filter((id) => !allowed.has(id));
+  const rest = candidates.filter((id) => !allowed.has(id));
   if (rest.length) {
     const mine = db
       .select({ roomId: chatMembers.roomId })
       .from(chatMembers)
-      .where(and(eq(chatMembers.userId, me), isActiveMember));
+      .innerJoin(chatRooms, eq(chatRooms.id, chatMembers.roomId))
+      .where(and(eq(chatMembers.userId, me), isActiveMember, eq(chatRooms.status, RoomStatus.active)));
     const shared = await db
       .selectDistinct({ id: chatMembers.userId })
       .from(chatMembers)

@@ -1,7 +1,7 @@
 // A room's membership as PostgreSQL holds it, in the shape its ChatRoom Durable Object keeps:
 // read by the rooms API after every change (to push it to the object) and by the object itself
 // when it starts without a copy.
-import { and, eq, inArray, or } from "drizzle-orm";
+import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
 import type { RoomSnapshot } from "../protocol/realtime.js";
 import type { RoleName } from "../protocol/http.js";
 import type { Exec } from "./client.js";
@@ -25,6 +25,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       userId: chatMembers.userId,
       role: chatMembers.role,
       joinedAt: chatMembers.joinedAt,
+      hidden: chatMembers.hidden,
       canSend: chatRoomRoles.canSend,
     })
     .from(chatMembers)
@@ -61,9 +62,21 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       role: nameOf(MemberRole, m.role) as RoleName,
       can_send: m.canSend ?? false,
       joined_at: m.joinedAt.toISOString(),
+      hidden: m.hidden,
     })),
     blocks: blocks.map((b) => [b.blocker, b.blocked] as [string, string]),
   };
+}
+
+/**
+ * The room's newest message, as its object hands it to the archive: chat_rooms.updated_at is the
+ * room's activity time (room lists and session subscriptions order by it). Forward only.
+ */
+export async function touchRoomActivity(db: Exec, roomId: string, at: string): Promise<void> {
+  await db
+    .update(chatRooms)
+    .set({ updatedAt: sql`greatest(${chatRooms.updatedAt}, ${at}::timestamptz)` })
+    .where(eq(chatRooms.id, roomId));
 }
 
 /** Marks a room cleaned up (its object found it empty and idle); a direct room comes back on the next open. */
@@ -76,12 +89,17 @@ export async function markRoomCleaned(db: Exec, roomId: string): Promise<boolean
   return rows.length > 0;
 }
 
-/** Room ids a user is an active member of (what their session subscribes to). */
-export async function activeRoomIdsOf(db: Exec, userId: string): Promise<string[]> {
-  const rows = await db
+/**
+ * Room ids a user is an active member of, latest activity first; with `limit`, only that many
+ * (what their session subscribes to when it comes online).
+ */
+export async function activeRoomIdsOf(db: Exec, userId: string, limit?: number): Promise<string[]> {
+  const query = db
     .select({ id: chatRooms.id })
     .from(chatMembers)
     .innerJoin(chatRooms, eq(chatRooms.id, chatMembers.roomId))
-    .where(and(eq(chatMembers.userId, userId), isActiveMember, eq(chatRooms.status, RoomStatus.active)));
+    .where(and(eq(chatMembers.userId, userId), isActiveMember, eq(chatRooms.status, RoomStatus.active)))
+    .orderBy(desc(chatRooms.updatedAt), desc(chatRooms.id));
+  const rows = limit === undefined ? await query : await query.limit(limit);
   return rows.map((r) => r.id);
 }

@@ -7,6 +7,8 @@ export const ERROR_CODES = [
   "too_large",
   "rate_limited",
   "unavailable",
+  // 403: the user accepts group adds only from people they added as friends (PATCH /users/me)
+  "group_adds_refused",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

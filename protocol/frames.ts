@@ -46,6 +46,13 @@ export const Attachment = z.strictObject({
   name: z.string().min(1).max(255),
 });
 export type Attachment = z.infer<typeof Attachment>;
+/**
+ * What a client may attach from now on: https only (a plain-http link leaks what the member opens
+ * and can be rewritten on the way). Stored and archived messages keep the wider `Attachment`.
+ */
+export const SendAttachment = Attachment.extend({
+  url: z.url({ protocol: /^https$/, message: "must be an https: URL" }).max(2048),
+});
 
 export const SendFrame = z
   .strictObject({
@@ -57,7 +64,7 @@ export const SendFrame = z
     mentions: z.array(Id).max(MAX_MENTIONS).optional(),
     mention_all: z.boolean().optional(),
     reply_to_seq: z.number().int().positive().optional(),
-    attachments: z.array(Attachment).max(MAX_ATTACHMENTS).optional(),
+    attachments: z.array(SendAttachment).max(MAX_ATTACHMENTS).optional(),
   })
   .refine(
     (f) => f.body.trim().length > 0 || (f.attachments?.length ?? 0) > 0,

@@ -2,20 +2,24 @@
 // an unknown field is an error, so a typo never silently does nothing.
 import { z } from "zod";
 import * as L from "./limits.js";
+import { nameProblem } from "./text.js";
 
 export const Id = z.uuid({ message: "must be a UUID" });
 
 /** Counts Unicode code points, not UTF-16 units, so an emoji counts once. */
 export const codePoints = (s: string) => [...s].length;
 
-// Names people see: no control characters (they break rendering and logs).
+// Names people see: bounded, and nothing that hides or reorders them (protocol/text.ts).
 const humanText = (max: number) =>
   z
     .string()
     .trim()
     .min(1)
     .refine((s) => codePoints(s) <= max, `must be at most ${max} characters`)
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "must not contain control characters");
+    .superRefine((s, ctx) => {
+      const problem = nameProblem(s);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    });
 
 export const Handle = z
   .string()
@@ -53,6 +57,13 @@ export const LogoutBody = z.strictObject({
   refresh_token: z.string().min(1).max(200),
   device_id: z.string().min(1).max(64).optional(),
 });
+
+export const GroupAddsSetting = z.enum(["anyone", "friends"]);
+export type GroupAddsSetting = z.infer<typeof GroupAddsSetting>;
+/** PATCH /users/me: `group_adds: "friends"` lets only people you added as friends add you to groups */
+export const MePatchBody = z
+  .strictObject({ display_name: humanText(L.DISPLAY_NAME_MAX).optional(), group_adds: GroupAddsSetting.optional() })
+  .refine((b) => b.display_name !== undefined || b.group_adds !== undefined, "give display_name or group_adds");
 
 export const UserSearchQuery = z.strictObject({
   q: z.string().trim().min(1).max(L.DISPLAY_NAME_MAX),

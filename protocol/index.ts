@@ -7,3 +7,4 @@ export * from "./social.js";
 export * from "./rooms.js";
 export * from "./realtime.js";
 export * from "./archive.js";
+export * from "./text.js";

@@ -13,3 +13,6 @@ export const ROOM_DESCRIPTION_MAX = 1000;
 export const USER_SEARCH_LIMIT_MAX = 50;
 export const MAX_ACTIVE_DEVICES_PER_USER = 20;
 export const PUSH_TOKEN_MAX = 4096;
+/** GET /rooms pages */
+export const ROOM_LIST_LIMIT_DEFAULT = 50;
+export const ROOM_LIST_LIMIT_MAX = 200;

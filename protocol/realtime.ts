@@ -56,7 +56,8 @@ export interface RoomSnapshot {
   type: "direct" | "group";
   /** false once the room is deleted or cleaned up */
   active: boolean;
-  members: Array<{ user_id: string; role: RoleName; can_send: boolean; joined_at: string }>;
+  /** `hidden`: the member hid the room (PATCH /rooms/:id/me); it sends them no activity or push unless they are mentioned */
+  members: Array<{ user_id: string; role: RoleName; can_send: boolean; joined_at: string; hidden?: boolean }>;
   /** [blocker, blocked] pairs between members: in a direct room a block stops both directions */
   blocks: Array<[string, string]>;
 }

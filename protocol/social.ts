@@ -2,8 +2,10 @@
 // the shapes of one group of endpoints can be read (and imported) together.
 import type { Device, Friend, PublicUser } from "./models.js";
 
-/** GET /v1/me */
-export type MeResponse = PublicUser;
+/** GET /v1/me, PATCH /v1/users/me: the public profile and the caller's own settings */
+export interface MeResponse extends PublicUser {
+  group_adds: "anyone" | "friends";
+}
 
 /** GET /v1/users?q= */
 export interface UserSearchResponse {

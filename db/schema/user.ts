@@ -1,7 +1,7 @@
 // The user store: identities, devices, login history and blocks between users.
 import { sql } from "drizzle-orm";
 import { bigserial, boolean, index, pgTable, smallint, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
-import { UserStatus } from "../codes.js";
+import { GroupAdds, UserStatus } from "../codes.js";
 import { at, createdAt, updatedAt } from "./columns.js";
 
 export const users = pgTable(
@@ -12,6 +12,8 @@ export const users = pgTable(
     handle: text("handle").notNull(),
     displayName: text("display_name").notNull(),
     status: smallint("status").notNull().default(UserStatus.active),
+    // GroupAdds: whether anyone may add this user to a group, or only people they added as friends
+    groupAdds: smallint("group_adds").notNull().default(GroupAdds.anyone),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

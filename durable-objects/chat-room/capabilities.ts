@@ -1,7 +1,7 @@
 // Wires the room's capabilities to their one store, one socket host and the runtime. Each
 // capability sees only the narrow host it declares (and is unit-tested against a fake of it);
 // this file is the one place that says which real part answers each of those calls.
-import { copyReadOffsets, loadRoomSnapshot, markRoomCleaned, withDb } from "../../db/index.js";
+import { copyReadOffsets, loadRoomSnapshot, markRoomCleaned, touchRoomActivity, withDb } from "../../db/index.js";
 import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
 import { Scheduler, type TimedJob } from "../shared/alarm.js";
 import type { RealtimeConfig } from "../shared/config.js";
@@ -91,6 +91,10 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
         db((d) => copyReadOffsets(d, room, offsets)).catch((err: unknown) =>
           console.warn(`room ${room}: read offsets not copied to PostgreSQL: ${String(err)}`),
         ),
+      roomActive: (room, at) =>
+        db((d) => touchRoomActivity(d, room, at)).catch((err: unknown) =>
+          console.warn(`room ${room}: activity time not copied to PostgreSQL: ${String(err)}`),
+        ),
       pruneHotTail: (now) => transaction(() => store.messages.prune(now, cfg)),
       wake,
       clock,
@@ -126,6 +130,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       oldestMessageAt: () => store.messages.oldestMessageAt(),
       prune: (now) => transaction(() => store.messages.prune(now, cfg)),
       anyoneHere: () => sockets.size > 0 || store.subscribedCount() > 0,
+      archived: () => store.outbox.archiveState(1).count === 0,
       markCleaned: async (room) => void (await db((d) => markRoomCleaned(d, room))),
       dropEverything: async () => {
         sockets.dropAll(CloseCode.roomGone, "the room was cleaned up");

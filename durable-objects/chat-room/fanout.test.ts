@@ -54,6 +54,25 @@ describe("planFanout", () => {
       ["sender", false],
     ]);
   });
+  it("tells a member who hid the room nothing, online or offline, unless a message mentions them", () => {
+    const hidden = [
+      { user_id: "h-online", subscribed: true, hidden: true },
+      { user_id: "h-offline", subscribed: false, hidden: true },
+      { user_id: "h-stream", subscribed: false, hidden: true },
+      { user_id: "sender", subscribed: false },
+    ];
+    const streams = new Map([["h-stream", ["phone"]]]);
+    const quiet = planFanout(hidden, streams, [msg(1, "sender")]);
+    expect(quiet.delivered).toEqual(["h-stream"]); // an open stream still gets every message
+    expect(quiet.activity).toEqual([]);
+    expect(quiet.push).toEqual([]);
+    const loud = planFanout(hidden, streams, [
+      msg(2, "sender"),
+      msg(3, "sender", { mentions: ["h-online", "h-offline"] }),
+    ]);
+    expect(loud.activity).toEqual([{ user_id: "h-online", stream_devices: [], mentioned: true }]);
+    expect(loud.push).toEqual([{ seq: 3, recipients: ["h-offline"], mentioned: ["h-offline"] }]);
+  });
   it("plans nothing for an empty batch", () => {
     expect(planFanout(members, streams, [])).toEqual({ delivered: [], activity: [], push: [] });
   });

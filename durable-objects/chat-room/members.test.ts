@@ -55,6 +55,14 @@ describe("planMembership", () => {
     expect(plan.removed).toEqual(["b"]);
     expect(plan.upserts[0]).toMatchObject({ user_id: "a", joined_seq: 10, read_seq: 10 });
   });
+  it("takes a member's hidden flag from the snapshot, keeping offsets", () => {
+    const s = snap([["a", "member", "t1"]]);
+    s.members[0]!.hidden = true;
+    const plan = planMembership(new Map([["a", state("a", "t1")]]), s, 10, false);
+    expect(plan.upserts).toEqual([expect.objectContaining({ hidden: true, read_seq: 4, delivered_seq: 5 })]);
+    s.members[0]!.hidden = false;
+    expect(planMembership(new Map([["a", state("a", "t1", { hidden: false })]]), s, 10, false).upserts).toEqual([]);
+  });
   it("keeps offsets across a role change", () => {
     const plan = planMembership(new Map([["a", state("a", "t1")]]), snap([["a", "admin", "t1"]]), 10, false);
     expect(plan.upserts).toEqual([expect.objectContaining({ role: "admin", read_seq: 4, delivered_seq: 5 })]);

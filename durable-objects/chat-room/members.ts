@@ -11,6 +11,8 @@ export interface MemberState {
   read_seq: number;
   delivered_seq: number;
   subscribed: boolean;
+  /** the member hid the room: no activity or push for them unless they are mentioned */
+  hidden?: boolean;
 }
 
 export interface MembershipPlan {
@@ -45,10 +47,11 @@ export function planMembership(
         read_seq: from,
         delivered_seq: from,
         subscribed: had?.subscribed ?? false,
+        hidden: m.hidden ?? false,
       });
       joined.push(m.user_id);
-    } else if (had.role !== m.role || had.can_send !== m.can_send) {
-      upserts.push({ ...had, role: m.role, can_send: m.can_send });
+    } else if (had.role !== m.role || had.can_send !== m.can_send || (had.hidden ?? false) !== (m.hidden ?? false)) {
+      upserts.push({ ...had, role: m.role, can_send: m.can_send, hidden: m.hidden ?? false });
     }
   }
   const removed = [...current.keys()].filter((id) => !seen.has(id));

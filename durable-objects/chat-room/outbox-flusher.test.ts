@@ -13,6 +13,7 @@ function fake(answers: number[]) {
   const posted: ArchiveBatchInput[] = [];
   let nextAt: number | null = 0;
   let pruned = 0;
+  const active: string[] = [];
   const flusher = new OutboxFlusher(
     {
       meta: () => meta,
@@ -30,8 +31,16 @@ function fake(answers: number[]) {
         park: (ids) => void (parked.push(...ids), (rows = rows.filter((r) => !ids.includes(r.id)))),
       },
       message: (seq) =>
-        ({ room_id: "r", seq, body: `m${seq}`, mentions: [], mention_all: false }) as unknown as Message,
+        ({
+          room_id: "r",
+          seq,
+          body: `m${seq}`,
+          mentions: [],
+          mention_all: false,
+          created_at: `2026-01-01T00:00:0${seq}.000Z`,
+        }) as unknown as Message,
       copyReadOffsets: async () => {},
+      roomActive: async (room, at) => void active.push(`${room} ${at}`),
       pruneHotTail: () => void pruned++,
       wake: () => {},
       clock: () => 1000,
@@ -39,7 +48,7 @@ function fake(answers: number[]) {
     { ...DEFAULT_OUTBOX, maxItems: 2 },
     () => 0.5,
   );
-  return { flusher, posted, deferred, parked, rows: () => rows, pruned: () => pruned };
+  return { flusher, posted, deferred, parked, rows: () => rows, pruned: () => pruned, active };
 }
 
 describe("OutboxFlusher", () => {
@@ -49,6 +58,8 @@ describe("OutboxFlusher", () => {
     expect(f.posted.map((b) => (b.messages ?? []).map((m) => m.seq))).toEqual([[1, 2], [3]]);
     expect(f.rows()).toEqual([]);
     expect(f.pruned()).toBe(1);
+    // each archived batch moves the room's activity time in PostgreSQL to its newest message
+    expect(f.active).toEqual(["r 2026-01-01T00:00:02.000Z", "r 2026-01-01T00:00:03.000Z"]);
   });
   it("keeps everything and backs off while the sink is down", async () => {
     const f = fake([503]);

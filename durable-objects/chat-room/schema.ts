@@ -51,6 +51,11 @@ export const ROOM_SCHEMA = [
   USED_TICKETS_TABLE,
 ];
 
+/** Columns added to a table after it was first made (ALTER TABLE is not idempotent: added when missing). */
+export const ROOM_COLUMNS: ReadonlyArray<readonly [table: string, column: string, definition: string]> = [
+  ["members", "hidden", "INTEGER NOT NULL DEFAULT 0"],
+];
+
 /**
  * The room's tables, made on the first write, not when the object starts: asking an object for a
  * room that does not exist (a random id in a URL) must not leave storage behind.
@@ -67,6 +72,13 @@ export class RoomTables {
 
   private create(): void {
     for (const stmt of ROOM_SCHEMA) this.raw.exec(stmt);
+    for (const [table, column, definition] of ROOM_COLUMNS) {
+      const has = this.raw
+        .exec<{ name: string }>(`PRAGMA table_info(${table})`)
+        .toArray()
+        .some((c) => c.name === column);
+      if (!has) this.raw.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+    }
     this.created = true;
   }
 

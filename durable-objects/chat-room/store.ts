@@ -32,6 +32,7 @@ function toMember(r: Row): MemberState {
     read_seq: r.read_seq as number,
     delivered_seq: r.delivered_seq as number,
     subscribed: r.subscribed === 1,
+    hidden: r.hidden === 1,
   };
 }
 export class RoomStore {
@@ -116,9 +117,9 @@ export class RoomStore {
   upsertMember(m: MemberState): void {
     this.memberCache = null;
     this.sql.exec(
-      `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed, hidden) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, can_send = excluded.can_send, joined_at = excluded.joined_at,
-         joined_seq = excluded.joined_seq, read_seq = excluded.read_seq, delivered_seq = excluded.delivered_seq`,
+         joined_seq = excluded.joined_seq, read_seq = excluded.read_seq, delivered_seq = excluded.delivered_seq, hidden = excluded.hidden`,
       m.user_id,
       m.role,
       m.can_send ? 1 : 0,
@@ -127,6 +128,7 @@ export class RoomStore {
       m.read_seq,
       m.delivered_seq,
       m.subscribed ? 1 : 0,
+      m.hidden ? 1 : 0,
     );
   }
 

@@ -3,7 +3,10 @@ import type { RoomMeta } from "./store.js";
 import { Upkeep } from "./upkeep.js";
 
 const DAY = 86_400_000;
-function fake(over: Partial<RoomMeta> = {}, opts: { oldest?: number | null; here?: boolean; pgDown?: boolean } = {}) {
+function fake(
+  over: Partial<RoomMeta> = {},
+  opts: { oldest?: number | null; here?: boolean; pgDown?: boolean; unarchived?: boolean } = {},
+) {
   const meta: RoomMeta = {
     room_id: "r",
     type: "direct",
@@ -23,6 +26,7 @@ function fake(over: Partial<RoomMeta> = {}, opts: { oldest?: number | null; here
       oldestMessageAt: () => opts.oldest ?? null,
       prune: (now) => void log.push(`prune ${now}`),
       anyoneHere: () => opts.here ?? false,
+      archived: () => !opts.unarchived,
       markCleaned: async () => {
         if (opts.pgDown) throw new Error("down");
         log.push("cleaned");
@@ -59,5 +63,22 @@ describe("Upkeep", () => {
     expect(await down.upkeep.run(3_600_000)).toBeUndefined();
     expect(down.log).not.toContain("dropped");
     expect(down.upkeep.dueAt(3_600_000)).toBe(3_660_000);
+  });
+  it("never removes a quiet group, however long it idles", async () => {
+    const { upkeep, log } = fake({ type: "group" });
+    expect(upkeep.dueAt(0)).toBeNull();
+    expect(await upkeep.run(100 * 3_600_000)).toBeUndefined();
+    expect(log).not.toContain("cleaned");
+    expect(log).not.toContain("dropped");
+  });
+  it("drops the storage of a room PostgreSQL closed, once the archive holds everything", async () => {
+    const waiting = fake({ type: "group", active: false, last_seq: 3 }, { oldest: 1, unarchived: true });
+    expect(await waiting.upkeep.run(50)).toBeUndefined();
+    expect(waiting.log).not.toContain("dropped");
+    const { upkeep, log } = fake({ type: "group", active: false, last_seq: 3 }, { oldest: 1 });
+    expect(upkeep.dueAt(50)).toBe(50);
+    expect(await upkeep.run(50)).toBe("stop");
+    // PostgreSQL already says the room is gone: nothing to mark there
+    expect(log).toEqual(["dropped"]);
   });
 });

@@ -22,6 +22,8 @@ export interface RealtimeConfig {
   archiveFlushMs: number;
   /** rooms larger than this coalesce activity and receipts */
   immediateFanoutMaxMembers: number;
+  /** how many of a user's rooms (latest activity first) their first socket subscribes to; the rest lazily */
+  sessionSubscribeMaxRooms: number;
 }
 
 const DAY = 86_400_000;
@@ -53,6 +55,7 @@ export function realtimeConfig(env: ConfigEnv): RealtimeConfig {
     }),
     archiveFlushMs: decimalNumber(env, "ARCHIVE_FLUSH_MS", { default: 10_000, min: 10 }),
     immediateFanoutMaxMembers: 100,
+    sessionSubscribeMaxRooms: wholeNumber(env, "SESSION_SUBSCRIBE_MAX_ROOMS", { default: 200, min: 1 }),
   };
 }
 

@@ -4,7 +4,7 @@
 // unsubscribes. Rooms tell it about activity, which it forwards to the devices that do not have
 // that room's stream open, and it keeps the per-room cache behind GET /v1/rooms.
 import { DurableObject } from "cloudflare:workers";
-import { activeRoomIdsOf, watchableAmong, withDb } from "../../db/index.js";
+import { activeRoomIdsOf, watchableAmong, watchersAllowed, withDb } from "../../db/index.js";
 import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
 import { mapLimit } from "../../lib/parallel/index.js";
 import {
@@ -57,12 +57,16 @@ export class UserSession extends DurableObject<ObjectEnv> {
       sockets: this.sockets,
       peer: (userId) => this.sessionOf(userId),
       watchable: async (userId, ids) => [...(await withDb(env, waitUntil, (db) => watchableAmong(db, userId, ids)))],
+      allowedWatchers: async (userId, ids) => [
+        ...(await withDb(env, waitUntil, (db) => watchersAllowed(db, userId, ids))),
+      ],
     });
     this.subs = new Subscriptions({
       store: this.store,
       room: (roomId) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(roomId)),
-      roomIdsOf: (userId) => withDb(env, waitUntil, (db) => activeRoomIdsOf(db, userId)),
+      roomIdsOf: (userId, limit) => withDb(env, waitUntil, (db) => activeRoomIdsOf(db, userId, limit)),
       online: () => this.online,
+      maxRooms: cfg.sessionSubscribeMaxRooms,
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
@@ -187,6 +191,8 @@ export class UserSession extends DurableObject<ObjectEnv> {
 
   /** The user joined, left or was removed from a room, or it changed: tell the devices, follow it. */
   async roomEvent(roomId: string, event: RoomEvent): Promise<void> {
+    // leaving a room may end who sees whom, online or not
+    if (event === "member_removed") await this.recheckPresence();
     // offline: nothing to tell, and nothing to store (the next subscription round starts afresh)
     if (!this.online) return;
     if (event === "member_removed") this.store.dropRoom(roomId);
@@ -202,6 +208,17 @@ export class UserSession extends DurableObject<ObjectEnv> {
   async watch(watcherId: string): Promise<PresenceAnswer> {
     this.userId();
     return this.presence.watchedBy(watcherId, Date.now());
+  }
+
+  /** A block, a friend removal or a membership change: who may see whom is asked again. */
+  async recheckPresence(): Promise<{ dropped: string[]; unwatched: string[] }> {
+    return this.presence.recheck(this.userId());
+  }
+
+  /** `watcherId` may no longer see this user's presence. */
+  async unwatch(watcherId: string): Promise<void> {
+    this.userId();
+    this.presence.unwatch(watcherId);
   }
 
   /** A user this one watches came online or went offline; false when no device watches them any more. */
@@ -223,8 +240,10 @@ export class UserSession extends DurableObject<ObjectEnv> {
     const userId = this.userId();
     const wasOnline = this.online;
     let closed = this.sockets.closeWhere(match, code, reason);
-    // streams live on the rooms; the rooms the user belongs to close theirs too
-    const rooms = this.store.cachedRoomIds();
+    // Streams live on the rooms, and a device may hold one in a room this session never
+    // subscribed to (beyond the first round's bound, or joined while offline): every room the
+    // user is in closes theirs, asked with bounded parallelism.
+    const rooms = await this.roomsOfUser(userId);
     const results = await mapLimit(rooms, ROOM_PARALLELISM, (roomId) =>
       this.env.CHAT_ROOM.get(this.env.CHAT_ROOM.idFromName(roomId)).closeStreams(
         userId,
@@ -238,9 +257,37 @@ export class UserSession extends DurableObject<ObjectEnv> {
     return closed;
   }
 
-  async inspect(): Promise<{ online: boolean; devices: string[]; rooms: string[]; watchers: string[] }> {
+  /** The rooms this session knows of, and every room PostgreSQL says the user is in (when it answers). */
+  private async roomsOfUser(userId: string): Promise<string[]> {
+    const known = [...this.store.cachedRoomIds(), ...this.store.subscribedRoomIds()];
+    try {
+      const all = await withDb(
+        this.env,
+        (p) => this.ctx.waitUntil(p),
+        (db) => activeRoomIdsOf(db, userId),
+      );
+      return [...new Set([...known, ...all])];
+    } catch (err) {
+      console.warn(`rooms of ${userId} unavailable; closing streams in the known rooms only: ${String(err)}`);
+      return [...new Set(known)];
+    }
+  }
+
+  async inspect(): Promise<{
+    online: boolean;
+    devices: string[];
+    rooms: string[];
+    subscribed: string[];
+    watchers: string[];
+  }> {
     const devices = [...this.sockets.infos()].map((i) => i.deviceId);
-    return { online: this.online, devices, rooms: this.store.cachedRoomIds(), watchers: this.store.watchers() };
+    return {
+      online: this.online,
+      devices,
+      rooms: this.store.cachedRoomIds(),
+      subscribed: this.store.subscribedRoomIds(),
+      watchers: this.store.watchers(),
+    };
   }
 
   // ---------------------------------------------------------------- alarm

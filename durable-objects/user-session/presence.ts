@@ -1,6 +1,8 @@
 // Presence: who may watch this user, who watches, and telling them of changes. A device asks
 // with `watch_presence`; the watched users' sessions remember the watcher and tell it when they
-// come online or go offline, until no device of the watcher watches them any more.
+// come online or go offline, until no device of the watcher watches them any more. Who may watch
+// whom (db/presence-scope.ts) is asked again when a block, a friend removal or a membership
+// change may have ended it (`recheck`), so updates stop then, not at the next watch_presence.
 import type { PresenceStatus, ServerFrame } from "../../protocol/index.js";
 import { mapLimit } from "../../lib/parallel/index.js";
 import type { SocketHost } from "../shared/sockets.js";
@@ -17,14 +19,30 @@ export interface PresenceAnswer {
 export interface PresencePeer {
   watch(watcherId: string): Promise<PresenceAnswer>;
   presenceChanged(who: string, status: PresenceStatus, lastSeenAt?: string): Promise<{ watching: boolean }>;
+  /** `watcherId` may no longer see this user: forget them as a watcher */
+  unwatch(watcherId: string): Promise<void>;
 }
 
+export type PresenceStore = Pick<
+  SessionStore,
+  | "get"
+  | "setWatching"
+  | "addWatcher"
+  | "watchers"
+  | "removeWatchers"
+  | "devicesWatching"
+  | "watchedUsers"
+  | "unwatchUsers"
+>;
+
 export interface PresenceHost {
-  store: SessionStore;
+  store: PresenceStore;
   sockets: SocketHost;
   peer(userId: string): PresencePeer;
   /** the subset of `userIds` this user may watch (PostgreSQL) */
   watchable(userId: string, userIds: readonly string[]): Promise<string[]>;
+  /** the subset of `watcherIds` that may watch this user (PostgreSQL) */
+  allowedWatchers(userId: string, watcherIds: readonly string[]): Promise<string[]>;
 }
 
 const presenceFrame = (user_id: string, status: PresenceStatus, lastSeenAt?: string): ServerFrame => ({
@@ -84,6 +102,36 @@ export class Presence {
       return a !== undefined && !(a instanceof Error) && !a.watching;
     });
     this.host.store.removeWatchers(stopped);
+  }
+
+  /**
+   * Something between this user and others changed (a block, a friend removed, a room left):
+   * watchers who may no longer see this user are forgotten, and users this user may no longer
+   * see forget this user's devices (in their sessions, which otherwise would keep telling them).
+   */
+  async recheck(userId: string): Promise<{ dropped: string[]; unwatched: string[] }> {
+    const watchers = this.host.store.watchers();
+    const watched = this.host.store.watchedUsers();
+    const [mayWatchMe, mayISee] = await Promise.all([
+      watchers.length ? this.host.allowedWatchers(userId, watchers) : [],
+      watched.length ? this.host.watchable(userId, watched) : [],
+    ]);
+    const keepWatchers = new Set(mayWatchMe);
+    const dropped = watchers.filter((w) => !keepWatchers.has(w));
+    this.host.store.removeWatchers(dropped);
+    const keepWatched = new Set(mayISee);
+    const unwatched = watched.filter((u) => !keepWatched.has(u));
+    this.host.store.unwatchUsers(unwatched);
+    const answers = await mapLimit(unwatched, PRESENCE_PARALLELISM, (u) => this.host.peer(u).unwatch(userId));
+    answers.forEach((a, i) => {
+      if (a instanceof Error) console.warn(`${unwatched[i]} did not forget watcher ${userId}: ${a.message}`);
+    });
+    return { dropped, unwatched };
+  }
+
+  /** A watcher may no longer see this user. */
+  unwatch(watcherId: string): void {
+    this.host.store.removeWatchers([watcherId]);
   }
 
   private selfOf(): string {

@@ -6,6 +6,8 @@ import { USED_TICKETS_TABLE, recordTicketUse } from "../shared/used-tickets.js";
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS room_cache (room_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, read_seq INTEGER NOT NULL, last_message TEXT) WITHOUT ROWID`,
+  // rooms subscribed to while online: their cached summaries are kept current by activity
+  `CREATE TABLE IF NOT EXISTS subscribed (room_id TEXT PRIMARY KEY) WITHOUT ROWID`,
   // sessions of other users that asked to hear this user's presence changes
   `CREATE TABLE IF NOT EXISTS watchers (user_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID`,
   // users each of this user's devices watches
@@ -109,6 +111,23 @@ export class SessionStore {
 
   dropRoom(roomId: string): void {
     this.sql.exec("DELETE FROM room_cache WHERE room_id = ?", roomId);
+    this.sql.exec("DELETE FROM subscribed WHERE room_id = ?", roomId);
+  }
+
+  // ---- subscriptions ----
+  markSubscribed(roomId: string): void {
+    this.sql.exec("INSERT OR IGNORE INTO subscribed (room_id) VALUES (?)", roomId);
+  }
+
+  subscribedRoomIds(): string[] {
+    return this.sql
+      .exec<{ room_id: string }>("SELECT room_id FROM subscribed")
+      .toArray()
+      .map((r) => r.room_id);
+  }
+
+  clearSubscribed(): void {
+    this.sql.exec("DELETE FROM subscribed");
   }
 
   // ---- presence ----
@@ -143,6 +162,20 @@ export class SessionStore {
       .exec<{ device_id: string }>("SELECT device_id FROM watching WHERE user_id = ?", userId)
       .toArray()
       .map((r) => r.device_id);
+  }
+
+  /** Every user some device of this user watches. */
+  watchedUsers(): string[] {
+    return this.sql
+      .exec<{ user_id: string }>("SELECT DISTINCT user_id FROM watching")
+      .toArray()
+      .map((r) => r.user_id);
+  }
+
+  /** No device watches these users any more. */
+  unwatchUsers(ids: readonly string[]): void {
+    if (ids.length)
+      this.sql.exec("DELETE FROM watching WHERE user_id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
   }
 
   clearWatching(deviceId?: string): void {

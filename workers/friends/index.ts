@@ -12,6 +12,7 @@ import { enforceRateLimit } from "../http/rate-limit.js";
 import { idParam, readJson } from "../http/validate.js";
 import { commitMembershipChange } from "../rooms/membership-change.js";
 import { whoBlocked } from "../users/blocks.js";
+import { recheckPresence } from "../users/presence.js";
 import { publicUser } from "../users/public-user.js";
 import {
   LISTED,
@@ -74,9 +75,9 @@ friendsRoutes.patch("/:user_id", async (c) => {
   // A block may outlive the blocked account, so lifting it only needs the user to exist.
   if (!user) throw notFound("no such user");
   let directRoom: string | null = null;
+  let blockChanged = false;
   const row = await db.transaction(async (tx) => {
     let row: FriendRow | undefined = await lockFriendRow(tx, me, target);
-    let blockChanged = false;
     if (body.blocked !== undefined) {
       const change = body.blocked ? await block(tx, me, target, row) : await unblock(tx, me, target, row);
       row = change.row;
@@ -95,6 +96,8 @@ friendsRoutes.patch("/:user_id", async (c) => {
   });
   // the pair's direct room shuts (or opens) from the moment this answer arrives
   if (directRoom) await commitMembershipChange(c, directRoom);
+  // neither side of a block sees the other's presence from this answer on
+  if (blockChanged && body.blocked) await recheckPresence(c.env, [me, target]);
   return c.json({ friend: toFriend(user, row) } satisfies FriendResponse);
 });
 
@@ -102,5 +105,7 @@ friendsRoutes.delete("/:user_id", async (c) => {
   const { me, target } = targetOf(c);
   const row = await dbOf(c).transaction((tx) => deleteFriend(tx, me, target));
   if (!row) throw notFound("not in your friends");
+  // the friend you removed sees your presence no longer (unless you share a room)
+  await recheckPresence(c.env, [me]);
   return c.body(null, 204);
 });

@@ -3,6 +3,7 @@
 // membership change bumps chat_rooms.membership_version in its transaction, so the room's Durable
 // Object applies changes in order), and commitMembershipChange hands a committed change to the room.
 import { Hono } from "hono";
+import type { ConfigEnv } from "../../lib/config/index.js";
 import { type Database, MemberRole, MemberStatus, RoomType } from "../../db/index.js";
 import {
   AddMembersBody,
@@ -10,6 +11,7 @@ import {
   MAX_GROUP_MEMBERS,
   MemberPatchBody,
   MyRoomSettingsBody,
+  RoomListQuery,
   RoomPatchBody,
   type Room,
   type RoomListEntry,
@@ -28,18 +30,21 @@ import type { AppBindings } from "../env.js";
 import { dbOf } from "../http/db.js";
 import { HttpError, forbidden, invalid, notFound } from "../http/errors.js";
 import { enforceRateLimit } from "../http/rate-limit.js";
-import { idParam, readJson } from "../http/validate.js";
+import { idParam, readJson, readQuery } from "../http/validate.js";
 import { roomStub, sessionStub } from "../realtime/room-sync.js";
 import { whoBlocked } from "../users/blocks.js";
 import {
   activeMemberIds,
   activeMembers,
   addMembers,
+  bumpMembershipVersion,
   findActiveMember,
   removeMember,
   setRoles,
   updateMySettings,
 } from "./member-store.js";
+import { assertGroupAddsAccepted, assertRoomSeats, maxRoomsPerUser } from "./admission.js";
+import { decodeCursor, encodeCursor } from "./list-cursor.js";
 import { commitMembershipChange } from "./membership-change.js";
 import {
   canRemove,
@@ -51,7 +56,9 @@ import {
 } from "./permissions.js";
 import { toRoom } from "./serialize.js";
 import {
+  cleanIfEmpty,
   createGroup,
+  hasActiveDirectRoom,
   inactiveUsersAmong,
   openDirectRoom,
   requireMember,
@@ -78,13 +85,14 @@ roomsRoutes.post("/", async (c) => {
   const db = dbOf(c);
   const me = c.get("auth").userId;
   await enforceRateLimit(c, "room_create", me);
+  const cap = maxRoomsPerUser(c.env as unknown as ConfigEnv);
   if (body.type === "direct") {
     const peer = lower(body.peer_id);
-    const { room, created, revived } = await openDirect(db, me, peer);
+    const { room, created, revived } = await openDirect(db, me, peer, cap);
     if (created || revived) await commitMembershipChange(c, room.id, [{ userIds: [me, peer], event: "created" }]);
     return c.json({ room } satisfies RoomResponse, created ? 201 : 200);
   }
-  const { room, memberIds } = await newGroup(db, me, body.name, body.member_ids.map(lower));
+  const { room, memberIds } = await newGroup(db, me, body.name, body.member_ids.map(lower), cap);
   await commitMembershipChange(c, room.id, [{ userIds: memberIds, event: "created" }]);
   return c.json({ room } satisfies RoomResponse, 201);
 });
@@ -93,11 +101,16 @@ async function openDirect(
   db: Database,
   me: string,
   peerId: string,
+  cap: number,
 ): Promise<{ room: Room; created: boolean; revived: boolean }> {
   if (peerId === me) throw invalid("a direct room needs another person; peer_id is your own id");
   if ((await inactiveUsersAmong(db, [peerId])).length) throw notFound("no such user");
   if ((await whoBlocked(db, me, [peerId])).size) throw forbidden("this user does not accept a direct room with you");
-  return db.transaction((tx) => openDirectRoom(tx, me, peerId));
+  return db.transaction(async (tx) => {
+    // a pair's room that exists costs nobody a seat; a new (or revived) one costs both
+    if (!(await hasActiveDirectRoom(tx, me, peerId))) await assertRoomSeats(tx, [me, peerId], cap, me);
+    return openDirectRoom(tx, me, peerId);
+  });
 }
 
 async function newGroup(
@@ -105,6 +118,7 @@ async function newGroup(
   me: string,
   name: string,
   memberIds: string[],
+  cap: number,
 ): Promise<{ room: Room; memberIds: string[] }> {
   const others = [...new Set(memberIds)].filter((id) => id !== me);
   // CreateRoomBody already caps member_ids at 999; kept so the rule holds if that schema changes
@@ -114,14 +128,19 @@ async function newGroup(
   if (inactive.length) throw notFound(`unknown or inactive users: ${listIds(inactive)}`);
   const blockers = [...(await whoBlocked(db, me, others))];
   if (blockers.length) throw forbidden(`these users do not accept invitations from you: ${listIds(blockers)}`);
-  const room = await db.transaction((tx) => createGroup(tx, me, name, others));
+  const room = await db.transaction(async (tx) => {
+    await assertGroupAddsAccepted(tx, me, others);
+    await assertRoomSeats(tx, [me, ...others], cap, me);
+    return createGroup(tx, me, name, others);
+  });
   return { room, memberIds: [me, ...others] };
 }
 
 roomsRoutes.get("/", async (c) => {
+  const { limit, cursor } = readQuery(c, RoomListQuery);
   const db = dbOf(c);
   const me = c.get("auth").userId;
-  const rows = await roomsOf(db, me);
+  const { rows, next } = await roomsOf(db, me, { limit, ...(cursor ? { after: decodeCursor(cursor) } : {}) });
   // last message and offsets come from the user's session (its per-room cache, refreshed from
   // the rooms when it is not online); PostgreSQL's copy of read_seq is the fallback
   let summaries: Record<string, RoomSummary> = {};
@@ -142,7 +161,7 @@ roomsRoutes.get("/", async (c) => {
       hidden: r.hidden,
     };
   });
-  return c.json({ rooms } satisfies RoomListResponse);
+  return c.json({ rooms, next_cursor: next ? encodeCursor(next) : null } satisfies RoomListResponse);
 });
 
 roomsRoutes.get("/:id", async (c) => {
@@ -213,6 +232,8 @@ roomsRoutes.post("/:id/members", async (c) => {
         `the room has ${current.length} of at most ${MAX_GROUP_MEMBERS} members: ${seats} more can join, not ${fresh.length}`,
       );
     }
+    await assertGroupAddsAccepted(tx, me, fresh);
+    await assertRoomSeats(tx, fresh, maxRoomsPerUser(c.env as unknown as ConfigEnv));
 
     await addMembers(tx, roomId, fresh);
     return { room: await roomView(tx, roomId, me), added: fresh };
@@ -242,6 +263,7 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
       targetRow = row;
     }
     await removeMember(tx, roomId, targetRow, leaving ? MemberStatus.left : MemberStatus.removed);
+    await cleanIfEmpty(tx, roomId);
   });
   await commitMembershipChange(c, roomId, [{ userIds: [target], event: "member_removed" }]);
   return c.body(null, 204);
@@ -294,9 +316,16 @@ roomsRoutes.patch("/:id/me", async (c) => {
   const body = await readJson(c, MyRoomSettingsBody);
   const db = dbOf(c);
   const me = c.get("auth").userId;
-  const access = await requireMember(db, roomId, me);
-  const row = await updateMySettings(db, access.member.id, body);
-  // left (or was removed) between the two statements
-  if (!row) throw forbidden("you are not a member of this room");
+  const { row, hiddenChanged } = await db.transaction(async (tx) => {
+    const access = await requireMember(tx, roomId, me, { lock: true });
+    const row = await updateMySettings(tx, access.member.id, body);
+    // left (or was removed) between the two statements
+    if (!row) throw forbidden("you are not a member of this room");
+    // the room decides who hears of a message: it must learn that this member hid it
+    const hiddenChanged = row.hidden !== access.member.hidden;
+    if (hiddenChanged) await bumpMembershipVersion(tx, roomId);
+    return { row, hiddenChanged };
+  });
+  if (hiddenChanged) await commitMembershipChange(c, roomId);
   return c.json({ muted: row.muted, hidden: row.hidden } satisfies MyRoomSettings);
 });

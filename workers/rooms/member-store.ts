@@ -43,6 +43,17 @@ export async function bumpMembership(tx: Tx, roomId: string): Promise<number> {
   return (await bumpWhere(tx, eq(chatRooms.id, roomId)))?.membershipVersion ?? 0;
 }
 
+/**
+ * A new membership version for a member's own setting the room must know (hidden): not room
+ * activity, so the room keeps its place in everyone's list.
+ */
+export async function bumpMembershipVersion(tx: Tx, roomId: string): Promise<void> {
+  await tx
+    .update(chatRooms)
+    .set({ membershipVersion: sql`${chatRooms.membershipVersion} + 1` })
+    .where(eq(chatRooms.id, roomId));
+}
+
 /** The same for the pair's direct room, if they have one: a block between them changes who may use it. */
 export async function bumpDirectRoom(tx: Tx, a: string, b: string) {
   return bumpWhere(tx, eq(chatRooms.directKey, directKey(a, b)));

@@ -24,6 +24,7 @@ import type { Room } from "../../protocol/index.js";
 import { HttpError, forbidden, notFound } from "../http/errors.js";
 import { bumpMembership, insertMembers, insertRoles, reviveMembers } from "./member-store.js";
 import { NO_PERMISSIONS, type Permissions, type RoomPatch } from "./permissions.js";
+import type { ListPosition } from "./list-cursor.js";
 import { directKey, toRoom, type MetadataRow } from "./serialize.js";
 
 /** Active members of the room in the outer query's chat_rooms row (a correlated count, one round trip). */
@@ -70,9 +71,15 @@ export async function roomView(exec: Exec, roomId: string, viewerId: string): Pr
   return toRoom(row.room, row.meta, row.memberCount, viewerId);
 }
 
-/** The active rooms the user is an active member of, with the user's own settings, latest activity first. */
-export async function roomsOf(exec: Exec, userId: string) {
-  return exec
+/** chat_rooms.updated_at in microseconds (PostgreSQL's own precision), the room list's order and cursor */
+const activityMicros = sql<string>`(extract(epoch from ${chatRooms.updatedAt}) * 1000000)::bigint`;
+
+/**
+ * One page of the active rooms the user is an active member of, with the user's own settings,
+ * latest activity first, after `after` (keyset paging: a page costs the same however deep).
+ */
+export async function roomsOf(exec: Exec, userId: string, page: { limit: number; after?: ListPosition }) {
+  const rows = await exec
     .select({
       room: chatRooms,
       meta: chatRoomMetadata,
@@ -80,12 +87,27 @@ export async function roomsOf(exec: Exec, userId: string) {
       readSeq: chatMembers.lastReadSeq,
       muted: chatMembers.muted,
       hidden: chatMembers.hidden,
+      activityMicros: sql<string>`${activityMicros}::text`,
     })
     .from(chatMembers)
     .innerJoin(chatRooms, eq(chatRooms.id, chatMembers.roomId))
     .leftJoin(chatRoomMetadata, eq(chatRoomMetadata.roomId, chatRooms.id))
-    .where(and(eq(chatMembers.userId, userId), isActiveMember, eq(chatRooms.status, RoomStatus.active)))
-    .orderBy(desc(chatRooms.updatedAt), desc(chatRooms.id));
+    .where(
+      and(
+        eq(chatMembers.userId, userId),
+        isActiveMember,
+        eq(chatRooms.status, RoomStatus.active),
+        page.after
+          ? sql`(${activityMicros}, ${chatRooms.id}) < (${page.after.activityMicros}::bigint, ${page.after.id}::uuid)`
+          : undefined,
+      ),
+    )
+    .orderBy(desc(activityMicros), desc(chatRooms.id))
+    .limit(page.limit + 1);
+  const more = rows.length > page.limit;
+  const shown = more ? rows.slice(0, page.limit) : rows;
+  const last = shown[shown.length - 1];
+  return { rows: shown, next: more && last ? { activityMicros: last.activityMicros, id: last.room.id } : null };
 }
 
 /** Of `ids`, those that are not active users (unknown, suspended or deleted). */
@@ -97,6 +119,15 @@ export async function inactiveUsersAmong(exec: Exec, ids: string[]): Promise<str
     .where(and(inArray(users.id, ids), eq(users.status, UserStatus.active)));
   const active = new Set(found.map((r) => r.id));
   return ids.filter((id) => !active.has(id));
+}
+
+/** Whether the pair has a direct room that is active now (opening it again adds nobody anywhere). */
+export async function hasActiveDirectRoom(exec: Exec, a: string, b: string): Promise<boolean> {
+  const [row] = await exec
+    .select({ id: chatRooms.id })
+    .from(chatRooms)
+    .where(and(eq(chatRooms.directKey, directKey(a, b)), eq(chatRooms.status, RoomStatus.active)));
+  return row !== undefined;
 }
 
 /** The pair's direct room: made on first open, and brought back (same id) if it was cleaned up. */
@@ -222,4 +253,23 @@ async function saveMetadata(
     changedBy: by,
   });
   return meta;
+}
+
+/**
+ * A group whose last member just left is cleaned in the same transaction: nobody can reach it
+ * again, so it leaves every list, and its object drops its storage once the archive has it all.
+ */
+export async function cleanIfEmpty(tx: Tx, roomId: string): Promise<boolean> {
+  const rows = await tx
+    .update(chatRooms)
+    .set({ status: RoomStatus.cleaned, updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(chatRooms.id, roomId),
+        eq(chatRooms.status, RoomStatus.active),
+        sql`not exists (select 1 from chat_members m where m.room_id = ${chatRooms.id} and m.status = ${MemberStatus.active} and m.left_at is null)`,
+      ),
+    )
+    .returning({ id: chatRooms.id });
+  return rows.length > 0;
 }

@@ -33,7 +33,7 @@ describe("GET /v1/me", () => {
     const user = await register(edge, { display_name: "Me Myself" });
     const res = await call(edge, "GET", "/v1/me", { token: user.token });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ id: user.id, handle: user.handle, display_name: "Me Myself" });
+    expect(res.body).toEqual({ id: user.id, handle: user.handle, display_name: "Me Myself", group_adds: "anyone" });
   });
 
   it("refuses a missing, malformed, foreign or expired token", async () => {

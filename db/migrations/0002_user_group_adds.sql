@@ -1,0 +1,1 @@
+ALTER TABLE "users" ADD COLUMN "group_adds" smallint DEFAULT 1 NOT NULL;
