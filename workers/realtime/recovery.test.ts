@@ -13,7 +13,8 @@ import { eventually, openStream, sleep, type TestSocket } from "../../test/suppo
 
 const SECRET = "recovery-test-secret-0123456789";
 const SINK_PORT = 18510;
-const EDGE_PORT = 18520;
+/** each test its own port, so one that fails with its edge open does not take the next one's */
+let edgePort = 18520;
 const VARS = {
   SEND_BURST: "5000",
   SEND_RATE_PER_SECOND: "5000",
@@ -34,7 +35,7 @@ const startTheSink = () =>
   });
 
 async function edgeOver(persist: string, vars: Record<string, string>): Promise<Edge> {
-  const edge = await startEdge({ ...testEdgeOptions({ ...VARS, ...vars }, { persist }), port: EDGE_PORT });
+  const edge = await startEdge({ ...testEdgeOptions({ ...VARS, ...vars }, { persist }), port: edgePort++ });
   edges.push(edge);
   return edge;
 }
