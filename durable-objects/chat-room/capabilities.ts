@@ -91,7 +91,16 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
   const outbox = new OutboxFlusher(
     {
       meta,
-      sink,
+      sink: sink && {
+        // The archive never holds a seq PostgreSQL has not heard of: a room's first messages wait
+        // for chat_rooms.last_seq, so a room PostgreSQL knows at 0 has no archive to wait for
+        // when it recovers (recovery.ts). Once PostgreSQL knows the room, flushes do not wait.
+        postBatch: async (batch) => {
+          if (batch.messages?.length && reported() === 0 && !(await seqMark.reportNow()))
+            return { status: 0, detail: "PostgreSQL has not recorded the room's last seq yet" };
+          return sink.postBatch(batch);
+        },
+      },
       outbox: {
         state: (n) => store.outbox.archiveState(n),
         head: (n) => store.outbox.archiveHead(n),

@@ -91,6 +91,15 @@ describe("Recovery", () => {
     expect(recovery.dueAt(3000)).toBeNull();
   });
 
+  it("a room PostgreSQL knows at 0 (new, or never archived) does not wait for a sink that is down", async () => {
+    const { recovery, state } = fake({ db: { last_seq: 0, offsets: [] }, archive: new Error("sink down") });
+    expect(await recovery.known()).toBe(true);
+    expect(state.restored).toEqual([{ lastSeq: 0, offsets: {}, reported: 0 }]);
+    // but PostgreSQL itself must answer
+    const pgDown = fake({ db: new Error("pg down"), archive: { last_seq: 0, offsets: [] } });
+    expect(await pgDown.recovery.known()).toBe(false);
+  });
+
   it("runs one attempt for every waiter, and within() stops waiting at its bound", async () => {
     const { recovery, state } = fake();
     const all = await Promise.all([recovery.known(), recovery.known(), recovery.within(1000)]);

@@ -1,7 +1,8 @@
 // A room that starts without storage (first use, or storage lost) does not know where its
 // sequence stands: seqs it gave out before may be in the archive and in PostgreSQL. Until both
-// have answered (or no sink is configured) it takes no message, so it never gives a seq out twice;
-// then it continues after the higher of the two and restores its members' read offsets.
+// have answered (or no sink is configured, or PostgreSQL says the room never had a message) it
+// takes no message, so it never gives a seq out twice; then it continues after the higher of the
+// two and restores its members' read offsets.
 import type { TimedJob } from "../shared/alarm.js";
 import type { RoomMeta } from "./store.js";
 
@@ -73,13 +74,22 @@ export class Recovery implements TimedJob {
     try {
       const [db, archive] = await Promise.all([
         this.host.database(meta.room_id),
-        this.host.archive ? this.host.archive(meta.room_id) : null,
+        this.host.archive
+          ? this.host.archive(meta.room_id).then(
+              (facts) => ({ facts }),
+              (error: unknown) => ({ error }),
+            )
+          : null,
       ]);
+      // The archive never holds a seq PostgreSQL has not heard of (a room's first batch waits for
+      // it), so a room PostgreSQL knows at 0 (a new room) need not wait for a sink that is down.
+      if (archive && "error" in archive && (db?.last_seq ?? 0) > 0) throw archive.error;
+      const archived = archive && "facts" in archive ? archive.facts : null;
       const offsets = new Map<string, number>();
-      for (const o of [...(db?.offsets ?? []), ...(archive?.offsets ?? [])]) {
+      for (const o of [...(db?.offsets ?? []), ...(archived?.offsets ?? [])]) {
         offsets.set(o.user_id, Math.max(offsets.get(o.user_id) ?? 0, o.read_seq));
       }
-      const lastSeq = Math.max(db?.last_seq ?? 0, archive?.last_seq ?? 0);
+      const lastSeq = Math.max(db?.last_seq ?? 0, archived?.last_seq ?? 0);
       if (this.host.pending()) this.host.restore(lastSeq, offsets, db?.last_seq ?? 0);
       this.failures = 0;
       this.retryAt = null;

@@ -49,6 +49,18 @@ describe("SeqMark", () => {
     expect(mark.dueAt(100)).toBeNull();
   });
 
+  it("reports at once when asked (a first archive batch), and says whether PostgreSQL confirmed it", async () => {
+    const { mark, meta, state } = fake();
+    meta.last_seq = 3;
+    state.fail = true;
+    expect(await mark.reportNow()).toBe(false);
+    state.fail = false;
+    expect(await mark.reportNow()).toBe(true);
+    expect(state.recorded).toEqual([3]);
+    expect(await mark.reportNow()).toBe(true); // nothing new: no second write
+    expect(state.recorded).toEqual([3]);
+  });
+
   it("after a restart (window forgotten) reports what PostgreSQL has not confirmed at once", async () => {
     const { mark, meta, state } = fake();
     meta.last_seq = 9;

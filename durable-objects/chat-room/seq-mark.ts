@@ -1,6 +1,8 @@
 // Tells PostgreSQL how far the room's sequence went (chat_rooms.last_seq, forward only), a flush
 // window after new messages, with or without a sink: the floor a room that lost its storage
-// continues after (recovery.ts), beside the archive's own.
+// continues after (recovery.ts), beside the archive's own. A room's first batch to the archive
+// waits for PostgreSQL to hear of its seqs (capabilities.ts), so a room PostgreSQL knows at 0 has
+// nothing in the archive either, and a new room need not wait for a sink that is down.
 import type { TimedJob } from "../shared/alarm.js";
 import type { RoomMeta } from "./store.js";
 
@@ -42,10 +44,16 @@ export class SeqMark implements TimedJob {
   }
 
   async run(now: number): Promise<void> {
-    const meta = this.host.meta();
     const due = this.dueAt(now);
-    if (!meta || due === null || due > now) return;
+    if (due !== null && due <= now) await this.reportNow();
+  }
+
+  /** Reports the room's last seq at once; false when PostgreSQL did not confirm it (a retry is set). */
+  async reportNow(): Promise<boolean> {
+    const meta = this.host.meta();
+    if (!meta || this.host.recovering()) return false;
     const seq = meta.last_seq;
+    if (seq <= this.host.reported()) return true;
     try {
       await this.host.record(meta.room_id, seq);
       this.host.setReported(Math.max(seq, this.host.reported()));
@@ -53,6 +61,7 @@ export class SeqMark implements TimedJob {
       // messages that came in meanwhile wait for the next window
       const moved = (this.host.meta()?.last_seq ?? seq) > seq;
       this.due = moved ? this.host.clock() + this.delayMs : null;
+      return true;
     } catch (err) {
       this.failures += 1;
       const wait = Math.min(RETRY_MAX_MS, this.delayMs * 2 ** this.failures);
@@ -61,6 +70,7 @@ export class SeqMark implements TimedJob {
       );
       this.due = this.host.clock() + wait;
       this.host.wake(this.due);
+      return false;
     }
   }
 }
