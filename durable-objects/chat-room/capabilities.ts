@@ -155,6 +155,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
         await ctx.storage.deleteAlarm();
         await ctx.storage.deleteAll();
         store.dropped();
+        seqUnknown = undefined;
       },
     },
     cfg,
@@ -167,7 +168,10 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       // a room writing its first state has not heard yet what seqs it gave out before (recovery.ts)
       const fresh = !store.meta();
       store.applyMembership(plan, snapshot, lastSeq, touched ? clock() : null);
-      if (fresh) store.setKv(SEQ_UNKNOWN, "1");
+      if (fresh) {
+        store.setKv(SEQ_UNKNOWN, "1");
+        seqUnknown = true;
+      }
     },
     closeWhere: (match, code, reason) => sockets.closeWhere(match, code, reason),
     loadSnapshot: (room) => db((d) => loadRoomSnapshot(d, room)),
@@ -196,14 +200,16 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     nextTurn: (fn) => setTimeout(fn, 0),
     clock,
   });
-  const recovering = () => store.kv(SEQ_UNKNOWN) === "1";
+  // read on every send and stream open: kept in memory, written through
+  let seqUnknown: boolean | undefined;
+  const recovering = () => (seqUnknown ??= store.kv(SEQ_UNKNOWN) === "1");
   const reported = () => Number(store.kv(SEQ_REPORTED) ?? 0);
   const recovery = new Recovery({
     meta,
     pending: recovering,
     database: (room) => db((d) => loadRoomSeqFacts(d, room)),
     archive: sink ? (room) => sink.seqFacts(room) : null,
-    restore: (lastSeq, readOffsets, pgSeq) =>
+    restore: (lastSeq, readOffsets, pgSeq) => {
       transaction(() => {
         const to = Math.max(lastSeq, store.meta()?.last_seq ?? 0);
         store.setMeta({ last_seq: to });
@@ -214,7 +220,9 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
         }
         store.setKv(SEQ_REPORTED, String(Math.max(pgSeq, reported())));
         store.setKv(SEQ_UNKNOWN, "0");
-      }),
+      });
+      seqUnknown = false;
+    },
     wake,
     clock,
   });
