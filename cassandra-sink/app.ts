@@ -10,6 +10,7 @@ import {
   ArchiveBatch,
   ArchiveHistoryQuery,
   Id,
+  type ArchiveLastSeq,
   type ErrorBody,
   type ErrorCode,
 } from "../protocol/index.js";
@@ -152,6 +153,22 @@ export function createApp(o: AppOptions): Hono {
       return c.json(offsets, 200);
     } catch (err) {
       log(`read offsets ${room.data}: read failed: ${(err as Error).message}`);
+      return fail(c, 503, "unavailable", "store_read", `archive store unavailable: ${(err as Error).message}`, true);
+    }
+  });
+
+  app.get("/v1/rooms/:room_id/last-seq", async (c) => {
+    const room = Id.safeParse(c.req.param("room_id"));
+    if (!room.success) return fail(c, 400, "invalid", "invalid", "room_id: must be a UUID");
+    if (new URL(c.req.url).search.length > 1)
+      return fail(c, 400, "invalid", "invalid", "this route takes no query parameters");
+    const t = performance.now();
+    try {
+      const answer: ArchiveLastSeq = { last_seq: await o.store.lastSeq(room.data.toLowerCase()) };
+      o.metrics.readSeconds.observe({ ...storeLabel, op: "last_seq" }, (performance.now() - t) / 1000);
+      return c.json(answer, 200);
+    } catch (err) {
+      log(`last seq ${room.data}: read failed: ${(err as Error).message}`);
       return fail(c, 503, "unavailable", "store_read", `archive store unavailable: ${(err as Error).message}`, true);
     }
   });

@@ -97,6 +97,13 @@ export function schemaStatements(o: Pick<SchemaOptions, "keyspace" | "replicatio
       updated_at timestamp,
       PRIMARY KEY ((room_id), user_id)
     )`,
+    // The highest seq a room ever archived, never expired: a room that lost its storage continues
+    // after it. Each write's timestamp is the seq itself, so the highest seq wins whatever order
+    // batches arrive in, with no read before the write (and nothing else may write this table).
+    `CREATE TABLE IF NOT EXISTS ${ks}.room_last_seq (
+      room_id uuid PRIMARY KEY,
+      last_seq bigint
+    )`,
   ];
 }
 

@@ -13,6 +13,7 @@ import type {
 import { applySchema } from "./cassandra-schema.js";
 import type { CassandraStoreConfig, ConsistencyName } from "./config.js";
 import {
+  highestSeqs,
   pageBounds,
   remainingTtlSeconds,
   runBounded,
@@ -182,6 +183,9 @@ export class CassandraArchiveStore implements ArchiveStore {
         groups.add(`r/${m.room_id}`, 50, this.q.insertBucket, [m.room_id, bucket, this.bucketTtl]);
       }
     }
+    for (const [room, seq] of highestSeqs(batch)) {
+      groups.add(`s/${room}`, 50, this.q.raiseLastSeq, [room, seq, seq]);
+    }
     for (const o of batch.read_offsets) {
       // the write timestamp is the offset's own time: an older offset arriving late loses
       groups.add(`r/${o.room_id}`, 100, this.q.insertOffset, [
@@ -334,6 +338,11 @@ export class CassandraArchiveStore implements ArchiveStore {
     };
   }
 
+  async lastSeq(roomId: string): Promise<number> {
+    const row = (await this.client.execute(this.q.lastSeq, [roomId], this.readOptions)).first();
+    return row ? toNumber(row.get("last_seq")) : 0;
+  }
+
   async ping(): Promise<void> {
     await this.client.execute("SELECT release_version FROM system.local", [], {
       prepare: false,
@@ -391,5 +400,8 @@ function queries(ks: string) {
     pageAsc: `${selectMessages} WHERE room_id = ? AND bucket = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?`,
     attachments: `SELECT seq, idx, attachment_id, url, mime, size, name FROM ${ks}.message_attachments WHERE room_id = ? AND bucket = ? AND seq >= ? AND seq <= ?`,
     offsets: `SELECT user_id, read_seq, updated_at FROM ${ks}.read_offsets WHERE room_id = ?`,
+    // USING TIMESTAMP <seq>: see room_last_seq in cassandra-schema.ts
+    raiseLastSeq: `INSERT INTO ${ks}.room_last_seq (room_id, last_seq) VALUES (?, ?) USING TIMESTAMP ?`,
+    lastSeq: `SELECT last_seq FROM ${ks}.room_last_seq WHERE room_id = ?`,
   };
 }

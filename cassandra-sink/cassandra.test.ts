@@ -113,6 +113,7 @@ describe("cassandra-sink on Cassandra", () => {
         "messages",
         "read_offsets",
         "room_buckets",
+        "room_last_seq",
       ]);
       for (const t of ["messages", "message_attachments"]) {
         expect(byName[t]!.get("default_time_to_live")).toBe(15_552_000);

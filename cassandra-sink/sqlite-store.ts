@@ -13,9 +13,9 @@ import type {
   ArchiveWriteResult,
 } from "../protocol/index.js";
 import type { SqliteStoreConfig } from "./config.js";
-import { pageBounds, remainingTtlSeconds, toHistoryMessage, type ArchiveStore } from "./store.js";
+import { highestSeqs, pageBounds, remainingTtlSeconds, toHistoryMessage, type ArchiveStore } from "./store.js";
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const PURGE_CHUNK = 5000;
 
 interface MessageRow {
@@ -82,8 +82,18 @@ export class SqliteArchiveStore implements ArchiveStore {
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (room_id, user_id)
       ) WITHOUT ROWID;
-      PRAGMA user_version = ${SCHEMA_VERSION};
+      -- one row per room, never expired: the seq a room that lost its storage must continue after
+      CREATE TABLE IF NOT EXISTS room_seqs (
+        room_id TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL
+      ) WITHOUT ROWID;
     `);
+    // a version-1 file has messages but no room_seqs yet: what it still holds is the best floor
+    if (version < 2)
+      db.exec(
+        `INSERT OR IGNORE INTO room_seqs (room_id, last_seq) SELECT room_id, max(seq) FROM messages GROUP BY room_id`,
+      );
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.db = db;
     this.stmts = this.prepare(db);
     this.purge();
@@ -115,6 +125,10 @@ export class SqliteArchiveStore implements ArchiveStore {
         ON CONFLICT (room_id, user_id) DO UPDATE SET read_seq = excluded.read_seq, updated_at = excluded.updated_at
         WHERE excluded.updated_at > read_offsets.updated_at
            OR (excluded.updated_at = read_offsets.updated_at AND excluded.read_seq > read_offsets.read_seq)`),
+      raiseLastSeq: db.prepare(`
+        INSERT INTO room_seqs (room_id, last_seq) VALUES (?, ?)
+        ON CONFLICT (room_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`),
+      lastSeq: db.prepare<[string], { last_seq: number }>(`SELECT last_seq FROM room_seqs WHERE room_id = ?`),
       pageDesc: db.prepare<[string, number, number, number, number], MessageRow>(
         `SELECT * FROM messages WHERE room_id = ? AND seq > ? AND seq < ? AND created_at > ? ORDER BY seq DESC LIMIT ?`,
       ),
@@ -169,6 +183,7 @@ export class SqliteArchiveStore implements ArchiveStore {
           updated_at: Date.parse(m.updated_at ?? m.created_at),
         });
       }
+      for (const [room, seq] of highestSeqs(batch)) this.stmts.raiseLastSeq.run(room, seq);
       for (const o of batch.read_offsets) {
         this.stmts.upsertOffset.run({
           room_id: o.room_id,
@@ -210,6 +225,10 @@ export class SqliteArchiveStore implements ArchiveStore {
         .all(roomId)
         .map((r) => ({ user_id: r.user_id, read_seq: r.read_seq, updated_at: new Date(r.updated_at).toISOString() })),
     };
+  }
+
+  async lastSeq(roomId: string): Promise<number> {
+    return this.stmts.lastSeq.get(roomId)?.last_seq ?? 0;
   }
 
   /** Deletes messages past retention in small transactions, so writes are never held up for long. Returns how many. */

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSink, SqliteArchiveStore, type RunningSink } from "./index.js";
 import { client, message, SECRET, sinkBehaviour, type SuiteTarget } from "../test/support/sink-suite.js";
@@ -81,6 +82,31 @@ describe("cassandra-sink on SQLite", () => {
       });
       started.push(second);
       expect((await client(second).seqs(room)).seqs).toEqual([2, 1]);
+    });
+
+    it("gives a file from before last-seq existed each room's highest stored seq", async () => {
+      const file = path.join(dir, "v1.sqlite");
+      const room = randomUUID();
+      const first = await startSink({
+        secret: SECRET,
+        store: { kind: "sqlite", path: file, purgeIntervalMs: 60_000 },
+        log: () => {},
+      });
+      await client(first).ok({ batch_id: "v1", messages: [message(room, 4), message(room, 9)] });
+      await first.stop();
+      // what a version-1 sink left: the messages, no room_seqs
+      const raw = new Database(file);
+      raw.exec("DROP TABLE room_seqs; PRAGMA user_version = 1;");
+      raw.close();
+      const second = await startSink({
+        secret: SECRET,
+        store: { kind: "sqlite", path: file, purgeIntervalMs: 60_000 },
+        log: () => {},
+      });
+      started.push(second);
+      expect((await client(second).lastSeq(room)).body).toEqual({ last_seq: 9 });
+      await client(second).ok({ batch_id: "v2", messages: [message(room, 10)] });
+      expect((await client(second).lastSeq(room)).body).toEqual({ last_seq: 10 });
     });
 
     it("answers 503 (retry later) on /readyz and on writes when the store is gone", async () => {

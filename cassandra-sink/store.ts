@@ -19,6 +19,8 @@ export interface ArchiveStore {
   writeBatch(batch: ArchiveBatch, nowMs?: number): Promise<ArchiveWriteResult>;
   readHistory(roomId: string, query: ArchiveHistoryQuery, nowMs?: number): Promise<ArchiveHistoryPage>;
   readOffsets(roomId: string): Promise<ArchiveOffsets>;
+  /** the highest seq any batch carried for the room (0: none), kept past the messages' own expiry */
+  lastSeq(roomId: string): Promise<number>;
   /** resolves when the store answers a cheap query; for /readyz */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -33,6 +35,13 @@ export function remainingTtlSeconds(createdAtMs: number, nowMs: number, retentio
 /** The page bounds both stores use: exclusive (lo, hi), and the direction. */
 export function pageBounds(q: ArchiveHistoryQuery): { lo: number; hi: number; ascending: boolean } {
   return { lo: q.after_seq ?? 0, hi: q.before_seq ?? Number.MAX_SAFE_INTEGER, ascending: q.after_seq !== undefined };
+}
+
+/** The highest seq per room in a batch, expired messages included (their seqs were given out too). */
+export function highestSeqs(batch: Pick<ArchiveBatch, "messages">): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of batch.messages) out.set(m.room_id, Math.max(out.get(m.room_id) ?? 0, m.seq));
+  return out;
 }
 
 /** A stored version of a message, before it is shaped for a page. */

@@ -8,4 +8,5 @@ export * from "./membership.js";
 export * from "./presence-scope.js";
 export * from "./read-offsets.js";
 export * from "./room-snapshot.js";
+export * from "./room-seq.js";
 export * from "./schema/index.js";

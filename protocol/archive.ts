@@ -147,3 +147,24 @@ export interface ArchiveHistoryPage {
 export interface ArchiveOffsets {
   offsets: Array<{ user_id: string; read_seq: number; updated_at: string }>;
 }
+
+/** The answer to `GET /v1/rooms/:room_id/read-offsets`, as a room that lost its storage checks it. */
+export const ArchiveOffsetsAnswer = z.object({
+  offsets: z
+    .array(
+      z.object({
+        user_id: LowerId,
+        read_seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+        updated_at: z.string(),
+      }),
+    )
+    .max(100_000),
+});
+
+/**
+ * The answer to `GET /v1/rooms/:room_id/last-seq`: the highest seq the archive was ever given for
+ * the room (0: none), whether or not that message has since expired. A room that lost its storage
+ * continues after it, so no seq is given twice.
+ */
+export const ArchiveLastSeq = z.object({ last_seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
+export type ArchiveLastSeq = z.infer<typeof ArchiveLastSeq>;

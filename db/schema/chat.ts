@@ -27,6 +27,9 @@ export const chatRooms = pgTable(
     createdBy: uuid("created_by").notNull(),
     // bumped by every membership, role or block change; the ChatRoom DO applies versions in order
     membershipVersion: bigint("membership_version", { mode: "number" }).notNull().default(0),
+    // the highest seq the room's object has given out, as far as PostgreSQL heard (forward only): a
+    // room that lost its storage continues after it (and after the archive's), never reusing a seq
+    lastSeq: bigint("last_seq", { mode: "number" }).notNull().default(0),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

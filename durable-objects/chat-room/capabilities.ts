@@ -1,7 +1,15 @@
 // Wires the room's capabilities to their one store, one socket host and the runtime. Each
 // capability sees only the narrow host it declares (and is unit-tested against a fake of it);
 // this file is the one place that says which real part answers each of those calls.
-import { copyReadOffsets, loadRoomSnapshot, markRoomCleaned, touchRoomActivity, withDb } from "../../db/index.js";
+import {
+  copyReadOffsets,
+  loadRoomSeqFacts,
+  loadRoomSnapshot,
+  markRoomCleaned,
+  recordLastSeq,
+  touchRoomActivity,
+  withDb,
+} from "../../db/index.js";
 import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
 import { Scheduler, type TimedJob } from "../shared/alarm.js";
 import type { RealtimeConfig } from "../shared/config.js";
@@ -15,12 +23,18 @@ import { Membership } from "./membership.js";
 import { Offsets } from "./offsets.js";
 import { DEFAULT_OUTBOX } from "./outbox.js";
 import { OutboxFlusher } from "./outbox-flusher.js";
+import { Recovery } from "./recovery.js";
+import { SeqMark } from "./seq-mark.js";
 import { SendBatcher } from "./send-batcher.js";
 import { SinkClient } from "./sink-client.js";
 import { RoomStore } from "./store.js";
 import { Upkeep } from "./upkeep.js";
 
 export type RoomParts = ReturnType<typeof roomCapabilities>;
+
+/** meta keys: "1" while the room has not learned its sequence (recovery.ts); the seq PostgreSQL confirmed */
+const SEQ_UNKNOWN = "seq_unknown";
+const SEQ_REPORTED = "seq_reported";
 
 export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: RealtimeConfig) {
   const store = new RoomStore(ctx.storage.sql);
@@ -78,7 +92,16 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
   const outbox = new OutboxFlusher(
     {
       meta,
-      sink,
+      sink: sink && {
+        // The archive never holds a seq PostgreSQL has not heard of: a room's first messages wait
+        // for chat_rooms.last_seq, so a room PostgreSQL knows at 0 has no archive to wait for
+        // when it recovers (recovery.ts). Once PostgreSQL knows the room, flushes do not wait.
+        postBatch: async (batch) => {
+          if (batch.messages?.length && reported() === 0 && !(await seqMark.reportNow()))
+            return { status: 0, detail: "PostgreSQL has not recorded the room's last seq yet" };
+          return sink.postBatch(batch);
+        },
+      },
       outbox: {
         state: (n) => store.outbox.archiveState(n),
         head: (n) => store.outbox.archiveHead(n),
@@ -129,7 +152,8 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       setMaintenanceAt: (at) => store.setKv("maintenance_at", String(at)),
       oldestMessageAt: () => store.messages.oldestMessageAt(),
       prune: (now) => transaction(() => store.messages.prune(now, cfg)),
-      anyoneHere: () => sockets.size > 0 || store.subscribedCount() > 0,
+      // a room still learning its sequence is not "never used": it may have a history elsewhere
+      anyoneHere: () => sockets.size > 0 || store.subscribedCount() > 0 || recovering(),
       archived: () => store.outbox.archiveState(1).count === 0,
       markCleaned: async (room) => void (await db((d) => markRoomCleaned(d, room))),
       dropEverything: async () => {
@@ -137,6 +161,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
         await ctx.storage.deleteAlarm();
         await ctx.storage.deleteAll();
         store.dropped();
+        seqUnknown = undefined;
       },
     },
     cfg,
@@ -145,8 +170,15 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     meta,
     members,
     transaction,
-    write: (plan, snapshot, lastSeq, touched) =>
-      store.applyMembership(plan, snapshot, lastSeq, touched ? clock() : null),
+    write: (plan, snapshot, lastSeq, touched) => {
+      // a room writing its first state has not heard yet what seqs it gave out before (recovery.ts)
+      const fresh = !store.meta();
+      store.applyMembership(plan, snapshot, lastSeq, touched ? clock() : null);
+      if (fresh) {
+        store.setKv(SEQ_UNKNOWN, "1");
+        seqUnknown = true;
+      }
+    },
     closeWhere: (match, code, reason) => sockets.closeWhere(match, code, reason),
     loadSnapshot: (room) => db((d) => loadRoomSnapshot(d, room)),
     reschedule: () => alarms.reschedule(),
@@ -165,6 +197,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       // the first message makes the room's upkeep (retention) due
       if (m.last_seq === 0) waitUntil(alarms.reschedule());
       outbox.noted(now);
+      seqMark.noted(now);
       for (const sender of new Set(stored.map((s) => s.sender_id))) {
         coalescer.deliveredTo(sender, plan.delivered, lastSeq);
       }
@@ -173,7 +206,52 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     nextTurn: (fn) => setTimeout(fn, 0),
     clock,
   });
+  // read on every send and stream open: kept in memory, written through
+  let seqUnknown: boolean | undefined;
+  const recovering = () => (seqUnknown ??= store.kv(SEQ_UNKNOWN) === "1");
+  const reported = () => Number(store.kv(SEQ_REPORTED) ?? 0);
+  const recovery = new Recovery({
+    meta,
+    pending: recovering,
+    database: (room) => db((d) => loadRoomSeqFacts(d, room)),
+    archive: sink ? (room) => sink.seqFacts(room) : null,
+    restore: (lastSeq, readOffsets, pgSeq) => {
+      transaction(() => {
+        const to = Math.max(lastSeq, store.meta()?.last_seq ?? 0);
+        store.setMeta({ last_seq: to });
+        for (const [userId, seq] of readOffsets) {
+          if (!store.member(userId)) continue;
+          const read = store.markRead(userId, seq, to);
+          if (read !== null) store.markDelivered([userId], read);
+        }
+        store.setKv(SEQ_REPORTED, String(Math.max(pgSeq, reported())));
+        store.setKv(SEQ_UNKNOWN, "0");
+      });
+      seqUnknown = false;
+    },
+    wake,
+    clock,
+  });
+  const seqMark = new SeqMark(
+    {
+      meta,
+      recovering,
+      reported,
+      setReported: (seq) => store.setKv(SEQ_REPORTED, String(seq)),
+      record: (room, seq) => db((d) => recordLastSeq(d, room, seq)),
+      wake,
+      clock,
+    },
+    cfg.archiveFlushMs,
+  );
   // the order the alarm runs them in: sockets first (a closed socket changes who is online)
-  jobs.push({ dueAt: () => sockets.dueAt(), run: (now) => sockets.sweep(now) }, coalescer, outbox, upkeep);
-  return { store, sockets, alarms, membership, sends, coalescer, offsets, sink, roomId };
+  jobs.push(
+    { dueAt: () => sockets.dueAt(), run: (now) => sockets.sweep(now) },
+    recovery,
+    coalescer,
+    outbox,
+    upkeep,
+    seqMark,
+  );
+  return { store, sockets, alarms, membership, sends, coalescer, offsets, sink, roomId, recovery };
 }

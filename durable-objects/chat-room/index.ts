@@ -30,6 +30,9 @@ import type { SendFrame } from "./send-batcher.js";
 import type { RoomMeta } from "./store.js";
 
 const SESSION_PARALLELISM = 32;
+/** how long a send, a stream or a history read waits for a room that is learning its sequence (recovery.ts) */
+const RECOVERY_WAIT_MS = 3000;
+const RECOVERING = "this room is restoring its history; try again shortly";
 type HistoryAnswer = { page: HistoryPage } | { status: 403 | 404 | 503; message: string };
 
 export class ChatRoom extends DurableObject<ObjectEnv> {
@@ -62,6 +65,10 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     return id ? this.room.membership.ready(id) : null;
   }
 
+  private async recovered(): Promise<boolean> {
+    return this.room.recovery.within(RECOVERY_WAIT_MS);
+  }
+
   // ---------------------------------------------------------------- RPC for the API and sessions
 
   /** The rooms API pushes the room's membership after every change; an older version is ignored. */
@@ -83,7 +90,9 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
   }
 
   async summary(userId: string): Promise<RoomSummary | null> {
-    const meta = await this.ready();
+    await this.ready();
+    await this.recovered();
+    const meta = this.room.store.meta();
     const member = meta?.active ? this.room.store.member(userId) : null;
     if (!meta || !member) return null;
     const last =
@@ -93,7 +102,8 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
 
   /** GET /v1/rooms/:id/messages: members only, from their joined_seq on. */
   async history(userId: string, q: HistoryQuery): Promise<HistoryAnswer> {
-    const meta = await this.ready();
+    if ((await this.ready()) && !(await this.recovered())) return { status: 503, message: RECOVERING };
+    const meta = this.room.store.meta();
     const access = readAccess(this.facts(meta, userId), userId);
     if (!access.ok) return { status: access.status, message: access.message };
     return roomHistory(this.room.store.messages, this.room.sink, meta!, access.member, q);
@@ -133,7 +143,9 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
   override async fetch(request: Request): Promise<Response> {
     const claims = claimsOf(request);
     if (!claims?.room_id) return new Response("expected a WebSocket upgrade", { status: 400 });
-    const meta = await this.room.membership.ready(claims.room_id);
+    if ((await this.room.membership.ready(claims.room_id)) && !(await this.recovered()))
+      return jsonError(503, "unavailable", RECOVERING);
+    const meta = this.room.store.meta();
     const access = readAccess(this.facts(meta, claims.user_id), claims.user_id);
     if (!access.ok) return jsonError(access.status, access.code, access.message);
     const { store, sockets } = this.room;
@@ -172,7 +184,9 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
   private async onSend(ws: WebSocket, info: SocketInfo, facts: AccessFacts, frame: SendFrame): Promise<void> {
     const { sockets } = this.room;
     const ref = frame.client_message_id;
-    const meta = facts.meta!;
+    if (!(await this.recovered()))
+      return sockets.refuse(ws, errorFrame("unavailable", RECOVERING, ref), { counts: false });
+    const meta = this.room.store.meta() ?? facts.meta!;
     const access = sendAccess(facts, info.userId);
     if (!access.ok) return sockets.refuse(ws, errorFrame("forbidden", access.message, ref), { counts: false });
     if (frame.reply_to_seq !== undefined && frame.reply_to_seq > meta.last_seq) {

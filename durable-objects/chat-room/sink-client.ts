@@ -1,6 +1,8 @@
 // The cassandra-sink as a ChatRoom sees it: write a batch, read a history page. Both are
 // authenticated with the shared secret (protocol/archive.ts names the scheme).
 import {
+  ArchiveLastSeq,
+  ArchiveOffsetsAnswer,
   SINK_AUTH_SCHEME,
   type ArchiveBatchInput,
   type ArchiveHistoryPage,
@@ -49,5 +51,19 @@ export class SinkClient {
     if (!res.ok) throw new Error(`sink answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
     const page = (await res.json()) as ArchiveHistoryPage;
     return { messages: page.messages, has_more: page.has_more };
+  }
+
+  /** What the archive knows of a room's sequence: its highest seq and the read offsets (throws when it cannot tell). */
+  async seqFacts(roomId: string): Promise<{ last_seq: number; offsets: Array<{ user_id: string; read_seq: number }> }> {
+    const get = async (route: string) => {
+      const res = await fetch(`${this.url}/v1/rooms/${roomId}/${route}`, { headers: this.auth });
+      if (!res.ok) throw new Error(`sink answered ${res.status} to ${route}: ${(await res.text()).slice(0, 200)}`);
+      return res.json();
+    };
+    const [last, offsets] = await Promise.all([get("last-seq"), get("read-offsets")]);
+    return {
+      last_seq: ArchiveLastSeq.parse(last).last_seq,
+      offsets: ArchiveOffsetsAnswer.parse(offsets).offsets.map((o) => ({ user_id: o.user_id, read_seq: o.read_seq })),
+    };
   }
 }

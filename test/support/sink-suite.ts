@@ -69,6 +69,10 @@ export function client(sink: RunningSink, secret = SECRET) {
       const res = await fetch(`${sink.url}/v1/rooms/${roomId}/read-offsets`, { headers: h });
       return { status: res.status, body: (await res.json()) as ArchiveOffsets & ErrorBody };
     },
+    async lastSeq(roomId: string, h: Record<string, string> = headers): Promise<{ status: number; body: any }> {
+      const res = await fetch(`${sink.url}/v1/rooms/${roomId}/last-seq`, { headers: h });
+      return { status: res.status, body: await res.json() };
+    },
     async ok(batch: ArchiveBatchInput): Promise<ArchiveWriteResult> {
       const r = await this.post(batch);
       expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -110,6 +114,7 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
         expect(typeof w.body.error.message).toBe("string");
         expect((await c.page(room, "", h)).status).toBe(401);
         expect((await c.offsets(room, h)).status).toBe(401);
+        expect((await c.lastSeq(room, h)).status).toBe(401);
       }
       // nothing was written by the refused posts
       expect((await c.seqs(room)).seqs).toEqual([]);
@@ -505,6 +510,44 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
       expect(await read()).toEqual({ [a]: 50, [b]: 7, [d]: 80 });
       const dRow = (await c.offsets(room)).body.offsets.find((o) => o.user_id === d);
       expect(dRow?.updated_at).toBe(at(40));
+    });
+  });
+
+  describe("last seq", () => {
+    it("answers the highest seq ever archived for a room, whatever order batches arrive in, and 0 for none", async () => {
+      const c = client(sink());
+      const room = randomUUID();
+      const other = randomUUID();
+      expect((await c.lastSeq(room)).body).toEqual({ last_seq: 0 });
+      await c.ok({ batch_id: batchId(), messages: [message(room, 7), message(room, 12), message(other, 3)] });
+      await c.ok({ batch_id: batchId(), messages: [message(room, 9)] }); // an older batch, retried late
+      expect((await c.lastSeq(room)).body).toEqual({ last_seq: 12 });
+      expect((await c.lastSeq(other)).body).toEqual({ last_seq: 3 });
+      // a seq past retention was given out all the same: it counts, though nothing is stored for it
+      const old = new Date(Date.now() - 400 * 86_400_000).toISOString();
+      const w = await c.ok({ batch_id: batchId(), messages: [message(room, 20, { created_at: old })] });
+      expect(w.expired).toBe(1);
+      expect((await c.lastSeq(room)).body).toEqual({ last_seq: 20 });
+      expect((await c.seqs(room)).seqs).toEqual([12, 9, 7]);
+      // read offsets alone move nothing
+      await c.ok({
+        batch_id: batchId(),
+        read_offsets: [{ room_id: room, user_id: randomUUID(), read_seq: 50, updated_at: new Date().toISOString() }],
+      });
+      expect((await c.lastSeq(room)).body).toEqual({ last_seq: 20 });
+      // upper-case ids name the same room
+      expect((await c.lastSeq(room.toUpperCase())).body).toEqual({ last_seq: 20 });
+    });
+
+    it("refuses a bad room id or a query string", async () => {
+      const c = client(sink());
+      const bad = await c.lastSeq("not-a-uuid");
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.code).toBe("invalid");
+      const res = await fetch(`${sink().url}/v1/rooms/${randomUUID()}/last-seq?x=1`, {
+        headers: { authorization: `Bearer ${SECRET}` },
+      });
+      expect(res.status).toBe(400);
     });
   });
 

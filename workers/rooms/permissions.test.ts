@@ -178,6 +178,7 @@ describe("direct keys", () => {
       directKey: directKey(a, b),
       createdBy: a,
       membershipVersion: 1,
+      lastSeq: 0,
       createdAt: new Date("2026-01-02T03:04:05.000Z"),
       updatedAt: new Date(),
     };

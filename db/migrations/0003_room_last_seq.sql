@@ -1,0 +1,1 @@
+ALTER TABLE "chat_rooms" ADD COLUMN "last_seq" bigint DEFAULT 0 NOT NULL;
