@@ -41,6 +41,9 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       if (!sockets.hasUser(info.userId)) offsets.caughtUp(info.userId);
     },
     wake: (at) => alarms.wake(at),
+    maxPerUser: cfg.socketsPerUser,
+    maxPerDevice: cfg.socketsPerDevice,
+    frames: { perSecond: cfg.framesPerSecond, burst: cfg.frameBurst },
   });
   const jobs: TimedJob[] = [];
   const alarms = new Scheduler(ctx.storage, waitUntil, jobs);

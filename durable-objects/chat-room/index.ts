@@ -139,6 +139,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     const { store, sockets } = this.room;
     const opened = sockets.acceptTicketed(claims, (id, exp) => store.useTicket(id, exp), Date.now());
     if (!opened) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
+    if (opened.refused) return new Response(null, { status: 101, webSocket: opened.client });
     const afterSeq = Number(new URL(request.url).searchParams.get("after_seq") ?? 0);
     replayInto(opened.server, store.messages, meta!, access.member, afterSeq);
     this.room.offsets.caughtUp(claims.user_id);
@@ -149,8 +150,8 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const { sockets, store } = this.room;
-    const info = sockets.touch(ws, Date.now());
-    if (!info) return sockets.close(ws, CloseCode.policy, "unknown socket");
+    const info = sockets.admit(ws, Date.now());
+    if (!info) return;
     const parsed = parseClientFrame(raw, RoomClientFrame);
     if (!parsed.ok) return sockets.refuse(ws, parsed.error);
     const frame = parsed.frame;

@@ -22,9 +22,24 @@ export interface RealtimeConfig {
   archiveFlushMs: number;
   /** rooms larger than this coalesce activity and receipts */
   immediateFanoutMaxMembers: number;
+  /** sockets one user may hold on one object, and one device of theirs */
+  socketsPerUser: number;
+  socketsPerDevice: number;
+  /** every frame a socket sends (sends, reads, typing, auth, pings with an id) spends from this budget */
+  framesPerSecond: number;
+  frameBurst: number;
+  /** replay bytes one object may write to opening streams: a burst, refilled per second */
+  replayBurstBytes: number;
+  replayBytesPerSecond: number;
+  /** a room whose SQLite database reaches this size refuses sends (`unavailable`) before a write fails */
+  roomStorageLimitBytes: number;
+  /** outbox rows the sink refused as malformed are kept this long, and at most this many, for an operator */
+  refusedOutboxTtlMs: number;
+  refusedOutboxMax: number;
 }
 
 const DAY = 86_400_000;
+const MB = 1024 * 1024;
 
 /**
  * Every default is written here once, in the unit of its variable. A bad value throws (see
@@ -53,6 +68,16 @@ export function realtimeConfig(env: ConfigEnv): RealtimeConfig {
     }),
     archiveFlushMs: decimalNumber(env, "ARCHIVE_FLUSH_MS", { default: 10_000, min: 10 }),
     immediateFanoutMaxMembers: 100,
+    socketsPerUser: wholeNumber(env, "SOCKETS_PER_USER", { default: 20, min: 1 }),
+    socketsPerDevice: wholeNumber(env, "SOCKETS_PER_DEVICE", { default: 4, min: 1 }),
+    framesPerSecond: decimalNumber(env, "FRAME_RATE_PER_SECOND", { default: 30, min: 0.001 }),
+    frameBurst: wholeNumber(env, "FRAME_BURST", { default: 100, min: 1 }),
+    replayBurstBytes: wholeNumber(env, "REPLAY_BURST_BYTES", { default: 32 * MB, min: 64 * 1024 }),
+    replayBytesPerSecond: wholeNumber(env, "REPLAY_BYTES_PER_SECOND", { default: 8 * MB, min: 1024 }),
+    // an object's SQLite database may hold 10 GB; stop taking messages a good way before that
+    roomStorageLimitBytes: wholeNumber(env, "ROOM_STORAGE_LIMIT_BYTES", { default: 9 * 1024 * MB, min: 1 }),
+    refusedOutboxTtlMs: decimalNumber(env, "REFUSED_OUTBOX_TTL_DAYS", { default: 7, min: 0.00001 }) * DAY,
+    refusedOutboxMax: wholeNumber(env, "REFUSED_OUTBOX_MAX_ROWS", { default: 10_000, min: 1 }),
   };
 }
 

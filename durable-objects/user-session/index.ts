@@ -49,6 +49,9 @@ export class UserSession extends DurableObject<ObjectEnv> {
       silentMs: cfg.silentSocketMs,
       verify: (t) => verifyAccessToken(env, t),
       wake: (at) => this.alarms.wake(at),
+      maxPerUser: cfg.socketsPerUser,
+      maxPerDevice: cfg.socketsPerDevice,
+      frames: { perSecond: cfg.framesPerSecond, burst: cfg.frameBurst },
     });
     const sweep = { dueAt: () => this.sockets.dueAt(), run: (now: number) => this.sweep(now) };
     this.alarms = new Scheduler(ctx.storage, waitUntil, [sweep]);
@@ -93,7 +96,7 @@ export class UserSession extends DurableObject<ObjectEnv> {
     const wasOnline = this.online;
     const opened = this.sockets.acceptTicketed(claims, (id, exp) => this.store.useTicket(id, exp), Date.now());
     if (!opened) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
-    if (!wasOnline) this.ctx.waitUntil(this.goOnline());
+    if (!wasOnline && !opened.refused) this.ctx.waitUntil(this.goOnline());
     await this.alarms.reschedule();
     return new Response(null, { status: 101, webSocket: opened.client });
   }
@@ -117,8 +120,8 @@ export class UserSession extends DurableObject<ObjectEnv> {
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    const info = this.sockets.touch(ws, Date.now());
-    if (!info) return this.sockets.close(ws, CloseCode.policy, "unknown socket");
+    const info = this.sockets.admit(ws, Date.now());
+    if (!info) return;
     const parsed = parseClientFrame(raw, SessionClientFrame);
     if (!parsed.ok) return this.sockets.refuse(ws, parsed.error);
     const frame = parsed.frame;
@@ -149,7 +152,7 @@ export class UserSession extends DurableObject<ObjectEnv> {
     // a socket we closed ourselves was already handled where we closed it
     const info = this.sockets.closed(ws, code, reason);
     if (!info) return;
-    if (!this.sockets.hasDevice(info.deviceId)) this.store.clearWatching(info.deviceId);
+    if (!this.sockets.hasDevice(info.userId, info.deviceId)) this.store.clearWatching(info.deviceId);
     if (!this.online) await this.goOffline();
   }
 
