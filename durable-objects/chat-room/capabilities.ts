@@ -7,6 +7,7 @@ import { Scheduler, type TimedJob } from "../shared/alarm.js";
 import type { RealtimeConfig } from "../shared/config.js";
 import { CloseCode, SocketHost } from "../shared/sockets.js";
 import { TimeUuidGenerator } from "../shared/timeuuid.js";
+import { TokenBucket } from "../shared/token-bucket.js";
 import type { ObjectEnv } from "../env.js";
 import { ActivityPlanner } from "./activity.js";
 import { Coalescer } from "./coalescer.js";
@@ -173,5 +174,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
   });
   // the order the alarm runs them in: sockets first (a closed socket changes who is online)
   jobs.push({ dueAt: () => sockets.dueAt(), run: (now) => sockets.sweep(now) }, coalescer, outbox, upkeep);
-  return { store, sockets, alarms, membership, sends, coalescer, offsets, sink, roomId };
+  // replay bytes written to opening streams, shared by all of them (replay.ts says why)
+  const replayBudget = new TokenBucket({ perSecond: cfg.replayBytesPerSecond, burst: cfg.replayBurstBytes }, clock());
+  return { store, sockets, alarms, membership, sends, coalescer, offsets, sink, roomId, replayBudget };
 }

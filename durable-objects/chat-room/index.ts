@@ -141,7 +141,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     if (!opened) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
     if (opened.refused) return new Response(null, { status: 101, webSocket: opened.client });
     const afterSeq = Number(new URL(request.url).searchParams.get("after_seq") ?? 0);
-    replayInto(opened.server, store.messages, meta!, access.member, afterSeq);
+    replayInto(opened.server, store.messages, meta!, access.member, afterSeq, this.room.replayBudget, Date.now());
     this.room.offsets.caughtUp(claims.user_id);
     store.setMeta({ last_activity: Date.now() });
     await this.room.alarms.reschedule();

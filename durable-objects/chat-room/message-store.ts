@@ -41,6 +41,9 @@ function toMessage(roomId: string, r: Row): Message {
   return m;
 }
 
+/** a message frame's fields besides body, mentions and attachments (ids, seq, times, names) */
+const FRAME_OVERHEAD_BYTES = 300;
+
 export interface PruneSettings {
   dedupeMs: number;
   retentionMs: number;
@@ -144,19 +147,29 @@ export class MessageStore {
     return { results, lastSeq: seq };
   }
 
-  /** The newest messages after `afterSeq` (at most `max`), oldest first, and whether older ones were left out. */
-  replay(roomId: string, afterSeq: number, max: number): { messages: Message[]; hasMore: boolean } {
-    const rows = this.sql
-      .exec("SELECT * FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?", afterSeq, max + 1)
+  /**
+   * The newest `limit` messages after `afterSeq`, newest first, with the size of their frame
+   * (the stored columns plus room for the fixed fields): replay decides from these what it sends
+   * before it reads a single body.
+   */
+  replaySizes(afterSeq: number, limit: number): Array<{ seq: number; bytes: number }> {
+    return this.sql
+      .exec<{ seq: number; bytes: number }>(
+        `SELECT seq, ${FRAME_OVERHEAD_BYTES} + length(CAST(body AS BLOB)) + length(CAST(mentions AS BLOB))
+           + coalesce(length(CAST(attachments AS BLOB)), 0) AS bytes
+         FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?`,
+        afterSeq,
+        limit,
+      )
       .toArray();
-    const hasMore = rows.length > max;
-    return {
-      messages: rows
-        .slice(0, max)
-        .reverse()
-        .map((r) => toMessage(roomId, r)),
-      hasMore,
-    };
+  }
+
+  /** Messages with fromSeq ≤ seq ≤ toSeq, oldest first, at most `limit` (one page of a replay). */
+  replayPage(roomId: string, fromSeq: number, toSeq: number, limit: number): Message[] {
+    return this.sql
+      .exec("SELECT * FROM messages WHERE seq >= ? AND seq <= ? ORDER BY seq ASC LIMIT ?", fromSeq, toSeq, limit)
+      .toArray()
+      .map((r) => toMessage(roomId, r));
   }
 
   /** A history page within the hot tail: newest first before a seq (or from the end), oldest first after one. */

@@ -2,21 +2,88 @@
 // joined), then `synced`, then live. Replay and going live happen in one synchronous turn: a send
 // is committed and broadcast in a turn of its own, so it lands either in this replay or on the
 // live socket, never in both and never in neither.
-import { MAX_REPLAY, type ServerFrame } from "../../protocol/index.js";
+//
+// Memory. 500 messages of up to ~40 KB each are ~20 MB per open, and what a socket was sent stays
+// buffered until its client reads it: 200 opens at once would be gigabytes. So replay reads the
+// messages a page at a time (only their sizes first), and the object spends replay bytes from
+// one budget shared by all its opens: once it is spent, an open replays only the newest messages
+// that fit (possibly none) and says `has_more: true`, and the client pages the rest over HTTP,
+// which costs one bounded page per request.
+import { MAX_REPLAY, type Message, type ServerFrame } from "../../protocol/index.js";
 import type { MemberState } from "./members.js";
-import type { MessageStore } from "./message-store.js";
 import type { RoomMeta } from "./store.js";
 
+/** rows read from storage at once while replaying */
+export const REPLAY_PAGE_ROWS = 50;
+
+export interface ReplaySource {
+  /** seq and approximate frame size of the newest `limit` messages after `afterSeq`, newest first */
+  replaySizes(afterSeq: number, limit: number): Array<{ seq: number; bytes: number }>;
+  /** messages with fromSeq ≤ seq ≤ toSeq, oldest first, at most `limit` */
+  replayPage(roomId: string, fromSeq: number, toSeq: number, limit: number): Message[];
+}
+
+/** The replay bytes an object may still write, shared by all its opens. */
+export interface ReplayBudget {
+  available(now: number): number;
+  take(now: number, bytes: number): void;
+}
+
+export interface ReplayPlan {
+  /** the oldest and newest seq to replay (none when count is 0) */
+  fromSeq: number;
+  toSeq: number;
+  count: number;
+  bytes: number;
+  hasMore: boolean;
+}
+
+/**
+ * Which of the newest messages to replay: at most `max`, newest first while they fit in `allowance`
+ * bytes. `sizes` holds up to max + 1 entries, newest first (one more says there are older ones).
+ */
+export function planReplay(
+  sizes: ReadonlyArray<{ seq: number; bytes: number }>,
+  max: number,
+  allowance: number,
+): ReplayPlan {
+  let count = 0;
+  let bytes = 0;
+  for (const s of sizes) {
+    if (count >= max || bytes + s.bytes > allowance) break;
+    bytes += s.bytes;
+    count++;
+  }
+  const hasMore = sizes.length > count;
+  if (count === 0) return { fromSeq: 0, toSeq: 0, count, bytes, hasMore };
+  return { fromSeq: sizes[count - 1]!.seq, toSeq: sizes[0]!.seq, count, bytes, hasMore };
+}
+
 export function replayInto(
-  ws: WebSocket,
-  store: Pick<MessageStore, "replay">,
+  ws: Pick<WebSocket, "send">,
+  store: ReplaySource,
   meta: RoomMeta,
   member: MemberState,
   afterSeq: number,
-): void {
+  budget: ReplayBudget,
+  now: number,
+): ReplayPlan {
   const from = Math.max(Number.isFinite(afterSeq) ? afterSeq : 0, member.joined_seq);
-  const { messages, hasMore } = store.replay(meta.room_id, from, MAX_REPLAY);
-  for (const m of messages) ws.send(JSON.stringify({ type: "message", ...m } satisfies ServerFrame));
-  const synced: ServerFrame = { type: "synced", room_id: meta.room_id, last_seq: meta.last_seq, has_more: hasMore };
+  const plan = planReplay(store.replaySizes(from, MAX_REPLAY + 1), MAX_REPLAY, budget.available(now));
+  budget.take(now, plan.bytes);
+  let next = plan.fromSeq;
+  while (plan.count > 0 && next <= plan.toSeq) {
+    const page = store.replayPage(meta.room_id, next, plan.toSeq, REPLAY_PAGE_ROWS);
+    if (page.length === 0) break;
+    for (const m of page) ws.send(JSON.stringify({ type: "message", ...m } satisfies ServerFrame));
+    next = page[page.length - 1]!.seq + 1;
+  }
+  const synced: ServerFrame = {
+    type: "synced",
+    room_id: meta.room_id,
+    last_seq: meta.last_seq,
+    has_more: plan.hasMore,
+  };
   ws.send(JSON.stringify(synced));
+  return plan;
 }
