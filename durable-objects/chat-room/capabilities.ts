@@ -18,6 +18,7 @@ import { DEFAULT_OUTBOX } from "./outbox.js";
 import { OutboxFlusher } from "./outbox-flusher.js";
 import { SendBatcher } from "./send-batcher.js";
 import { SinkClient } from "./sink-client.js";
+import { StorageLimit } from "./storage-limit.js";
 import { RoomStore } from "./store.js";
 import { Upkeep } from "./upkeep.js";
 
@@ -112,7 +113,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     markRead: (userId, seq, lastSeq) => store.markRead(userId, seq, lastSeq),
     markDelivered: (users, seq) => store.markDelivered(users, seq),
     isMember: (userId) => store.member(userId) !== null,
-    addReadRow: (payload, now) => store.outbox.add("read", payload, now),
+    addReadRow: (payload, now) => store.outbox.addRead(payload, now),
     outboxNoted: (now) => outbox.noted(now),
     receipts: coalescer,
     readSync: (userId, room, readSeq, fromDevice) => session(userId).readSync(room, readSeq, fromDevice),
@@ -150,6 +151,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     loadSnapshot: (room) => db((d) => loadRoomSnapshot(d, room)),
     reschedule: () => alarms.reschedule(),
   });
+  const storageLimit = new StorageLimit(() => ctx.storage.sql.databaseSize, cfg.roomStorageLimitBytes, roomId);
   const ids = new TimeUuidGenerator();
   const sends = new SendBatcher<FanoutPlan>({
     meta,
@@ -169,6 +171,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       }
       coalescer.activityFor(plan.activity);
     },
+    storageFull: () => storageLimit.full(),
     nextTurn: (fn) => setTimeout(fn, 0),
     clock,
   });

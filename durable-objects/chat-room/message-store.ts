@@ -50,6 +50,8 @@ export interface PruneSettings {
   hotTailMaxMessages: number;
   hotTailMaxAgeMs: number;
   pushOutboxTtlMs: number;
+  refusedOutboxTtlMs: number;
+  refusedOutboxMax: number;
 }
 
 export class MessageStore {
@@ -217,20 +219,42 @@ export class MessageStore {
     this.sql.exec("DELETE FROM outbox WHERE kind = 'push' AND created_at < ?", now - c.pushOutboxTtlMs);
     // a message exactly as old as the retention period is past it (the alarm fires at that instant)
     let removed = this.sql.exec("DELETE FROM messages WHERE created_at <= ?", now - c.retentionMs).rowsWritten;
-    this.sql.exec("DELETE FROM outbox WHERE kind = 'message' AND created_at <= ?", now - c.retentionMs);
+    this.sql.exec(
+      "DELETE FROM outbox WHERE kind IN ('message', 'refused_message') AND created_at <= ?",
+      now - c.retentionMs,
+    );
+    this.pruneRefused(now, c);
     const pendingFrom =
-      this.sql
-        .exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind IN ('message', 'refused_message')")
-        .one().s ?? Number.MAX_SAFE_INTEGER;
+      this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind = 'message'").one().s ??
+      Number.MAX_SAFE_INTEGER;
     const maxSeq = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
     const byCount = maxSeq - c.hotTailMaxMessages; // seqs at or below this are beyond the count bound
+    // a refused batch keeps its own messages for an operator, and holds back nothing else
     removed += this.sql.exec(
-      "DELETE FROM messages WHERE seq < ? AND (seq <= ? OR created_at < ?)",
+      `DELETE FROM messages WHERE seq < ? AND (seq <= ? OR created_at < ?)
+         AND seq NOT IN (SELECT seq FROM outbox WHERE kind = 'refused_message')`,
       pendingFrom,
       byCount,
       now - c.hotTailMaxAgeMs,
     ).rowsWritten;
     return { messages: removed };
+  }
+
+  /**
+   * Rows the sink refused as malformed wait for an operator, but not for ever and not without
+   * bound: past their time, and beyond the newest `refusedOutboxMax`, they go (loudly).
+   */
+  private pruneRefused(now: number, c: PruneSettings): void {
+    let dropped = this.sql.exec(
+      "DELETE FROM outbox WHERE kind LIKE 'refused_%' AND created_at < ?",
+      now - c.refusedOutboxTtlMs,
+    ).rowsWritten;
+    dropped += this.sql.exec(
+      `DELETE FROM outbox WHERE kind LIKE 'refused_%' AND id NOT IN
+         (SELECT id FROM outbox WHERE kind LIKE 'refused_%' ORDER BY id DESC LIMIT ?)`,
+      c.refusedOutboxMax,
+    ).rowsWritten;
+    if (dropped > 0) console.error(`outbox: dropped ${dropped} rows the sink had refused (kept past their bound)`);
   }
 
   oldestMessageAt(): number | null {
