@@ -215,8 +215,12 @@ export class MessageStore {
    */
   prune(now: number, c: PruneSettings): { messages: number } {
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
-    this.sql.exec("DELETE FROM dedupe WHERE created_at < ?", now - c.dedupeMs);
-    this.sql.exec("DELETE FROM outbox WHERE kind = 'push' AND created_at < ?", now - c.pushOutboxTtlMs);
+    // dedupe keys and push rows (which carry a preview) never outlive the messages they describe
+    this.sql.exec("DELETE FROM dedupe WHERE created_at <= ?", now - Math.min(c.dedupeMs, c.retentionMs));
+    this.sql.exec(
+      "DELETE FROM outbox WHERE kind = 'push' AND created_at <= ?",
+      now - Math.min(c.pushOutboxTtlMs, c.retentionMs),
+    );
     // a message exactly as old as the retention period is past it (the alarm fires at that instant)
     let removed = this.sql.exec("DELETE FROM messages WHERE created_at <= ?", now - c.retentionMs).rowsWritten;
     this.sql.exec(

@@ -44,7 +44,7 @@ export class UserSession extends DurableObject<ObjectEnv> {
     super(ctx, env);
     const cfg = realtimeConfig(env as unknown as Record<string, unknown>);
     const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
-    this.store = new SessionStore(ctx.storage.sql);
+    this.store = new SessionStore(ctx.storage.sql, cfg.retentionMs, Date.now, (at) => this.alarms.wake(at));
     this.sockets = new SocketHost(ctx, {
       silentMs: cfg.silentSocketMs,
       verify: (t) => verifyAccessToken(env, t),
@@ -54,7 +54,11 @@ export class UserSession extends DurableObject<ObjectEnv> {
       frames: { perSecond: cfg.framesPerSecond, burst: cfg.frameBurst },
     });
     const sweep = { dueAt: () => this.sockets.dueAt(), run: (now: number) => this.sweep(now) };
-    this.alarms = new Scheduler(ctx.storage, waitUntil, [sweep]);
+    const retention = {
+      dueAt: () => this.store.retentionDueAt(),
+      run: (now: number) => void this.store.pruneExpired(now),
+    };
+    this.alarms = new Scheduler(ctx.storage, waitUntil, [sweep, retention]);
     this.presence = new Presence({
       store: this.store,
       sockets: this.sockets,
