@@ -26,6 +26,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       role: chatMembers.role,
       joinedAt: chatMembers.joinedAt,
       canSend: chatRoomRoles.canSend,
+      canMentionAll: chatRoomRoles.canMentionAll,
     })
     .from(chatMembers)
     .leftJoin(
@@ -60,6 +61,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       user_id: m.userId,
       role: nameOf(MemberRole, m.role) as RoleName,
       can_send: m.canSend ?? false,
+      can_mention_all: m.canMentionAll ?? false,
       joined_at: m.joinedAt.toISOString(),
     })),
     blocks: blocks.map((b) => [b.blocker, b.blocked] as [string, string]),

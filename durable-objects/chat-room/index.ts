@@ -21,10 +21,11 @@ import { errorFrame, parseClientFrame } from "../shared/frames.js";
 import { claimsOf, jsonError } from "../shared/upgrade.js";
 import { CloseCode, type SocketInfo } from "../shared/sockets.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
-import { readAccess, sendAccess, type AccessFacts } from "./access.js";
+import { mayMentionAll, readAccess, sendAccess, type AccessFacts } from "./access.js";
 import { roomCapabilities, type RoomParts } from "./capabilities.js";
 import { roomHistory } from "./history.js";
 import { effectiveReadSeq } from "./members.js";
+import { normaliseSend } from "./inputs.js";
 import { replayInto } from "./replay.js";
 import type { SendFrame } from "./send-batcher.js";
 import type { RoomMeta } from "./store.js";
@@ -176,6 +177,10 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     const meta = facts.meta!;
     const access = sendAccess(facts, info.userId);
     if (!access.ok) return sockets.refuse(ws, errorFrame("forbidden", access.message, ref), { counts: false });
+    if (frame.mention_all && !mayMentionAll(access.member)) {
+      const error = errorFrame("forbidden", "your role may not mention everyone (mention_all)", ref);
+      return sockets.refuse(ws, error, { counts: false });
+    }
     if (frame.reply_to_seq !== undefined && frame.reply_to_seq > meta.last_seq) {
       const message = `reply_to_seq ${frame.reply_to_seq} is after the room's last message`;
       return sockets.refuse(ws, errorFrame("invalid", message, ref));
@@ -186,7 +191,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
         counts: false,
       });
     }
-    await this.room.sends.enqueue({ ws, sender_id: info.userId, frame });
+    await this.room.sends.enqueue({ ws, sender_id: info.userId, frame: normaliseSend(frame) });
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {

@@ -6,6 +6,8 @@ export interface MemberState {
   user_id: string;
   role: string;
   can_send: boolean;
+  /** may send `mention_all`; unknown (a snapshot from before the permission): by role */
+  can_mention_all?: boolean;
   joined_at: string;
   joined_seq: number;
   read_seq: number;
@@ -40,6 +42,7 @@ export function planMembership(
         user_id: m.user_id,
         role: m.role,
         can_send: m.can_send,
+        ...(m.can_mention_all !== undefined ? { can_mention_all: m.can_mention_all } : {}),
         joined_at: m.joined_at,
         joined_seq: from,
         read_seq: from,
@@ -47,8 +50,14 @@ export function planMembership(
         subscribed: had?.subscribed ?? false,
       });
       joined.push(m.user_id);
-    } else if (had.role !== m.role || had.can_send !== m.can_send) {
-      upserts.push({ ...had, role: m.role, can_send: m.can_send });
+    } else if (had.role !== m.role || had.can_send !== m.can_send || had.can_mention_all !== m.can_mention_all) {
+      const { can_mention_all: _old, ...rest } = had;
+      upserts.push({
+        ...rest,
+        role: m.role,
+        can_send: m.can_send,
+        ...(m.can_mention_all !== undefined ? { can_mention_all: m.can_mention_all } : {}),
+      });
     }
   }
   const removed = [...current.keys()].filter((id) => !seen.has(id));

@@ -51,6 +51,12 @@ export const ROOM_SCHEMA = [
   USED_TICKETS_TABLE,
 ];
 
+/** Columns added to a table after it was first made: [table, column, definition]. */
+export const ADDED_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [
+  // null: a member stored before the permission existed (decided by role until the next sync)
+  ["members", "can_mention_all", "INTEGER"],
+];
+
 /**
  * The room's tables, made on the first write, not when the object starts: asking an object for a
  * room that does not exist (a random id in a URL) must not leave storage behind.
@@ -67,6 +73,12 @@ export class RoomTables {
 
   private create(): void {
     for (const stmt of ROOM_SCHEMA) this.raw.exec(stmt);
+    for (const [table, column, definition] of ADDED_COLUMNS) {
+      const has = this.raw
+        .exec<{ n: number }>(`SELECT count(*) AS n FROM pragma_table_info('${table}') WHERE name = ?`, column)
+        .one().n;
+      if (!has) this.raw.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+    }
     this.created = true;
   }
 
