@@ -79,7 +79,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     waitUntil,
     clock,
   });
-  const sink = SinkClient.from(env);
+  const sink = SinkClient.from(env as unknown as Record<string, unknown>);
   const outbox = new OutboxFlusher(
     {
       meta,

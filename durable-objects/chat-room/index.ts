@@ -125,6 +125,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
       sockets: this.room.sockets.size,
       outbox: store.outbox.counts(),
       oldest_seq: store.messages.oldestSeq(),
+      sink: this.room.sink?.health() ?? null,
       alarm: await this.ctx.storage.getAlarm(),
     };
   }

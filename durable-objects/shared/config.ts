@@ -1,6 +1,6 @@
 // Tunables of the Durable Objects, read from wrangler.toml [vars] (strings there, numbers here),
 // with the defaults a production deployment starts from.
-import { decimalNumber, wholeNumber, type ConfigEnv } from "../../lib/config/index.js";
+import { ConfigError, decimalNumber, wholeNumber, type ConfigEnv } from "../../lib/config/index.js";
 import { ARCHIVE_BATCH_MAX_ITEMS, RETENTION_DAYS_DEFAULT } from "../../protocol/archive.js";
 
 export interface RealtimeConfig {
@@ -83,3 +83,37 @@ export function realtimeConfig(env: ConfigEnv): RealtimeConfig {
 
 /** What the objects run with when nothing is configured. */
 export const REALTIME_DEFAULTS: Readonly<RealtimeConfig> = Object.freeze(realtimeConfig({}));
+
+export interface SinkConfig {
+  /** base URL, without a trailing slash */
+  url: string;
+  secret: string;
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Where rooms archive to, or null when SINK_URL is unset (rooms keep their outbox). A sink without
+ * a secret, or reached over plain http: beyond this machine, would hand every message (and the
+ * secret) to anyone on the path: that stops the object with a ConfigError instead of archiving.
+ */
+export function sinkConfig(env: ConfigEnv): SinkConfig | null {
+  const raw = env.SINK_URL;
+  if (raw === undefined || raw === "") return null;
+  let url: URL;
+  try {
+    url = new URL(String(raw));
+  } catch {
+    throw new ConfigError(`SINK_URL must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new ConfigError(`SINK_URL must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  if (url.protocol === "http:" && !LOOPBACK.test(url.hostname))
+    throw new ConfigError(
+      `SINK_URL may use plain http: only on this machine (localhost, 127.x, [::1]); use https: for ${url.host}`,
+    );
+  const secret = typeof env.SINK_SECRET === "string" ? env.SINK_SECRET : "";
+  if (secret.trim() === "")
+    throw new ConfigError("SINK_SECRET must be set (the sink's shared secret) when SINK_URL is");
+  return { url: url.toString().replace(/\/$/, ""), secret };
+}
