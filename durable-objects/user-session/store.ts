@@ -71,7 +71,6 @@ export class SessionStore {
   }
 
   useTicket(id: string, expiresAt: number): boolean {
-    this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", Date.now());
     return recordTicketUse(this.sql, id, expiresAt);
   }
 
