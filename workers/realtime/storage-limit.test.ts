@@ -44,3 +44,25 @@ describe("a room at its storage limit", () => {
     await Promise.all([s.close(), reader.close()]);
   });
 });
+
+describe("read rows without a sink", () => {
+  it("keep one waiting offset per member, however many reads move it", async () => {
+    const [a, b] = (await people(2)) as [Seeded, Seeded];
+    const room = await group(edge, a, [b]);
+    const s = await openStream(edge, a, room.id);
+    for (let i = 1; i <= 30; i++) {
+      s.send({ type: "send", room_id: room.id, client_message_id: `r-${i}`, body: "hi" });
+      await s.take((f) => f.type === "ack" && f.client_message_id === `r-${i}`);
+    }
+    const reader = await openStream(edge, b, room.id);
+    for (let seq = 1; seq <= 30; seq++) reader.send({ type: "read", room_id: room.id, seq });
+    await s.take((f) => f.type === "receipt" && f.user_id === b.id && f.read_seq === 30);
+    const ns = await edge.mf.getDurableObjectNamespace("CHAT_ROOM");
+    const room$ = ns.get(ns.idFromName(room.id)) as unknown as {
+      inspect(): Promise<{ outbox: Record<string, number> }>;
+    };
+    // 30 moves of one reader: one row (30 before), beside the 30 messages waiting for a sink
+    expect((await room$.inspect()).outbox).toMatchObject({ read: 1, message: 30 });
+    await Promise.all([s.close(), reader.close()]);
+  });
+});
