@@ -30,7 +30,9 @@ export function memorySql(): MemorySql {
       return cursor([], stmt.run(...args).changes);
     },
     get databaseSize(): number {
-      return (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number);
+      return (
+        (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number)
+      );
     },
     close: () => db.close(),
   };
