@@ -6,7 +6,8 @@
 //   direct      100 direct rooms, both members' streams open, 200 msgs/s in all: send -> peer receives
 //   large       one 1,000-member group, every member's stream open, 5 msgs/s: send -> last of 999 receives
 //   throughput  one room, 10 senders with 20 sends in flight each: acked messages per second
-//               (start the edge with SEND_RATE_PER_SECOND=100000 SEND_BURST=100000 for this one)
+//               (start the edge with SEND_RATE_PER_SECOND=100000 SEND_BURST=100000 FRAME_RATE_PER_SECOND=100000
+//               FRAME_BURST=100000 for this one)
 //   fresh       100 pairs registered over REST and their direct rooms created just before, no
 //               warm-up, 200 msgs/s: a room's first seconds (table creation, first sync, first
 //               flush) inside the measured window, with a per-second timeline
@@ -259,7 +260,7 @@ async function large() {
 async function throughput() {
   // Few senders with many sends in flight: this measures the room's write path (commit per turn,
   // ack after the write), not a broadcast to hundreds of streams. Per-user limits must allow it:
-  // start the edge with SEND_RATE_PER_SECOND=100000 SEND_BURST=100000.
+  // start the edge with SEND_RATE_PER_SECOND=100000 SEND_BURST=100000 FRAME_RATE_PER_SECOND=100000 FRAME_BURST=100000.
   const SENDERS = 10;
   const WINDOW = 20;
   const users = await seed(SENDERS);

@@ -27,6 +27,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       joinedAt: chatMembers.joinedAt,
       hidden: chatMembers.hidden,
       canSend: chatRoomRoles.canSend,
+      canMentionAll: chatRoomRoles.canMentionAll,
     })
     .from(chatMembers)
     .leftJoin(
@@ -61,6 +62,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       user_id: m.userId,
       role: nameOf(MemberRole, m.role) as RoleName,
       can_send: m.canSend ?? false,
+      can_mention_all: m.canMentionAll ?? false,
       joined_at: m.joinedAt.toISOString(),
       hidden: m.hidden,
     })),

@@ -56,8 +56,18 @@ export interface RoomSnapshot {
   type: "direct" | "group";
   /** false once the room is deleted or cleaned up */
   active: boolean;
-  /** `hidden`: the member hid the room (PATCH /rooms/:id/me); it sends them no activity or push unless they are mentioned */
-  members: Array<{ user_id: string; role: RoleName; can_send: boolean; joined_at: string; hidden?: boolean }>;
+  /**
+   * `hidden`: the member hid the room (PATCH /rooms/:id/me); it sends them no activity or push unless they are mentioned.
+   * `can_mention_all`: may send `mention_all` (absent from an older sender: owners and admins may).
+   */
+  members: Array<{
+    user_id: string;
+    role: RoleName;
+    can_send: boolean;
+    can_mention_all?: boolean;
+    joined_at: string;
+    hidden?: boolean;
+  }>;
   /** [blocker, blocked] pairs between members: in a direct room a block stops both directions */
   blocks: Array<[string, string]>;
 }

@@ -107,6 +107,8 @@ export const chatRoomRoles = pgTable(
     canEditNotice: boolean("can_edit_notice").notNull(),
     canInvite: boolean("can_invite").notNull(),
     canRename: boolean("can_rename").notNull(),
+    // `mention_all` notifies every member: owners and admins by default
+    canMentionAll: boolean("can_mention_all").notNull().default(false),
   },
   (t) => [uniqueIndex("chat_room_roles_room_role_key").on(t.roomId, t.role)],
 );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { blockedFrom, readAccess, sendAccess, type AccessFacts } from "./access.js";
+import { blockedFrom, mayMentionAll, readAccess, sendAccess, type AccessFacts } from "./access.js";
 import type { MemberState } from "./members.js";
 import type { RoomMeta } from "./store.js";
 
@@ -56,5 +56,14 @@ describe("room access", () => {
   it("refuses sending to a role without can_send", () => {
     expect(sendAccess(facts({ member: member({ can_send: false }) }), "a")).toMatchObject({ ok: false, status: 403 });
     expect(sendAccess(facts(), "a").ok).toBe(true);
+  });
+});
+
+describe("mention_all", () => {
+  it("follows the role's permission, and owners and admins only when the copy predates it", () => {
+    expect(mayMentionAll(member({ can_mention_all: true }))).toBe(true);
+    expect(mayMentionAll(member({ role: "owner", can_mention_all: false }))).toBe(false);
+    expect([mayMentionAll(member({ role: "owner" })), mayMentionAll(member({ role: "admin" }))]).toEqual([true, true]);
+    expect(mayMentionAll(member({ role: "member" }))).toBe(false);
   });
 });

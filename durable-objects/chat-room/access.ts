@@ -38,6 +38,14 @@ export function readAccess(f: AccessFacts, userId: string): Access {
   return { ok: true, member: f.member };
 }
 
+/** Roles that may mention everyone when the room's copy predates the permission (its default). */
+const MENTION_ALL_ROLES = new Set(["owner", "admin"]);
+
+/** May this member send `mention_all` (notify every member)? A permission of their role. */
+export function mayMentionAll(member: Pick<MemberState, "role" | "can_mention_all">): boolean {
+  return member.can_mention_all ?? MENTION_ALL_ROLES.has(member.role);
+}
+
 /** May this reader also send? (Read access first: a member who may not read may not send.) */
 export function sendAccess(f: AccessFacts, userId: string): Access {
   const read = readAccess(f, userId);

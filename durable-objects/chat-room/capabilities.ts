@@ -15,6 +15,7 @@ import { Scheduler, type TimedJob } from "../shared/alarm.js";
 import type { RealtimeConfig } from "../shared/config.js";
 import { CloseCode, SocketHost } from "../shared/sockets.js";
 import { TimeUuidGenerator } from "../shared/timeuuid.js";
+import { TokenBucket } from "../shared/token-bucket.js";
 import type { ObjectEnv } from "../env.js";
 import { ActivityPlanner } from "./activity.js";
 import { Coalescer } from "./coalescer.js";
@@ -27,6 +28,7 @@ import { Recovery } from "./recovery.js";
 import { SeqMark } from "./seq-mark.js";
 import { SendBatcher } from "./send-batcher.js";
 import { SinkClient } from "./sink-client.js";
+import { StorageLimit } from "./storage-limit.js";
 import { RoomStore } from "./store.js";
 import { Upkeep } from "./upkeep.js";
 
@@ -55,6 +57,9 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       if (!sockets.hasUser(info.userId)) offsets.caughtUp(info.userId);
     },
     wake: (at) => alarms.wake(at),
+    maxPerUser: cfg.socketsPerUser,
+    maxPerDevice: cfg.socketsPerDevice,
+    frames: { perSecond: cfg.framesPerSecond, burst: cfg.frameBurst },
   });
   const jobs: TimedJob[] = [];
   const alarms = new Scheduler(ctx.storage, waitUntil, jobs);
@@ -88,7 +93,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     waitUntil,
     clock,
   });
-  const sink = SinkClient.from(env);
+  const sink = SinkClient.from(env as unknown as Record<string, unknown>);
   const outbox = new OutboxFlusher(
     {
       meta,
@@ -135,7 +140,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     markRead: (userId, seq, lastSeq) => store.markRead(userId, seq, lastSeq),
     markDelivered: (users, seq) => store.markDelivered(users, seq),
     isMember: (userId) => store.member(userId) !== null,
-    addReadRow: (payload, now) => store.outbox.add("read", payload, now),
+    addReadRow: (payload, now) => store.outbox.addRead(payload, now),
     outboxNoted: (now) => outbox.noted(now),
     receipts: coalescer,
     readSync: (userId, room, readSeq, fromDevice) => session(userId).readSync(room, readSeq, fromDevice),
@@ -183,6 +188,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     loadSnapshot: (room) => db((d) => loadRoomSnapshot(d, room)),
     reschedule: () => alarms.reschedule(),
   });
+  const storageLimit = new StorageLimit(() => ctx.storage.sql.databaseSize, cfg.roomStorageLimitBytes, roomId);
   const ids = new TimeUuidGenerator();
   const sends = new SendBatcher<FanoutPlan>({
     meta,
@@ -203,6 +209,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       }
       coalescer.activityFor(plan.activity);
     },
+    storageFull: () => storageLimit.full(),
     nextTurn: (fn) => setTimeout(fn, 0),
     clock,
   });
@@ -253,5 +260,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     upkeep,
     seqMark,
   );
-  return { store, sockets, alarms, membership, sends, coalescer, offsets, sink, roomId, recovery };
+  // replay bytes written to opening streams, shared by all of them (replay.ts says why)
+  const replayBudget = new TokenBucket({ perSecond: cfg.replayBytesPerSecond, burst: cfg.replayBurstBytes }, clock());
+  return { store, sockets, alarms, membership, sends, coalescer, offsets, sink, roomId, recovery, replayBudget };
 }

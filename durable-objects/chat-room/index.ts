@@ -21,9 +21,10 @@ import { errorFrame, parseClientFrame } from "../shared/frames.js";
 import { claimsOf, jsonError } from "../shared/upgrade.js";
 import { CloseCode, type SocketInfo } from "../shared/sockets.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
-import { readAccess, sendAccess, type AccessFacts } from "./access.js";
+import { mayMentionAll, readAccess, sendAccess, type AccessFacts } from "./access.js";
 import { roomCapabilities, type RoomParts } from "./capabilities.js";
 import { roomHistory } from "./history.js";
+import { normaliseSend } from "./inputs.js";
 import { effectiveReadSeq } from "./members.js";
 import { replayInto } from "./replay.js";
 import type { SendFrame } from "./send-batcher.js";
@@ -134,6 +135,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
       sockets: this.room.sockets.size,
       outbox: store.outbox.counts(),
       oldest_seq: store.messages.oldestSeq(),
+      sink: this.room.sink?.health() ?? null,
       alarm: await this.ctx.storage.getAlarm(),
     };
   }
@@ -151,8 +153,9 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     const { store, sockets } = this.room;
     const opened = sockets.acceptTicketed(claims, (id, exp) => store.useTicket(id, exp), Date.now());
     if (!opened) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
+    if (opened.refused) return new Response(null, { status: 101, webSocket: opened.client });
     const afterSeq = Number(new URL(request.url).searchParams.get("after_seq") ?? 0);
-    replayInto(opened.server, store.messages, meta!, access.member, afterSeq);
+    replayInto(opened.server, store.messages, meta!, access.member, afterSeq, this.room.replayBudget, Date.now());
     this.room.offsets.caughtUp(claims.user_id);
     store.setMeta({ last_activity: Date.now() });
     await this.room.alarms.reschedule();
@@ -161,8 +164,8 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const { sockets, store } = this.room;
-    const info = sockets.touch(ws, Date.now());
-    if (!info) return sockets.close(ws, CloseCode.policy, "unknown socket");
+    const info = sockets.admit(ws, Date.now());
+    if (!info) return;
     const parsed = parseClientFrame(raw, RoomClientFrame);
     if (!parsed.ok) return sockets.refuse(ws, parsed.error);
     const frame = parsed.frame;
@@ -189,6 +192,10 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     const meta = this.room.store.meta() ?? facts.meta!;
     const access = sendAccess(facts, info.userId);
     if (!access.ok) return sockets.refuse(ws, errorFrame("forbidden", access.message, ref), { counts: false });
+    if (frame.mention_all && !mayMentionAll(access.member)) {
+      const error = errorFrame("forbidden", "your role may not mention everyone (mention_all)", ref);
+      return sockets.refuse(ws, error, { counts: false });
+    }
     if (frame.reply_to_seq !== undefined && frame.reply_to_seq > meta.last_seq) {
       const message = `reply_to_seq ${frame.reply_to_seq} is after the room's last message`;
       return sockets.refuse(ws, errorFrame("invalid", message, ref));
@@ -199,7 +206,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
         counts: false,
       });
     }
-    await this.room.sends.enqueue({ ws, sender_id: info.userId, frame });
+    await this.room.sends.enqueue({ ws, sender_id: info.userId, frame: normaliseSend(frame) });
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {

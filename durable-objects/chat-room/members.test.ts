@@ -76,3 +76,23 @@ describe("effectiveReadSeq", () => {
     expect(effectiveReadSeq({ read_seq: 0, joined_seq: 12 })).toBe(12);
   });
 });
+
+describe("the mention_all permission", () => {
+  it("comes with a new member, and a change of it alone is written", () => {
+    const withPerm = (can: boolean | undefined): RoomSnapshot => {
+      const base = snap([["a", "admin", "t1"]]);
+      return {
+        ...base,
+        members: base.members.map((m) => ({ ...m, ...(can === undefined ? {} : { can_mention_all: can }) })),
+      };
+    };
+    const fresh = planMembership(new Map(), withPerm(true), 0, true);
+    expect(fresh.upserts[0]).toMatchObject({ user_id: "a", can_mention_all: true });
+    const had = new Map([["a", state("a", "t1", { role: "admin", can_mention_all: true })]]);
+    expect(planMembership(had, withPerm(true), 9, false).upserts).toEqual([]);
+    const revoked = planMembership(had, withPerm(false), 9, false).upserts;
+    expect(revoked).toEqual([{ ...had.get("a"), hidden: false, can_mention_all: false }]);
+    // a snapshot that does not carry it leaves it unknown (decided by role)
+    expect(planMembership(had, withPerm(undefined), 9, false).upserts[0]).not.toHaveProperty("can_mention_all");
+  });
+});

@@ -6,6 +6,8 @@ export interface MemberState {
   user_id: string;
   role: string;
   can_send: boolean;
+  /** may send `mention_all`; unknown (a snapshot from before the permission): by role */
+  can_mention_all?: boolean;
   joined_at: string;
   joined_seq: number;
   read_seq: number;
@@ -42,6 +44,7 @@ export function planMembership(
         user_id: m.user_id,
         role: m.role,
         can_send: m.can_send,
+        ...(m.can_mention_all !== undefined ? { can_mention_all: m.can_mention_all } : {}),
         joined_at: m.joined_at,
         joined_seq: from,
         read_seq: from,
@@ -50,8 +53,20 @@ export function planMembership(
         hidden: m.hidden ?? false,
       });
       joined.push(m.user_id);
-    } else if (had.role !== m.role || had.can_send !== m.can_send || (had.hidden ?? false) !== (m.hidden ?? false)) {
-      upserts.push({ ...had, role: m.role, can_send: m.can_send, hidden: m.hidden ?? false });
+    } else if (
+      had.role !== m.role ||
+      had.can_send !== m.can_send ||
+      had.can_mention_all !== m.can_mention_all ||
+      (had.hidden ?? false) !== (m.hidden ?? false)
+    ) {
+      const { can_mention_all: _old, ...rest } = had;
+      upserts.push({
+        ...rest,
+        role: m.role,
+        can_send: m.can_send,
+        hidden: m.hidden ?? false,
+        ...(m.can_mention_all !== undefined ? { can_mention_all: m.can_mention_all } : {}),
+      });
     }
   }
   const removed = [...current.keys()].filter((id) => !seen.has(id));

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { RoomSnapshot } from "../../protocol/index.js";
 import type { SocketInfo } from "../shared/sockets.js";
 import type { MemberState } from "./members.js";
-import { Membership } from "./membership.js";
+import { Membership, supersedes } from "./membership.js";
 import type { RoomMeta } from "./store.js";
 
 const snapshot = (over: Partial<RoomSnapshot> = {}): RoomSnapshot => ({
@@ -60,6 +60,34 @@ describe("Membership", () => {
     expect(await f.m.sync(snapshot())).toEqual({ applied: true, version: 2 });
     expect(await f.m.sync(snapshot({ version: 2 }))).toEqual({ applied: false, version: 2 });
     expect(await f.m.sync(snapshot({ version: 1 }))).toEqual({ applied: false, version: 2 });
+  });
+
+  it("never applies an older snapshot, whatever its active flag", async () => {
+    const f = fake(null);
+    await f.m.sync(snapshot({ version: 5 }));
+    expect(await f.m.sync(snapshot({ version: 4, active: false }))).toEqual({ applied: false, version: 5 });
+    expect(f.meta()).toMatchObject({ version: 5, active: true });
+    expect(f.closes).toEqual([]);
+    await f.m.sync(snapshot({ version: 6, active: false }));
+    // a late push of an active older version does not bring the room back
+    expect(await f.m.sync(snapshot({ version: 5, active: true }))).toEqual({ applied: false, version: 6 });
+    expect(await f.m.sync(snapshot({ version: 6, active: true }))).toEqual({ applied: false, version: 6 });
+    expect(f.meta()).toMatchObject({ version: 6, active: false });
+  });
+
+  it("supersedes: newer always, same version only to shut the room", () => {
+    const on = { version: 3, active: true };
+    const off = { version: 3, active: false };
+    expect([supersedes({ version: 4, active: true }, on), supersedes({ version: 2, active: false }, on)]).toEqual([
+      true,
+      false,
+    ]);
+    expect([supersedes(off, on), supersedes(on, off), supersedes(on, on), supersedes(off, off)]).toEqual([
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 
   it("closes the streams of a removed member, of the blocked side of a direct room, and all when the room goes", async () => {

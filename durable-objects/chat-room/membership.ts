@@ -24,6 +24,19 @@ export interface MembershipHost {
   reschedule(): Promise<void>;
 }
 
+/**
+ * Whether a pushed snapshot replaces what the room holds. An older version never applies, whatever
+ * its `active` flag (a late push must not revive a deleted room, nor shut a revived one). At the
+ * same version only a shutdown applies: cleanup marks a room inactive without a new version.
+ */
+export function supersedes(
+  snapshot: Pick<RoomSnapshot, "version" | "active">,
+  meta: Pick<RoomMeta, "version" | "active">,
+): boolean {
+  if (snapshot.version !== meta.version) return snapshot.version > meta.version;
+  return meta.active && !snapshot.active;
+}
+
 export class Membership {
   private loading: Promise<RoomMeta | null> | null = null;
 
@@ -31,9 +44,7 @@ export class Membership {
 
   async sync(snapshot: RoomSnapshot): Promise<SyncResult> {
     const meta = this.host.meta();
-    if (meta && snapshot.version <= meta.version && meta.active === snapshot.active) {
-      return { applied: false, version: meta.version };
-    }
+    if (meta && !supersedes(snapshot, meta)) return { applied: false, version: meta.version };
     this.apply(snapshot, meta);
     await this.host.reschedule();
     return { applied: true, version: snapshot.version };

@@ -41,12 +41,17 @@ function toMessage(roomId: string, r: Row): Message {
   return m;
 }
 
+/** a message frame's fields besides body, mentions and attachments (ids, seq, times, names) */
+const FRAME_OVERHEAD_BYTES = 300;
+
 export interface PruneSettings {
   dedupeMs: number;
   retentionMs: number;
   hotTailMaxMessages: number;
   hotTailMaxAgeMs: number;
   pushOutboxTtlMs: number;
+  refusedOutboxTtlMs: number;
+  refusedOutboxMax: number;
 }
 
 export class MessageStore {
@@ -144,19 +149,29 @@ export class MessageStore {
     return { results, lastSeq: seq };
   }
 
-  /** The newest messages after `afterSeq` (at most `max`), oldest first, and whether older ones were left out. */
-  replay(roomId: string, afterSeq: number, max: number): { messages: Message[]; hasMore: boolean } {
-    const rows = this.sql
-      .exec("SELECT * FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?", afterSeq, max + 1)
+  /**
+   * The newest `limit` messages after `afterSeq`, newest first, with the size of their frame
+   * (the stored columns plus room for the fixed fields): replay decides from these what it sends
+   * before it reads a single body.
+   */
+  replaySizes(afterSeq: number, limit: number): Array<{ seq: number; bytes: number }> {
+    return this.sql
+      .exec<{ seq: number; bytes: number }>(
+        `SELECT seq, ${FRAME_OVERHEAD_BYTES} + length(CAST(body AS BLOB)) + length(CAST(mentions AS BLOB))
+           + coalesce(length(CAST(attachments AS BLOB)), 0) AS bytes
+         FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?`,
+        afterSeq,
+        limit,
+      )
       .toArray();
-    const hasMore = rows.length > max;
-    return {
-      messages: rows
-        .slice(0, max)
-        .reverse()
-        .map((r) => toMessage(roomId, r)),
-      hasMore,
-    };
+  }
+
+  /** Messages with fromSeq ≤ seq ≤ toSeq, oldest first, at most `limit` (one page of a replay). */
+  replayPage(roomId: string, fromSeq: number, toSeq: number, limit: number): Message[] {
+    return this.sql
+      .exec("SELECT * FROM messages WHERE seq >= ? AND seq <= ? ORDER BY seq ASC LIMIT ?", fromSeq, toSeq, limit)
+      .toArray()
+      .map((r) => toMessage(roomId, r));
   }
 
   /** A history page within the hot tail: newest first before a seq (or from the end), oldest first after one. */
@@ -200,24 +215,50 @@ export class MessageStore {
    */
   prune(now: number, c: PruneSettings): { messages: number } {
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
-    this.sql.exec("DELETE FROM dedupe WHERE created_at < ?", now - c.dedupeMs);
-    this.sql.exec("DELETE FROM outbox WHERE kind = 'push' AND created_at < ?", now - c.pushOutboxTtlMs);
+    // dedupe keys and push rows (which carry a preview) never outlive the messages they describe
+    this.sql.exec("DELETE FROM dedupe WHERE created_at <= ?", now - Math.min(c.dedupeMs, c.retentionMs));
+    this.sql.exec(
+      "DELETE FROM outbox WHERE kind = 'push' AND created_at <= ?",
+      now - Math.min(c.pushOutboxTtlMs, c.retentionMs),
+    );
     // a message exactly as old as the retention period is past it (the alarm fires at that instant)
     let removed = this.sql.exec("DELETE FROM messages WHERE created_at <= ?", now - c.retentionMs).rowsWritten;
-    this.sql.exec("DELETE FROM outbox WHERE kind = 'message' AND created_at <= ?", now - c.retentionMs);
+    this.sql.exec(
+      "DELETE FROM outbox WHERE kind IN ('message', 'refused_message') AND created_at <= ?",
+      now - c.retentionMs,
+    );
+    this.pruneRefused(now, c);
     const pendingFrom =
-      this.sql
-        .exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind IN ('message', 'refused_message')")
-        .one().s ?? Number.MAX_SAFE_INTEGER;
+      this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind = 'message'").one().s ??
+      Number.MAX_SAFE_INTEGER;
     const maxSeq = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
     const byCount = maxSeq - c.hotTailMaxMessages; // seqs at or below this are beyond the count bound
+    // a refused batch keeps its own messages for an operator, and holds back nothing else
     removed += this.sql.exec(
-      "DELETE FROM messages WHERE seq < ? AND (seq <= ? OR created_at < ?)",
+      `DELETE FROM messages WHERE seq < ? AND (seq <= ? OR created_at < ?)
+         AND seq NOT IN (SELECT seq FROM outbox WHERE kind = 'refused_message')`,
       pendingFrom,
       byCount,
       now - c.hotTailMaxAgeMs,
     ).rowsWritten;
     return { messages: removed };
+  }
+
+  /**
+   * Rows the sink refused as malformed wait for an operator, but not for ever and not without
+   * bound: past their time, and beyond the newest `refusedOutboxMax`, they go (loudly).
+   */
+  private pruneRefused(now: number, c: PruneSettings): void {
+    let dropped = this.sql.exec(
+      "DELETE FROM outbox WHERE kind LIKE 'refused_%' AND created_at < ?",
+      now - c.refusedOutboxTtlMs,
+    ).rowsWritten;
+    dropped += this.sql.exec(
+      `DELETE FROM outbox WHERE kind LIKE 'refused_%' AND id NOT IN
+         (SELECT id FROM outbox WHERE kind LIKE 'refused_%' ORDER BY id DESC LIMIT ?)`,
+      c.refusedOutboxMax,
+    ).rowsWritten;
+    if (dropped > 0) console.error(`outbox: dropped ${dropped} rows the sink had refused (kept past their bound)`);
   }
 
   oldestMessageAt(): number | null {

@@ -12,6 +12,17 @@ export class OutboxStore {
   addMessage(seq: number, at: number): void {
     this.sql.exec("INSERT INTO outbox (kind, seq, created_at, next_at) VALUES ('message', ?, ?, ?)", seq, at, at);
   }
+  /**
+   * A member's read offset moved: it replaces the offset of theirs still waiting (only the newest
+   * matters), so read rows are bounded by the members, not by the frames they send. The old row
+   * goes and a new one comes (rather than an update in place): a flush that already holds the old
+   * row settles only that one, and the new offset still goes out after it.
+   */
+  addRead(payload: { user_id: string }, now: number): void {
+    this.sql.exec("DELETE FROM outbox WHERE kind = 'read' AND json_extract(payload, '$.user_id') = ?", payload.user_id);
+    this.add("read", payload, now);
+  }
+
   add(kind: "read" | "push", payload: unknown, now: number, seq: number | null = null): void {
     this.sql.exec(
       "INSERT INTO outbox (kind, seq, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?)",

@@ -4,42 +4,99 @@
 // live socket, never in both and never in neither.
 //
 // `has_more` is true whenever the replay does not start right after `after_seq`: the messages in
-// between were left out (more than MAX_REPLAY), or only the archive holds them (the hot tail was
-// pruned, or the room lost its storage). The client pages them over HTTP from `after_seq`, up to
-// the first replayed seq.
+// between were left out (more than MAX_REPLAY, or past the byte budget below), or only the archive
+// holds them (the hot tail was pruned, or the room lost its storage). The client pages them over
+// HTTP from `after_seq`, up to the first replayed seq.
+//
+// Memory. 500 messages of up to ~40 KB each are ~20 MB per open, and what a socket was sent stays
+// buffered until its client reads it: 200 opens at once would be gigabytes. So replay reads the
+// messages a page at a time (only their sizes first), and the object spends replay bytes from
+// one budget shared by all its opens: once it is spent, an open replays only the newest messages
+// that fit (possibly none) and says `has_more: true`, and the client pages the rest over HTTP,
+// which costs one bounded page per request.
 import { MAX_REPLAY, type Message, type ServerFrame } from "../../protocol/index.js";
 import type { MemberState } from "./members.js";
-import type { MessageStore } from "./message-store.js";
 import type { RoomMeta } from "./store.js";
 
-/** What a stream opened after `afterSeq` is sent before it goes live. */
-export function replayFrames(
-  store: Pick<MessageStore, "replay">,
-  meta: Pick<RoomMeta, "room_id" | "last_seq">,
-  member: Pick<MemberState, "joined_seq">,
+/** rows read from storage at once while replaying */
+export const REPLAY_PAGE_ROWS = 50;
+
+export interface ReplaySource {
+  /** seq and approximate frame size of the newest `limit` messages after `afterSeq`, newest first */
+  replaySizes(afterSeq: number, limit: number): Array<{ seq: number; bytes: number }>;
+  /** messages with fromSeq ≤ seq ≤ toSeq, oldest first, at most `limit` */
+  replayPage(roomId: string, fromSeq: number, toSeq: number, limit: number): Message[];
+}
+
+/** The replay bytes an object may still write, shared by all its opens. */
+export interface ReplayBudget {
+  available(now: number): number;
+  take(now: number, bytes: number): void;
+}
+
+export interface ReplayPlan {
+  /** the oldest and newest seq to replay (none when count is 0) */
+  fromSeq: number;
+  toSeq: number;
+  count: number;
+  bytes: number;
+  hasMore: boolean;
+}
+
+/**
+ * Which of the newest messages to replay: at most `max`, newest first while they fit in `allowance`
+ * bytes. `sizes` holds up to max + 1 entries, newest first (one more says there are older ones);
+ * `gap` (the seq the client resumes after, and the room's last) also counts a hot tail that starts
+ * later than that as more.
+ */
+export function planReplay(
+  sizes: ReadonlyArray<{ seq: number; bytes: number }>,
+  max: number,
+  allowance: number,
+  gap?: { afterSeq: number; lastSeq: number },
+): ReplayPlan {
+  let count = 0;
+  let bytes = 0;
+  for (const s of sizes) {
+    if (count >= max || bytes + s.bytes > allowance) break;
+    bytes += s.bytes;
+    count++;
+  }
+  const first = count === 0 ? (gap?.lastSeq ?? 0) + 1 : sizes[count - 1]!.seq;
+  // the hot tail may not reach back to after_seq: then only the archive holds the messages between
+  const hasMore = sizes.length > count || (gap !== undefined && first > gap.afterSeq + 1);
+  if (count === 0) return { fromSeq: 0, toSeq: 0, count, bytes, hasMore };
+  return { fromSeq: first, toSeq: sizes[0]!.seq, count, bytes, hasMore };
+}
+
+export function replayInto(
+  ws: Pick<WebSocket, "send">,
+  store: ReplaySource,
+  meta: RoomMeta,
+  member: MemberState,
   afterSeq: number,
-  max = MAX_REPLAY,
-): { messages: Message[]; synced: ServerFrame } {
+  budget: ReplayBudget,
+  now: number,
+): ReplayPlan {
   const from = Math.max(Number.isFinite(afterSeq) ? afterSeq : 0, member.joined_seq);
-  const { messages } = store.replay(meta.room_id, from, max);
-  const first = messages[0]?.seq ?? meta.last_seq + 1;
+  const plan = planReplay(store.replaySizes(from, MAX_REPLAY + 1), MAX_REPLAY, budget.available(now), {
+    afterSeq: from,
+    lastSeq: meta.last_seq,
+  });
+  budget.take(now, plan.bytes);
+  let next = plan.fromSeq;
+  while (plan.count > 0 && next <= plan.toSeq) {
+    const page = store.replayPage(meta.room_id, next, plan.toSeq, REPLAY_PAGE_ROWS);
+    if (page.length === 0) break;
+    for (const m of page) ws.send(JSON.stringify({ type: "message", ...m } satisfies ServerFrame));
+    next = page[page.length - 1]!.seq + 1;
+  }
   const synced: ServerFrame = {
     type: "synced",
     room_id: meta.room_id,
     last_seq: meta.last_seq,
-    has_more: first > from + 1,
+    has_more: plan.hasMore,
   };
-  return { messages, synced };
-}
-
-export function replayInto(
-  ws: WebSocket,
-  store: Pick<MessageStore, "replay">,
-  meta: RoomMeta,
-  member: MemberState,
-  afterSeq: number,
-): void {
-  const { messages, synced } = replayFrames(store, meta, member, afterSeq);
-  for (const m of messages) ws.send(JSON.stringify({ type: "message", ...m } satisfies ServerFrame));
   ws.send(JSON.stringify(synced));
+  return plan;
 }

@@ -52,8 +52,10 @@ export const ROOM_SCHEMA = [
 ];
 
 /** Columns added to a table after it was first made (ALTER TABLE is not idempotent: added when missing). */
-export const ROOM_COLUMNS: ReadonlyArray<readonly [table: string, column: string, definition: string]> = [
+export const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: string, definition: string]> = [
   ["members", "hidden", "INTEGER NOT NULL DEFAULT 0"],
+  // null: a member stored before the permission existed (decided by role until the next sync)
+  ["members", "can_mention_all", "INTEGER"],
 ];
 
 /**
@@ -72,11 +74,10 @@ export class RoomTables {
 
   private create(): void {
     for (const stmt of ROOM_SCHEMA) this.raw.exec(stmt);
-    for (const [table, column, definition] of ROOM_COLUMNS) {
+    for (const [table, column, definition] of ADDED_COLUMNS) {
       const has = this.raw
-        .exec<{ name: string }>(`PRAGMA table_info(${table})`)
-        .toArray()
-        .some((c) => c.name === column);
+        .exec<{ n: number }>(`SELECT count(*) AS n FROM pragma_table_info('${table}') WHERE name = ?`, column)
+        .one().n;
       if (!has) this.raw.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
     }
     this.created = true;

@@ -15,7 +15,7 @@ const member = (user_id: string): MemberState => ({
   subscribed: false,
 });
 
-function fakeRoom(opts: { failCommit?: boolean; members?: string[] } = {}) {
+function fakeRoom(opts: { failCommit?: boolean; members?: string[]; full?: boolean } = {}) {
   const log: string[] = [];
   const turns: Array<() => void> = [];
   const framesTo = new Map<WebSocket, ServerFrame[]>();
@@ -67,6 +67,7 @@ function fakeRoom(opts: { failCommit?: boolean; members?: string[] } = {}) {
     send: (ws, frame) => framesTo.set(ws, [...(framesTo.get(ws) ?? []), frame]),
     refuse: (ws, frame) => framesTo.set(ws, [...(framesTo.get(ws) ?? []), frame]),
     committed: (_m, plan, stored, lastSeq) => log.push(`committed ${plan} up to ${lastSeq} (${stored.length})`),
+    storageFull: () => opts.full ?? false,
     nextTurn: (fn) => turns.push(fn),
     clock: () => 1000,
   });
@@ -137,5 +138,19 @@ describe("SendBatcher", () => {
       [expect.objectContaining({ type: "error", code: "unavailable", ref: "1" })],
     ]);
     expect(log.some((l) => l.startsWith("broadcast"))).toBe(false);
+  });
+
+  it("refuses every send `unavailable` before any write when the room's storage is at its limit", async () => {
+    const { batcher, log, turn, framesTo } = fakeRoom({ full: true });
+    const sends = [send("a", "1"), send("b", "2")];
+    const p = sends.map((s) => batcher.enqueue(s));
+    turn();
+    await Promise.all(p);
+    expect(log).toEqual([]); // no transaction was even begun
+    expect(sends.map((s) => framesTo.get(s.ws))).toEqual([
+      [expect.objectContaining({ type: "error", code: "unavailable", ref: "1" })],
+      [expect.objectContaining({ type: "error", code: "unavailable", ref: "2" })],
+    ]);
+    expect((framesTo.get(sends[0]!.ws)![0] as { message: string }).message).toMatch(/storage is full/);
   });
 });

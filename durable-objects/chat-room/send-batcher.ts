@@ -29,6 +29,11 @@ export interface SendBatcherHost<Plan> {
   refuse(ws: WebSocket, error: ServerFrame): void;
   /** after the frames left: activity, receipts, the outbox's and upkeep's alarms */
   committed(meta: RoomMeta, plan: Plan, stored: readonly Message[], lastSeq: number, now: number): void;
+  /**
+   * whether the room's storage is at its limit: sends are refused `unavailable` (nothing stored,
+   * nothing acked) instead of a transaction failing part way when the database is really full
+   */
+  storageFull(): boolean;
   /** the next turn of the event loop */
   nextTurn(fn: () => void): void;
   clock(): number;
@@ -80,6 +85,13 @@ export class SendBatcher<Plan> {
       h.refuse(q.ws, errorFrame("forbidden", "you are no longer a member of this room", q.frame.client_message_id));
       return false;
     });
+    if (admitted.length > 0 && h.storageFull()) {
+      for (const q of admitted) {
+        const message = "this room's storage is full; the message was not stored";
+        h.refuse(q.ws, errorFrame("unavailable", message, q.frame.client_message_id));
+      }
+      return;
+    }
     const now = h.clock();
     const { results, stored, plan, lastSeq } = h.transaction(() => {
       const { results, lastSeq } = h.commitSends(meta, admitted, now);

@@ -27,6 +27,9 @@ function toMember(r: Row): MemberState {
     user_id: r.user_id as string,
     role: r.role as string,
     can_send: r.can_send === 1,
+    ...(r.can_mention_all === null || r.can_mention_all === undefined
+      ? {}
+      : { can_mention_all: r.can_mention_all === 1 }),
     joined_at: r.joined_at as string,
     joined_seq: r.joined_seq as number,
     read_seq: r.read_seq as number,
@@ -117,8 +120,8 @@ export class RoomStore {
   upsertMember(m: MemberState): void {
     this.memberCache = null;
     this.sql.exec(
-      `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed, hidden) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, can_send = excluded.can_send, joined_at = excluded.joined_at,
+      `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed, hidden, can_mention_all) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, can_send = excluded.can_send, can_mention_all = excluded.can_mention_all, joined_at = excluded.joined_at,
          joined_seq = excluded.joined_seq, read_seq = excluded.read_seq, delivered_seq = excluded.delivered_seq, hidden = excluded.hidden`,
       m.user_id,
       m.role,
@@ -129,6 +132,7 @@ export class RoomStore {
       m.delivered_seq,
       m.subscribed ? 1 : 0,
       m.hidden ? 1 : 0,
+      m.can_mention_all === undefined ? null : m.can_mention_all ? 1 : 0,
     );
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../lib/config/index.js";
-import { REALTIME_DEFAULTS, realtimeConfig } from "./config.js";
+import { REALTIME_DEFAULTS, realtimeConfig, sinkConfig } from "./config.js";
 
 const DAY = 86_400_000;
 
@@ -63,5 +63,30 @@ describe("realtime config", () => {
     expect(() => realtimeConfig({ ARCHIVE_BATCH_MAX_ITEMS: "5000" })).toThrow(
       'ARCHIVE_BATCH_MAX_ITEMS must be a whole number from 1 to 1000, got "5000"',
     );
+  });
+});
+
+describe("sink config", () => {
+  it("is null without SINK_URL, and takes an https sink anywhere and an http one on this machine", () => {
+    expect(sinkConfig({})).toBeNull();
+    expect(sinkConfig({ SINK_URL: "" })).toBeNull();
+    expect(sinkConfig({ SINK_URL: "https://sink.example.com/", SINK_SECRET: "s3cret" })).toEqual({
+      url: "https://sink.example.com",
+      secret: "s3cret",
+    });
+    for (const host of ["127.0.0.1:8790", "localhost:8790", "[::1]:8790", "127.1.2.3"])
+      expect(sinkConfig({ SINK_URL: `http://${host}`, SINK_SECRET: "s" })?.url).toBe(`http://${host}`);
+  });
+
+  it("refuses to archive with an empty secret or over plain http to another machine", () => {
+    expect(() => sinkConfig({ SINK_URL: "http://127.0.0.1:8790" })).toThrow(ConfigError);
+    expect(() => sinkConfig({ SINK_URL: "http://127.0.0.1:8790", SINK_SECRET: "  " })).toThrow(
+      /SINK_SECRET must be set/,
+    );
+    expect(() => sinkConfig({ SINK_URL: "http://10.0.0.5:8790", SINK_SECRET: "s" })).toThrow(/only on this machine/);
+    expect(() => sinkConfig({ SINK_URL: "http://sink.internal", SINK_SECRET: "s" })).toThrow(ConfigError);
+    expect(() => sinkConfig({ SINK_URL: "http://127.0.0.1.evil.example", SINK_SECRET: "s" })).toThrow(ConfigError);
+    expect(() => sinkConfig({ SINK_URL: "ftp://127.0.0.1", SINK_SECRET: "s" })).toThrow(/http\(s\) URL/);
+    expect(() => sinkConfig({ SINK_URL: "not a url", SINK_SECRET: "s" })).toThrow(ConfigError);
   });
 });

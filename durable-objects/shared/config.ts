@@ -1,6 +1,6 @@
 // Tunables of the Durable Objects, read from wrangler.toml [vars] (strings there, numbers here),
 // with the defaults a production deployment starts from.
-import { decimalNumber, wholeNumber, type ConfigEnv } from "../../lib/config/index.js";
+import { ConfigError, decimalNumber, wholeNumber, type ConfigEnv } from "../../lib/config/index.js";
 import { ARCHIVE_BATCH_MAX_ITEMS, RETENTION_DAYS_DEFAULT } from "../../protocol/archive.js";
 
 export interface RealtimeConfig {
@@ -24,9 +24,24 @@ export interface RealtimeConfig {
   immediateFanoutMaxMembers: number;
   /** how many of a user's rooms (latest activity first) their first socket subscribes to; the rest lazily */
   sessionSubscribeMaxRooms: number;
+  /** sockets one user may hold on one object, and one device of theirs */
+  socketsPerUser: number;
+  socketsPerDevice: number;
+  /** every frame a socket sends (sends, reads, typing, auth, pings with an id) spends from this budget */
+  framesPerSecond: number;
+  frameBurst: number;
+  /** replay bytes one object may write to opening streams: a burst, refilled per second */
+  replayBurstBytes: number;
+  replayBytesPerSecond: number;
+  /** a room whose SQLite database reaches this size refuses sends (`unavailable`) before a write fails */
+  roomStorageLimitBytes: number;
+  /** outbox rows the sink refused as malformed are kept this long, and at most this many, for an operator */
+  refusedOutboxTtlMs: number;
+  refusedOutboxMax: number;
 }
 
 const DAY = 86_400_000;
+const MB = 1024 * 1024;
 
 /**
  * Every default is written here once, in the unit of its variable. A bad value throws (see
@@ -56,8 +71,52 @@ export function realtimeConfig(env: ConfigEnv): RealtimeConfig {
     archiveFlushMs: decimalNumber(env, "ARCHIVE_FLUSH_MS", { default: 10_000, min: 10 }),
     immediateFanoutMaxMembers: 100,
     sessionSubscribeMaxRooms: wholeNumber(env, "SESSION_SUBSCRIBE_MAX_ROOMS", { default: 200, min: 1 }),
+    socketsPerUser: wholeNumber(env, "SOCKETS_PER_USER", { default: 20, min: 1 }),
+    socketsPerDevice: wholeNumber(env, "SOCKETS_PER_DEVICE", { default: 4, min: 1 }),
+    framesPerSecond: decimalNumber(env, "FRAME_RATE_PER_SECOND", { default: 30, min: 0.001 }),
+    frameBurst: wholeNumber(env, "FRAME_BURST", { default: 100, min: 1 }),
+    replayBurstBytes: wholeNumber(env, "REPLAY_BURST_BYTES", { default: 32 * MB, min: 64 * 1024 }),
+    replayBytesPerSecond: wholeNumber(env, "REPLAY_BYTES_PER_SECOND", { default: 8 * MB, min: 1024 }),
+    // an object's SQLite database may hold 10 GB; stop taking messages a good way before that
+    roomStorageLimitBytes: wholeNumber(env, "ROOM_STORAGE_LIMIT_BYTES", { default: 9 * 1024 * MB, min: 1 }),
+    refusedOutboxTtlMs: decimalNumber(env, "REFUSED_OUTBOX_TTL_DAYS", { default: 7, min: 0.00001 }) * DAY,
+    refusedOutboxMax: wholeNumber(env, "REFUSED_OUTBOX_MAX_ROWS", { default: 10_000, min: 1 }),
   };
 }
 
 /** What the objects run with when nothing is configured. */
 export const REALTIME_DEFAULTS: Readonly<RealtimeConfig> = Object.freeze(realtimeConfig({}));
+
+export interface SinkConfig {
+  /** base URL, without a trailing slash */
+  url: string;
+  secret: string;
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Where rooms archive to, or null when SINK_URL is unset (rooms keep their outbox). A sink without
+ * a secret, or reached over plain http: beyond this machine, would hand every message (and the
+ * secret) to anyone on the path: that stops the object with a ConfigError instead of archiving.
+ */
+export function sinkConfig(env: ConfigEnv): SinkConfig | null {
+  const raw = env.SINK_URL;
+  if (raw === undefined || raw === "") return null;
+  let url: URL;
+  try {
+    url = new URL(String(raw));
+  } catch {
+    throw new ConfigError(`SINK_URL must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new ConfigError(`SINK_URL must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  if (url.protocol === "http:" && !LOOPBACK.test(url.hostname))
+    throw new ConfigError(
+      `SINK_URL may use plain http: only on this machine (localhost, 127.x, [::1]); use https: for ${url.host}`,
+    );
+  const secret = typeof env.SINK_SECRET === "string" ? env.SINK_SECRET : "";
+  if (secret.trim() === "")
+    throw new ConfigError("SINK_SECRET must be set (the sink's shared secret) when SINK_URL is");
+  return { url: url.toString().replace(/\/$/, ""), secret };
+}

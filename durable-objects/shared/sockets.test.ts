@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { CLOSING_GRACE_MS, CloseCode, SocketHost, closeDecision, nextCheck, type SocketInfo } from "./sockets.js";
+import {
+  CLOSING_GRACE_MS,
+  CloseCode,
+  SocketHost,
+  closeDecision,
+  nextCheck,
+  type SocketHostOptions,
+  type SocketInfo,
+} from "./sockets.js";
 
 const info = (over: Partial<SocketInfo> = {}): SocketInfo => ({
   userId: "u",
@@ -50,12 +58,16 @@ class FakeSocket {
 
 function fakeCtx() {
   const sockets: Array<{ ws: FakeSocket; tags: string[] }> = [];
+  const calls = { getWebSockets: 0 };
   const ctx = {
     acceptWebSocket: (ws: FakeSocket, tags: string[]) => void sockets.push({ ws, tags }),
-    getWebSockets: (tag?: string) => sockets.filter((s) => !tag || s.tags.includes(tag)).map((s) => s.ws),
+    getWebSockets: (tag?: string) => {
+      calls.getWebSockets++;
+      return sockets.filter((s) => !tag || s.tags.includes(tag)).map((s) => s.ws);
+    },
     getWebSocketAutoResponseTimestamp: () => null,
   };
-  return { ctx: ctx as unknown as DurableObjectState, sockets };
+  return { ctx: ctx as unknown as DurableObjectState, sockets, calls };
 }
 
 describe("SocketHost closing", () => {
@@ -66,7 +78,7 @@ describe("SocketHost closing", () => {
     ticket_expires_at: 0,
     token_expires_at: 10_000_000,
   });
-  function host() {
+  function host(extra: Partial<SocketHostOptions> = {}) {
     const f = fakeCtx();
     const wakes: number[] = [];
     const gone: string[] = [];
@@ -75,6 +87,7 @@ describe("SocketHost closing", () => {
       verify: async () => null,
       wake: (at: number) => void wakes.push(at),
       onGone: (i: SocketInfo) => void gone.push(i.userId),
+      ...extra,
     };
     // WebSocketPair exists only in workerd: accept a pre-made socket the way the runtime would
     const g = globalThis as unknown as { WebSocketPair: unknown };
@@ -122,5 +135,64 @@ describe("SocketHost closing", () => {
     woken.closed(a as unknown as WebSocket, 4002, "silent");
     expect(a.closedWith).toEqual([4002, "silent"]);
     expect(woken.dueAt()).toBeNull();
+  });
+
+  const frames = (ws: FakeSocket) => ws.sent.map((d) => JSON.parse(d) as Record<string, unknown>);
+  const as = (ws: FakeSocket) => ws as unknown as WebSocket;
+
+  it("refuses a socket over the device's or the user's cap with an error frame and a close, and frees a slot on close", () => {
+    const { h, f } = host({ maxPerUser: 3, maxPerDevice: 2 });
+    const open = (device: string, t: string) =>
+      h.acceptTicketed({ ...claims("a", t), device_id: device }, () => true, 0)!;
+    expect([open("phone", "1").refused, open("phone", "2").refused]).toEqual([false, false]);
+    const third = open("phone", "3");
+    expect(third.refused).toBe(true);
+    const refusedWs = f.sockets[2]!.ws;
+    expect(frames(refusedWs)).toEqual([
+      { type: "error", code: "rate_limited", message: "at most 2 sockets per device here; close one first" },
+      { type: "closing", code: CloseCode.tooManySockets, reason: "at most 2 sockets per device here; close one first" },
+    ]);
+    expect(open("laptop", "4").refused).toBe(false);
+    const fifth = open("tablet", "5");
+    expect(fifth.refused).toBe(true);
+    expect(frames(f.sockets[4]!.ws)[1]).toMatchObject({ code: CloseCode.tooManySockets });
+    expect(h.size).toBe(3);
+    // another user is not affected; a closed socket gives its slot back
+    expect(h.acceptTicketed(claims("b", "6"), () => true, 0)!.refused).toBe(false);
+    h.closed(as(f.sockets[0]!.ws), 1000, "bye");
+    expect(open("tablet", "7").refused).toBe(false);
+    expect(h.hasDevice("a", "phone")).toBe(true);
+    expect(h.hasDevice("a", "desk")).toBe(false);
+  });
+
+  it("answers frames over a socket's budget with rate_limited and closes a socket that keeps flooding", () => {
+    const { h, f } = host({ frames: { perSecond: 10, burst: 3 } });
+    h.acceptTicketed(claims("a", "t1"), () => true, 0);
+    const ws = f.sockets[0]!.ws;
+    const admitted = Array.from({ length: 3 }, () => h.admit(as(ws), 0));
+    expect(admitted.every((i) => i?.userId === "a")).toBe(true);
+    expect(h.admit(as(ws), 0)).toBeNull();
+    expect(frames(ws).at(-1)).toMatchObject({ type: "error", code: "rate_limited", retry_after_ms: 100 });
+    expect(h.admit(as(ws), 100)?.userId).toBe("a"); // waited as told
+    for (let i = 0; i < 10; i++) h.admit(as(ws), 100);
+    expect(frames(ws).at(-1)).toMatchObject({ type: "closing", code: CloseCode.policy });
+    expect(h.size).toBe(0);
+    expect(h.admit(as(ws), 200)).toBeNull(); // nothing more is heard from it
+  });
+
+  it("closes thousands of sockets in one pass: one alarm request, no runtime lookups per socket", () => {
+    const { h, f, wakes } = host();
+    const n = 3000;
+    for (let i = 0; i < n; i++) h.acceptTicketed(claims(`u${i % 1500}`, `t${i}`), () => true, 0);
+    f.calls.getWebSockets = 0;
+    const stillHere: boolean[] = [];
+    // the room's onGone asks, for each socket that leaves, whether its user still holds one
+    const closed = h.closeWhere((i) => i.userId !== "u7", CloseCode.removed, "removed", 5);
+    for (let i = 0; i < 1500; i++) stillHere.push(h.hasUser(`u${i}`));
+    expect(closed).toBe(n - 2);
+    expect(stillHere.filter(Boolean)).toHaveLength(1);
+    expect(f.calls.getWebSockets).toBe(0);
+    expect(wakes).toEqual([5 + CLOSING_GRACE_MS]);
+    expect(h.size).toBe(2);
   });
 });

@@ -11,7 +11,9 @@
 // with its own close (the SDK does), which the host echoes with the same code. A client that does
 // not answer within CLOSING_GRACE_MS is closed by the host.
 import type { ServerFrame, SocketClaims } from "../../protocol/index.js";
+import { FrameBudget } from "./frame-budget.js";
 import { errorFrame } from "./frames.js";
+import type { BucketConfig } from "./token-bucket.js";
 
 /** Who is behind a socket; kept in memory, and on the socket's attachment so it survives eviction. */
 export interface SocketInfo {
@@ -67,6 +69,7 @@ export const CloseCode = {
   loggedOut: 4004,
   suspended: 4005,
   roomGone: 4006,
+  tooManySockets: 4007,
 } as const;
 
 /**
@@ -138,10 +141,32 @@ export interface SocketHostOptions {
   onGone?: (info: SocketInfo) => void;
   /** the host needs the object's alarm at this time (a closing socket's deadline) */
   wake?: (at: number) => void;
+  /** sockets one user may hold here, and one of their devices (unset: no cap) */
+  maxPerUser?: number;
+  maxPerDevice?: number;
+  /** each socket's frame budget (unset: none) */
+  frames?: BucketConfig;
 }
 
 const userTag = (userId: string) => `u:${userId}`;
 const deviceTag = (deviceId: string) => `d:${deviceId}`;
+const deviceKey = (i: Pick<SocketInfo, "userId" | "deviceId">) => `${i.userId}\n${i.deviceId}`;
+
+/** Counts by key; a key whose count reaches 0 is dropped. */
+class Counts {
+  private readonly n = new Map<string, number>();
+  get(key: string): number {
+    return this.n.get(key) ?? 0;
+  }
+  add(key: string, by: 1 | -1): void {
+    const v = this.get(key) + by;
+    if (v > 0) this.n.set(key, v);
+    else this.n.delete(key);
+  }
+  has(key: string): boolean {
+    return this.n.has(key);
+  }
+}
 
 /**
  * The sockets an object holds, with their attachments kept in memory (so a broadcast never
@@ -158,16 +183,22 @@ export class SocketHost {
   private readonly closing = new Map<WebSocket, [number, number, string]>();
   /** when the next socket is due for a look; undefined until the first sweep of this instance */
   private nextSweep: number | null | undefined;
+  // held sockets per user and per (user, device): the caps, and O(1) answers to "does this user
+  // still hold one" (asked for every socket that leaves: a scan would make closing N sockets N²)
+  private readonly perUser = new Counts();
+  private readonly perDevice = new Counts();
+  private readonly budget: FrameBudget | null;
 
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly opts: SocketHostOptions,
   ) {
+    this.budget = opts.frames ? new FrameBudget(opts.frames) : null;
     const closing: Array<[WebSocket, [number, number, string]]> = [];
     for (const ws of ctx.getWebSockets()) {
       const a = rawAttachment(ws);
       if (a?.x) closing.push([ws, a.x]);
-      else if (a) this.held.set(ws, readAttachment(ws)!);
+      else if (a) this.hold(ws, readAttachment(ws)!);
     }
     for (const entry of closing.sort((p, q) => p[1][0] - q[1][0])) this.closing.set(...entry);
   }
@@ -185,13 +216,12 @@ export class SocketHost {
   }
 
   hasUser(userId: string): boolean {
-    for (const info of this.held.values()) if (info.userId === userId) return true;
-    return false;
+    return this.perUser.has(userId);
   }
 
-  hasDevice(deviceId: string): boolean {
-    for (const info of this.held.values()) if (info.deviceId === deviceId) return true;
-    return false;
+  /** Whether this user's device still holds a socket here. */
+  hasDevice(userId: string, deviceId: string): boolean {
+    return this.perDevice.has(deviceKey({ userId, deviceId }));
   }
 
   /** The devices of each user holding a socket here. */
@@ -205,16 +235,28 @@ export class SocketHost {
     return out;
   }
 
+  /** Why this user's device may not open another socket here, or null. */
+  private overCap(info: SocketInfo): string | null {
+    const { maxPerUser, maxPerDevice } = this.opts;
+    if (maxPerDevice !== undefined && this.perDevice.get(deviceKey(info)) >= maxPerDevice)
+      return `at most ${maxPerDevice} sockets per device here; close one first`;
+    if (maxPerUser !== undefined && this.perUser.get(info.userId) >= maxPerUser)
+      return `at most ${maxPerUser} sockets per user here; close one first`;
+    return null;
+  }
+
   /**
    * Accepts the socket a verified ticket opens, once: `useTicket` records the ticket's id and
    * says false when it was used before. The caller sends what must come first, then returns
-   * `client` in its 101.
+   * `client` in its 101. A socket over the user's or device's cap is `refused`: it is accepted
+   * only to tell the client why (a browser cannot read the status of a refused upgrade): an
+   * `error` frame (rate_limited), then a close with CloseCode.tooManySockets.
    */
   acceptTicketed(
     claims: SocketClaims,
     useTicket: (id: string, expiresAt: number) => boolean,
     now: number,
-  ): { client: WebSocket; server: WebSocket; info: SocketInfo } | null {
+  ): { client: WebSocket; server: WebSocket; info: SocketInfo; refused: boolean } | null {
     if (!useTicket(claims.ticket_id, claims.ticket_expires_at)) return null;
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
@@ -227,9 +269,42 @@ export class SocketHost {
     };
     this.ctx.acceptWebSocket(server, [userTag(info.userId), deviceTag(info.deviceId)]);
     server.serializeAttachment(toAttachment(info));
-    this.held.set(server, info);
+    const over = this.overCap(info);
+    if (over) {
+      trySend(server, JSON.stringify(errorFrame("rate_limited", over)));
+      this.close(server, CloseCode.tooManySockets, over, now);
+      return { client, server, info, refused: true };
+    }
+    this.hold(server, info);
     this.noteDue(nextCheck(info, null, this.opts.silentMs));
-    return { client, server, info };
+    return { client, server, info, refused: false };
+  }
+
+  /**
+   * A frame arrived: the socket's info (its last-seen time moved on), or null when the frame must
+   * be dropped. A socket that is not held is closed; a frame over the socket's budget is answered
+   * `rate_limited`, and a socket that keeps flooding is closed (1008).
+   */
+  admit(ws: WebSocket, now: number): SocketInfo | null {
+    const info = this.touch(ws, now);
+    if (!info) {
+      this.close(ws, CloseCode.policy, "unknown socket", now);
+      return null;
+    }
+    const verdict = this.budget?.spend(ws, now) ?? { ok: true };
+    if (verdict.ok) return info;
+    if (verdict.close) {
+      this.close(ws, CloseCode.policy, "too many frames; mind retry_after_ms", now);
+      return null;
+    }
+    const error = errorFrame(
+      "rate_limited",
+      "too many frames on this socket; slow down",
+      undefined,
+      verdict.retryAfterMs,
+    );
+    trySend(ws, JSON.stringify(error));
+    return null;
   }
 
   /** The socket's info, its last-seen time moved on (stored at most every 5 s). */
@@ -250,6 +325,8 @@ export class SocketHost {
       this.refuse(ws, errorFrame("unauthorized", "that access token is not valid for this socket", ref));
       return false;
     }
+    // the socket may have been closed while the token was checked: it stays closed
+    if (!this.held.has(ws)) return false;
     const renewed = { ...info, tokenExpiresAt: auth.expiresAt };
     ws.serializeAttachment(toAttachment(renewed));
     this.held.set(ws, renewed);
@@ -288,26 +365,34 @@ export class SocketHost {
    * closed by the host if the client has not closed it itself by the deadline.
    */
   close(ws: WebSocket, code: number, reason: string, now = Date.now()): void {
-    if (this.closing.has(ws)) return;
+    const deadline = this.startClose(ws, code, reason, now);
+    if (deadline !== null) this.opts.wake?.(deadline);
+  }
+
+  /** The closing deadline, or null when there is nothing to wait for. */
+  private startClose(ws: WebSocket, code: number, reason: string, now: number): number | null {
+    if (this.closing.has(ws)) return null;
     const a = rawAttachment(ws);
     this.forget(ws);
-    if (!a) return this.hardClose(ws, code, reason);
+    if (!a) {
+      this.hardClose(ws, code, reason);
+      return null;
+    }
     const x: [number, number, string] = [now + CLOSING_GRACE_MS, code, reason];
     trySend(ws, JSON.stringify({ type: "closing", code, reason } satisfies ServerFrame));
     ws.serializeAttachment({ ...a, x } satisfies Attachment);
     this.closing.set(ws, x);
-    this.opts.wake?.(x[0]);
+    return x[0];
   }
 
-  /** Closes every socket that `match` picks; how many. */
-  closeWhere(match: (info: SocketInfo) => boolean, code: number, reason: string): number {
-    let n = 0;
-    for (const [ws, info] of [...this.held]) {
-      if (!match(info)) continue;
-      this.close(ws, code, reason);
-      n++;
-    }
-    return n;
+  /** Closes every socket that `match` picks; how many. One pass, one alarm request. */
+  closeWhere(match: (info: SocketInfo) => boolean, code: number, reason: string, now = Date.now()): number {
+    const picked: WebSocket[] = [];
+    for (const [ws, info] of this.held) if (match(info)) picked.push(ws);
+    let deadline: number | null = null;
+    for (const ws of picked) deadline = this.startClose(ws, code, reason, now) ?? deadline;
+    if (deadline !== null) this.opts.wake?.(deadline);
+    return picked.length;
   }
 
   /** The object drops its state (and its alarm): every socket, closing ones too, closes now. */
@@ -371,10 +456,18 @@ export class SocketHost {
     return this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? null;
   }
 
+  private hold(ws: WebSocket, info: SocketInfo): void {
+    this.held.set(ws, info);
+    this.perUser.add(info.userId, 1);
+    this.perDevice.add(deviceKey(info), 1);
+  }
+
   private forget(ws: WebSocket): SocketInfo | undefined {
     const info = this.held.get(ws);
     if (!info) return undefined;
     this.held.delete(ws);
+    this.perUser.add(info.userId, -1);
+    this.perDevice.add(deviceKey(info), -1);
     this.opts.onGone?.(info);
     return info;
   }

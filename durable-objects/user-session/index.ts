@@ -44,14 +44,21 @@ export class UserSession extends DurableObject<ObjectEnv> {
     super(ctx, env);
     const cfg = realtimeConfig(env as unknown as Record<string, unknown>);
     const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
-    this.store = new SessionStore(ctx.storage.sql);
+    this.store = new SessionStore(ctx.storage.sql, cfg.retentionMs, Date.now, (at) => this.alarms.wake(at));
     this.sockets = new SocketHost(ctx, {
       silentMs: cfg.silentSocketMs,
       verify: (t) => verifyAccessToken(env, t),
       wake: (at) => this.alarms.wake(at),
+      maxPerUser: cfg.socketsPerUser,
+      maxPerDevice: cfg.socketsPerDevice,
+      frames: { perSecond: cfg.framesPerSecond, burst: cfg.frameBurst },
     });
     const sweep = { dueAt: () => this.sockets.dueAt(), run: (now: number) => this.sweep(now) };
-    this.alarms = new Scheduler(ctx.storage, waitUntil, [sweep]);
+    const retention = {
+      dueAt: () => this.store.retentionDueAt(),
+      run: (now: number) => void this.store.pruneExpired(now),
+    };
+    this.alarms = new Scheduler(ctx.storage, waitUntil, [sweep, retention]);
     this.presence = new Presence({
       store: this.store,
       sockets: this.sockets,
@@ -97,7 +104,7 @@ export class UserSession extends DurableObject<ObjectEnv> {
     const wasOnline = this.online;
     const opened = this.sockets.acceptTicketed(claims, (id, exp) => this.store.useTicket(id, exp), Date.now());
     if (!opened) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
-    if (!wasOnline) this.ctx.waitUntil(this.goOnline());
+    if (!wasOnline && !opened.refused) this.ctx.waitUntil(this.goOnline());
     await this.alarms.reschedule();
     return new Response(null, { status: 101, webSocket: opened.client });
   }
@@ -121,8 +128,8 @@ export class UserSession extends DurableObject<ObjectEnv> {
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    const info = this.sockets.touch(ws, Date.now());
-    if (!info) return this.sockets.close(ws, CloseCode.policy, "unknown socket");
+    const info = this.sockets.admit(ws, Date.now());
+    if (!info) return;
     const parsed = parseClientFrame(raw, SessionClientFrame);
     if (!parsed.ok) return this.sockets.refuse(ws, parsed.error);
     const frame = parsed.frame;
@@ -153,7 +160,7 @@ export class UserSession extends DurableObject<ObjectEnv> {
     // a socket we closed ourselves was already handled where we closed it
     const info = this.sockets.closed(ws, code, reason);
     if (!info) return;
-    if (!this.sockets.hasDevice(info.deviceId)) this.store.clearWatching(info.deviceId);
+    if (!this.sockets.hasDevice(info.userId, info.deviceId)) this.store.clearWatching(info.deviceId);
     if (!this.online) await this.goOffline();
   }
 

@@ -20,7 +20,37 @@ export class SessionStore {
 
   // Tables are made on first use, not in the constructor: a room event for a user who is not
   // online must not leave a database behind in every member's object (1,000 of them for a group).
-  constructor(private readonly storage: SqlStorage) {}
+  // `retentionMs`: a cached last message older than this is never served, and is dropped.
+  constructor(
+    private readonly storage: SqlStorage,
+    private readonly retentionMs: number = Infinity,
+    private readonly clock: () => number = Date.now,
+    /** a message was cached that expires at `at`: the object's alarm must come by then */
+    private readonly expiresAt: (at: number) => void = () => {},
+  ) {}
+
+  private cachedMessage(m: Message | null): string | null {
+    if (!m) return null;
+    if (Number.isFinite(this.retentionMs)) this.expiresAt(Date.parse(m.created_at) + this.retentionMs);
+    return JSON.stringify(m);
+  }
+
+  /** Whether this object has its tables (reads nothing into existence). */
+  private exists(): boolean {
+    if (this.created) return true;
+    return (
+      this.storage
+        .exec<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'room_cache'")
+        .one().n > 0
+    );
+  }
+
+  /** A cached message still within retention, else null. */
+  private live(raw: SqlStorageValue | undefined): Message | null {
+    if (!raw) return null;
+    const m = JSON.parse(raw as string) as Message;
+    return Date.parse(m.created_at) > this.clock() - this.retentionMs ? m : null;
+  }
 
   private get sql(): SqlStorage {
     if (!this.created) {
@@ -43,7 +73,6 @@ export class SessionStore {
   }
 
   useTicket(id: string, expiresAt: number): boolean {
-    this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", Date.now());
     return recordTicketUse(this.sql, id, expiresAt);
   }
 
@@ -61,7 +90,7 @@ export class SessionStore {
           room_id: r.room_id as string,
           last_seq: r.last_seq as number,
           read_seq: r.read_seq as number,
-          last_message: r.last_message ? (JSON.parse(r.last_message as string) as Message) : null,
+          last_message: this.live(r.last_message),
         },
       ]),
     );
@@ -87,15 +116,41 @@ export class SessionStore {
         s.room_id,
         s.last_seq,
         s.read_seq,
-        s.last_message ? JSON.stringify(s.last_message) : null,
+        this.cachedMessage(s.last_message),
       )
       .one();
     return {
       room_id: s.room_id,
       last_seq: row.last_seq,
       read_seq: row.read_seq,
-      last_message: row.last_message ? (JSON.parse(row.last_message) as Message) : null,
+      last_message: this.live(row.last_message ?? undefined),
     };
+  }
+
+  // ---- retention ----
+  // The cache's last messages are copies of room messages: they leave when the room's do, at
+  // retention (an alarm at the oldest one's expiry, also for a user who never comes back).
+
+  /** When the oldest cached last message passes retention (null: none cached). */
+  retentionDueAt(): number | null {
+    if (!this.exists() || !Number.isFinite(this.retentionMs)) return null;
+    const oldest = this.sql
+      .exec<{ t: string | null }>(
+        "SELECT min(json_extract(last_message, '$.created_at')) AS t FROM room_cache WHERE last_message IS NOT NULL",
+      )
+      .one().t;
+    return oldest === null ? null : Date.parse(oldest) + this.retentionMs;
+  }
+
+  /** Drops every cached last message past retention; how many. */
+  pruneExpired(now: number): number {
+    if (!this.exists()) return 0;
+    // created_at is always toISOString() (same length, UTC): text order is time order
+    const cutoff = new Date(now - this.retentionMs).toISOString();
+    return this.sql.exec(
+      "UPDATE room_cache SET last_message = NULL WHERE last_message IS NOT NULL AND json_extract(last_message, '$.created_at') <= ?",
+      cutoff,
+    ).rowsWritten;
   }
 
   /** A fresh answer from the room itself replaces what was cached (the member may have rejoined). */
@@ -105,7 +160,7 @@ export class SessionStore {
       s.room_id,
       s.last_seq,
       s.read_seq,
-      s.last_message ? JSON.stringify(s.last_message) : null,
+      this.cachedMessage(s.last_message),
     );
   }
 

@@ -57,6 +57,8 @@ beforeAll(async () => {
       SINK_SECRET: SECRET,
       SEND_BURST: "5000",
       SEND_RATE_PER_SECOND: "5000",
+      FRAME_BURST: "5000",
+      FRAME_RATE_PER_SECOND: "5000",
       HOT_TAIL_MAX_MESSAGES: "50",
       ARCHIVE_RETRY_MAX_SECONDS: "1",
       ARCHIVE_FLUSH_MS: "250",

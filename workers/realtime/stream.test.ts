@@ -5,7 +5,12 @@ import { useEdge } from "../../test/support/edge.js";
 import { TestSocket, eventually, openStream, sleep, type Frame } from "../../test/support/sockets.js";
 import { direct, group, people, type Seeded } from "../../test/support/rooms.js";
 
-const edge = useEdge({ SEND_BURST: "1000", SEND_RATE_PER_SECOND: "1000" });
+const edge = useEdge({
+  SEND_BURST: "1000",
+  SEND_RATE_PER_SECOND: "1000",
+  FRAME_BURST: "1000",
+  FRAME_RATE_PER_SECOND: "1000",
+});
 
 let n = 0;
 const send = (s: TestSocket, roomId: string, extra: Record<string, unknown> = {}) => {

@@ -27,6 +27,7 @@ describe("default role permissions", () => {
       canEditNotice: true,
       canInvite: true,
       canRename: true,
+      canMentionAll: true,
     });
     expect(GROUP_ROLE_PERMISSIONS.member).toEqual({
       canSend: true,
@@ -35,6 +36,7 @@ describe("default role permissions", () => {
       canEditNotice: false,
       canInvite: true,
       canRename: false,
+      canMentionAll: false,
     });
   });
 

@@ -13,6 +13,7 @@ export interface Permissions {
   canEditNotice: boolean;
   canInvite: boolean;
   canRename: boolean;
+  canMentionAll: boolean;
 }
 export type Permission = keyof Permissions;
 
@@ -23,6 +24,7 @@ const ALL: Permissions = {
   canEditNotice: true,
   canInvite: true,
   canRename: true,
+  canMentionAll: true,
 };
 
 /** A member whose role has no chat_room_roles row gets nothing: a missing row must fail closed. */
@@ -33,6 +35,7 @@ export const NO_PERMISSIONS: Permissions = {
   canEditNotice: false,
   canInvite: false,
   canRename: false,
+  canMentionAll: false,
 };
 
 // Defaults written into chat_room_roles when a group is created. They live in rows (not only
@@ -106,6 +109,7 @@ const DESCRIBE: Record<Permission, string> = {
   canEditNotice: "edit the notice and description",
   canInvite: "add members",
   canRename: "rename the room",
+  canMentionAll: "mention everyone",
 };
 
 export function describePermissions(ps: Permission[]): string {
