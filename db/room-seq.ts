@@ -6,11 +6,17 @@ import type { Exec } from "./client.js";
 import { isActiveMember } from "./membership.js";
 import { chatMembers, chatRooms } from "./schema/index.js";
 
-/** Raises chat_rooms.last_seq to `seq`; an older report arriving late never lowers it. */
-export async function recordLastSeq(db: Exec, roomId: string, seq: number): Promise<void> {
+/**
+ * Raises chat_rooms.last_seq to `seq`, and the room's activity time (which orders room lists and
+ * subscriptions) to its newest message's; an older report arriving late lowers neither.
+ */
+export async function recordLastSeq(db: Exec, roomId: string, seq: number, activityAt: string | null): Promise<void> {
   await db
     .update(chatRooms)
-    .set({ lastSeq: sql`greatest(${chatRooms.lastSeq}, ${seq}::bigint)` })
+    .set({
+      lastSeq: sql`greatest(${chatRooms.lastSeq}, ${seq}::bigint)`,
+      ...(activityAt ? { updatedAt: sql`greatest(${chatRooms.updatedAt}, ${activityAt}::timestamptz)` } : {}),
+    })
     .where(eq(chatRooms.id, roomId));
 }
 

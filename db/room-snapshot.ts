@@ -1,7 +1,7 @@
 // A room's membership as PostgreSQL holds it, in the shape its ChatRoom Durable Object keeps:
 // read by the rooms API after every change (to push it to the object) and by the object itself
 // when it starts without a copy.
-import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, or } from "drizzle-orm";
 import type { RoomSnapshot } from "../protocol/realtime.js";
 import type { RoleName } from "../protocol/http.js";
 import type { Exec } from "./client.js";
@@ -74,12 +74,6 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
  * The room's newest message, as its object hands it to the archive: chat_rooms.updated_at is the
  * room's activity time (room lists and session subscriptions order by it). Forward only.
  */
-export async function touchRoomActivity(db: Exec, roomId: string, at: string): Promise<void> {
-  await db
-    .update(chatRooms)
-    .set({ updatedAt: sql`greatest(${chatRooms.updatedAt}, ${at}::timestamptz)` })
-    .where(eq(chatRooms.id, roomId));
-}
 
 /** Marks a room cleaned up (its object found it empty and idle); a direct room comes back on the next open. */
 export async function markRoomCleaned(db: Exec, roomId: string): Promise<boolean> {

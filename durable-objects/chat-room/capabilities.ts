@@ -7,7 +7,6 @@ import {
   loadRoomSnapshot,
   markRoomCleaned,
   recordLastSeq,
-  touchRoomActivity,
   withDb,
 } from "../../db/index.js";
 import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
@@ -118,10 +117,6 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       copyReadOffsets: (room, offsets) =>
         db((d) => copyReadOffsets(d, room, offsets)).catch((err: unknown) =>
           console.warn(`room ${room}: read offsets not copied to PostgreSQL: ${String(err)}`),
-        ),
-      roomActive: (room, at) =>
-        db((d) => touchRoomActivity(d, room, at)).catch((err: unknown) =>
-          console.warn(`room ${room}: activity time not copied to PostgreSQL: ${String(err)}`),
         ),
       pruneHotTail: (now) => transaction(() => store.messages.prune(now, cfg)),
       wake,
@@ -245,7 +240,8 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       recovering,
       reported,
       setReported: (seq) => store.setKv(SEQ_REPORTED, String(seq)),
-      record: (room, seq) => db((d) => recordLastSeq(d, room, seq)),
+      record: (room, seq) =>
+        db((d) => recordLastSeq(d, room, seq, store.messages.message(room, seq)?.created_at ?? null)),
       wake,
       clock,
     },

@@ -13,7 +13,6 @@ function fake(answers: number[]) {
   const posted: ArchiveBatchInput[] = [];
   let nextAt: number | null = 0;
   let pruned = 0;
-  const active: string[] = [];
   const flusher = new OutboxFlusher(
     {
       meta: () => meta,
@@ -40,7 +39,6 @@ function fake(answers: number[]) {
           created_at: `2026-01-01T00:00:0${seq}.000Z`,
         }) as unknown as Message,
       copyReadOffsets: async () => {},
-      roomActive: async (room, at) => void active.push(`${room} ${at}`),
       pruneHotTail: () => void pruned++,
       wake: () => {},
       clock: () => 1000,
@@ -48,7 +46,7 @@ function fake(answers: number[]) {
     { ...DEFAULT_OUTBOX, maxItems: 2 },
     () => 0.5,
   );
-  return { flusher, posted, deferred, parked, rows: () => rows, pruned: () => pruned, active };
+  return { flusher, posted, deferred, parked, rows: () => rows, pruned: () => pruned };
 }
 
 describe("OutboxFlusher", () => {
@@ -58,8 +56,6 @@ describe("OutboxFlusher", () => {
     expect(f.posted.map((b) => (b.messages ?? []).map((m) => m.seq))).toEqual([[1, 2], [3]]);
     expect(f.rows()).toEqual([]);
     expect(f.pruned()).toBe(1);
-    // each archived batch moves the room's activity time in PostgreSQL to its newest message
-    expect(f.active).toEqual(["r 2026-01-01T00:00:02.000Z", "r 2026-01-01T00:00:03.000Z"]);
   });
   it("keeps everything and backs off while the sink is down", async () => {
     const f = fake([503]);

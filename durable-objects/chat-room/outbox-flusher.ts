@@ -24,8 +24,6 @@ export interface OutboxFlusherHost {
   message(seq: number): Message | null;
   /** best effort: PostgreSQL's copy of read offsets only serves room lists */
   copyReadOffsets(roomId: string, offsets: readonly ArchiveReadOffset[]): Promise<void>;
-  /** best effort: the room's last activity (newest archived message) orders room lists and subscriptions */
-  roomActive(roomId: string, at: string): Promise<void>;
   /** what the archive now holds may leave the hot tail */
   pruneHotTail(now: number): void;
   wake(at: number): void;
@@ -80,11 +78,6 @@ export class OutboxFlusher implements TimedJob {
       const { status, detail } = await sink.postBatch(batch);
       if (status === 200) {
         if (batch.read_offsets?.length) await this.host.copyReadOffsets(meta.room_id, batch.read_offsets);
-        const newest = (batch.messages ?? []).reduce(
-          (t, m) => (String(m.created_at) > t ? String(m.created_at) : t),
-          "",
-        );
-        if (newest) await this.host.roomActive(meta.room_id, newest);
         outbox.settle(ids);
         settled = true;
         continue;

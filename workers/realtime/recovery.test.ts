@@ -195,6 +195,11 @@ describe("a room that lost its storage", () => {
     const s = await openStream(edge, a, room.id);
     expect(await sendAll(s, room.id, "m", 4)).toEqual(range(1, 4));
     await eventually(async () => (await pgRoom(room.id)) === 4, 15_000, 100);
+    // the same report moves the room's activity time (room lists order by it) to its newest message
+    const newest = (await call(edge, "GET", `/v1/rooms/${room.id}/messages?limit=1`, { token: a.token })).body
+      .messages[0].created_at;
+    const { rows } = await db().query(`select updated_at from chat_rooms where id = $1`, [room.id]);
+    expect(new Date(rows[0].updated_at).getTime()).toBeGreaterThanOrEqual(new Date(newest).getTime());
     const { hex } = await roomObject(edge, room.id);
     await s.close();
     await stopEdge(edge);
