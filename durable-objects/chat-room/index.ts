@@ -21,7 +21,7 @@ import { errorFrame, parseClientFrame } from "../shared/frames.js";
 import { claimsOf, jsonError } from "../shared/upgrade.js";
 import { CloseCode, type SocketInfo } from "../shared/sockets.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
-import { readAccess, sendAccess, type AccessFacts } from "./access.js";
+import { readAccess, sendAccess, type AccessFacts, type Denied } from "./access.js";
 import { roomCapabilities, type RoomParts } from "./capabilities.js";
 import { roomHistory } from "./history.js";
 import { effectiveReadSeq } from "./members.js";
@@ -69,6 +69,13 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     return this.room.membership.sync(snapshot);
   }
 
+  /** Told of membership version `version` by someone who knows it committed (a durable retry): reload if behind. */
+  async catchUp(version: number): Promise<SyncResult> {
+    const id = this.roomId;
+    if (!id) return { applied: false, version: 0 };
+    return this.room.membership.catchUp(id, version);
+  }
+
   /** A member's session came online: it hears activity from now on. */
   async subscribe(userId: string): Promise<RoomSummary | null> {
     const summary = await this.summary(userId);
@@ -89,6 +96,16 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     const last =
       meta.last_seq > member.joined_seq ? this.room.store.messages.message(meta.room_id, meta.last_seq) : null;
     return { room_id: meta.room_id, last_seq: meta.last_seq, read_seq: effectiveReadSeq(member), last_message: last };
+  }
+
+  /**
+   * POST /v1/connect/ticket with a room: the room's own membership copy answers (null: may open),
+   * so the connect path needs no PostgreSQL (a room without state loads its snapshot once).
+   */
+  async streamAccess(userId: string): Promise<Denied | null> {
+    const meta = await this.ready();
+    const access = readAccess(this.facts(meta, userId), userId);
+    return access.ok ? null : access;
   }
 
   /** GET /v1/rooms/:id/messages: members only, from their joined_seq on. */
