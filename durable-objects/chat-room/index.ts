@@ -70,7 +70,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
   }
 
   /** Told of membership version `version` by someone who knows it committed (a durable retry): reload if behind. */
-  async catchUp(version: number): Promise<SyncResult> {
+  async catchUp(version: number | null): Promise<SyncResult> {
     const id = this.roomId;
     if (!id) return { applied: false, version: 0 };
     return this.room.membership.catchUp(id, version);

@@ -45,19 +45,21 @@ export class Membership {
 
   /**
    * Someone knows that version `known` committed in PostgreSQL (a push that failed, retried from
-   * an alarm): a copy behind it reloads the snapshot itself; one at or past it changes nothing.
+   * an alarm; null: a change whose version is not known): a copy behind it reloads the snapshot
+   * itself; one at or past it changes nothing. A room without a copy loads the current one, and a
+   * room that is gone holds nothing stale: both count as caught up.
    */
-  async catchUp(roomId: string, known: number): Promise<SyncResult> {
+  async catchUp(roomId: string, known: number | null): Promise<SyncResult> {
     const meta = this.host.meta();
     if (!meta) {
       const loaded = await this.ready(roomId);
-      return { applied: loaded !== null, version: loaded?.version ?? 0 };
+      return { applied: loaded !== null, version: loaded?.version ?? known ?? 0 };
     }
-    if (!isBehind(meta.version, known)) return { applied: false, version: meta.version };
+    if (known !== null && !isBehind(meta.version, known)) return { applied: false, version: meta.version };
     this.reloading ??= (async () => {
       try {
         const snapshot = await this.host.loadSnapshot(roomId);
-        return snapshot ? await this.sync(snapshot) : { applied: false, version: meta.version };
+        return snapshot ? await this.sync(snapshot) : { applied: false, version: known ?? meta.version };
       } finally {
         this.reloading = null;
       }

@@ -38,6 +38,7 @@ import {
   removeMember,
   setRoles,
   updateMySettings,
+  wasMember,
 } from "./member-store.js";
 import { commitMembershipChange } from "./membership-change.js";
 import {
@@ -223,7 +224,7 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
   const target = userIdOf(c);
   const db = dbOf(c);
   const me = c.get("auth").userId;
-  await db.transaction(async (tx) => {
+  const outcome = await db.transaction(async (tx): Promise<"removed" | "already_gone"> => {
     const access = await requireMember(tx, roomId, me, { lock: true });
     if (access.room.roomType === RoomType.direct)
       throw forbidden("nobody leaves a direct room; hide it with PATCH /rooms/:id/me");
@@ -231,7 +232,11 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
     let targetRow = access.member;
     if (!leaving) {
       const row = await findActiveMember(tx, roomId, target);
-      if (!row) throw notFound("that user is not a member of this room");
+      if (!row) {
+        // only someone who could have removed them makes the room push again
+        if (access.perms.canKick && (await wasMember(tx, roomId, target))) return "already_gone";
+        throw notFound("that user is not a member of this room");
+      }
       if (!access.perms.canKick) throw forbidden(`your role (${roleName(access.member.role)}) may not remove members`);
       if (!canRemove({ role: access.member.role, canKick: access.perms.canKick }, row.role)) {
         throw forbidden(`you can only remove members below your role (${roleName(access.member.role)})`);
@@ -239,7 +244,14 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
       targetRow = row;
     }
     await removeMember(tx, roomId, targetRow, leaving ? MemberStatus.left : MemberStatus.removed);
+    return "removed";
   });
+  if (outcome === "already_gone") {
+    // A repeat after a 503 (the room had not applied the removal): push again, so the room's copy
+    // catches up even if its durable retry has not yet; a room that is current ignores it.
+    await commitMembershipChange(c, roomId);
+    throw notFound("that user is not a member of this room");
+  }
   await commitMembershipChange(c, roomId, [{ userIds: [target], event: "member_removed" }]);
   return c.body(null, 204);
 });
