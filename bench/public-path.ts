@@ -40,6 +40,9 @@ export interface PublicPathResult {
   connect_ms: number;
   /** per member: ticket request to `synced` */
   member_connect: ReturnType<typeof summary>;
+  /** of that: the ticket request, and the upgrade until `synced` */
+  ticket: ReturnType<typeof summary>;
+  open: ReturnType<typeof summary>;
   last_of: ReturnType<typeof summary>;
   first_of: ReturnType<typeof summary>;
   sent: number;
@@ -56,6 +59,9 @@ interface Member {
 
 class Http {
   readonly statuses: Record<string, number> = {};
+  /** when and how each 5xx or unanswered request went (the first few go into the result) */
+  readonly errors: string[] = [];
+  readonly started = performance.now();
   constructor(private readonly base: string) {}
 
   /** One request; its answer's status is counted under the route's name (ids folded). */
@@ -70,15 +76,25 @@ class Http {
     if (token) headers.authorization = `Bearer ${token}`;
     let status: number;
     let text = "";
+    let cause = "";
+    const sentAt = performance.now();
     try {
       const res = await fetch(this.base + path, { method, headers, body: JSON.stringify(body) });
       status = res.status;
       text = await res.text();
     } catch (err) {
       status = 0; // no answer at all: counted, and a failure like a 5xx
-      text = String(err);
+      const c = (err as { cause?: { code?: string; message?: string } }).cause;
+      cause = ` (${c?.code ?? c?.message ?? "no cause"})`;
+      text = `${String(err)}${cause}`;
     }
-    const key = `${method} ${route} ${status}`;
+    if (status === 0 || status >= 500) {
+      const at = ((sentAt - this.started) / 1000).toFixed(1);
+      this.errors.push(
+        `${method} ${path} → ${status}${cause} sent at +${at} s, after ${fmt(performance.now() - sentAt)}`,
+      );
+    }
+    const key = `${method} ${route} ${status}${cause}`;
     this.statuses[key] = (this.statuses[key] ?? 0) + 1;
     let parsed: unknown = text;
     try {
@@ -117,7 +133,7 @@ function openStream(base: string, roomId: string, ticket: string, onFrame: (f: S
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const failed = (s: Record<string, number>) =>
   Object.entries(s).filter(([k]) => {
-    const code = Number(k.slice(k.lastIndexOf(" ") + 1));
+    const code = Number(/ (\d+)(?: \(.*\))?$/.exec(k)?.[1]);
     return code === 0 || code >= 500;
   });
 
@@ -149,11 +165,17 @@ export async function runPublicPath(o: PublicPathOptions): Promise<PublicPathRes
   // 2. the group
   const [owner, ...rest] = members as [Member, ...Member[]];
   t = performance.now();
-  const { body: created } = await http.call<RoomResponse>("/v1/rooms", "POST", "/v1/rooms", {
-    type: "group",
-    name: `public path ${tag}`,
-    member_ids: rest.map((m) => m.id),
-  });
+  const { body: created } = await http.call<RoomResponse>(
+    "/v1/rooms",
+    "POST",
+    "/v1/rooms",
+    {
+      type: "group",
+      name: `public path ${tag}`,
+      member_ids: rest.map((m) => m.id),
+    },
+    owner.token,
+  );
   const create_group_ms = performance.now() - t;
   const roomId = created.room.id;
   log(`group of ${members.length} created in ${fmt(create_group_ms)}`);
@@ -163,7 +185,8 @@ export async function runPublicPath(o: PublicPathOptions): Promise<PublicPathRes
   const received = new Map<string, number>();
   const firstAt = new Map<string, number>();
   const lastAt = new Map<string, number>();
-  const recipients = members.length - 1;
+  // every member but the sender; fewer if some never connected (the run fails, but still measures)
+  let recipients = members.length - 1;
   const onFrame = (f: ServerFrame) => {
     if (f.type !== "message" || f.sender_id !== owner.id) return;
     const n = (received.get(f.client_message_id) ?? 0) + 1;
@@ -172,6 +195,8 @@ export async function runPublicPath(o: PublicPathOptions): Promise<PublicPathRes
     if (n === recipients) lastAt.set(f.client_message_id, performance.now());
   };
   const perMember: number[] = [];
+  const ticketTimes: number[] = [];
+  const openTimes: number[] = [];
   t = performance.now();
   const streams = await mapLimit(members, o.connectConcurrency, async (m, i) => {
     const started = performance.now();
@@ -185,9 +210,14 @@ export async function runPublicPath(o: PublicPathOptions): Promise<PublicPathRes
       },
       m.token,
     );
+    const ticketed = performance.now();
+    ticketTimes.push(ticketed - started);
     const s = openStream(o.base, roomId, tk.ticket, i === 0 ? () => {} : onFrame);
     await s.synced;
+    openTimes.push(performance.now() - ticketed);
     perMember.push(performance.now() - started);
+    if (perMember.length % 100 === 0)
+      log(`  ${perMember.length} synced at +${((performance.now() - t) / 1000).toFixed(1)} s`);
     return s;
   });
   const connect_ms = performance.now() - t;
@@ -199,8 +229,9 @@ export async function runPublicPath(o: PublicPathOptions): Promise<PublicPathRes
 
   // 4. the sender's messages to everyone
   let sent = 0;
-  if (open.length === members.length) {
-    const sender = open[0]!.ws;
+  if (open.length > 1 && !(streams[0] instanceof Error)) {
+    recipients = open.length - 1;
+    const sender = (streams[0] as Stream).ws;
     const send = (id: string) => {
       const frame: RoomClientFrame = { type: "send", room_id: roomId, client_message_id: id, body: "to everyone" };
       sender.send(JSON.stringify(frame));
@@ -229,12 +260,15 @@ export async function runPublicPath(o: PublicPathOptions): Promise<PublicPathRes
   const incomplete = sent - lastOf.length;
   if (incomplete) failures.push(`${incomplete} of ${sent} messages did not reach all ${recipients} recipients`);
   for (const [k, n] of failed(http.statuses)) failures.push(`${n} × ${k}`);
+  failures.push(...http.errors.slice(0, 5));
   await mapLimit(open, 100, async (s) => s.ws.close());
   return {
     registration_ms,
     create_group_ms,
     connect_ms,
     member_connect: summary(perMember),
+    ticket: summary(ticketTimes),
+    open: summary(openTimes),
     last_of: summary(lastOf),
     first_of: summary(since(firstAt)),
     sent,
@@ -281,6 +315,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(`group creation (${n} members)        ${fmt(r.create_group_ms)}`);
     console.log(`connect: all ${n} members synced    ${(r.connect_ms / 1000).toFixed(1)} s`);
     row("  per member: ticket -> synced", r.member_connect);
+    row("    of that, POST /v1/connect/ticket", r.ticket);
+    row("    of that, upgrade -> synced", r.open);
     row(`send -> last of ${n - 1} (${values.rate}/s)`, r.last_of);
     row(`send -> first of ${n - 1}`, r.first_of);
     console.log("status codes:");

@@ -10,6 +10,7 @@ import {
   RoomClientFrame,
   type HistoryPage,
   type HistoryQuery,
+  type RoomEvent,
   type RoomSnapshot,
   type RoomSummary,
   type SyncResult,
@@ -21,6 +22,7 @@ import { errorFrame, parseClientFrame } from "../shared/frames.js";
 import { claimsOf, jsonError } from "../shared/upgrade.js";
 import { CloseCode, type SocketInfo } from "../shared/sockets.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
+import { announceTo } from "./announce.js";
 import { readAccess, sendAccess, type AccessFacts, type Denied } from "./access.js";
 import { roomCapabilities, type RoomParts } from "./capabilities.js";
 import { roomHistory } from "./history.js";
@@ -120,6 +122,17 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
   async closeStreams(userId: string, deviceId: string | null, code: number, reason: string): Promise<number> {
     const mine = (i: SocketInfo) => i.userId === userId && (deviceId === null || i.deviceId === deviceId);
     return this.room.sockets.closeWhere(mine, code, reason);
+  }
+
+  /**
+   * A membership change the API committed and this room applied: the sessions of `userIds` hear
+   * `event` (an online one subscribes to a room it joined). Answers at once; the calls run here,
+   * off the API request.
+   */
+  async announce(userIds: string[], event: RoomEvent): Promise<void> {
+    const roomId = this.roomId;
+    if (!roomId) return;
+    this.ctx.waitUntil(announceTo(userIds, SESSION_PARALLELISM, (u) => this.session(u).roomEvent(roomId, event)));
   }
 
   /** The room's name, notice or pin changed: the sessions of online members hear it. */

@@ -5,13 +5,11 @@
 // concurrent changes are harmless. Handlers reach pushRoomState and
 // notifySessions only through rooms/membership-change.ts, so no change can skip the push.
 import { type Exec, loadRoomSnapshot } from "../../db/index.js";
-import { mapLimit } from "../../lib/parallel/index.js";
 import type { RoomEvent } from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { HttpError } from "../http/errors.js";
 
 const ATTEMPTS = 4;
-const SESSION_PARALLELISM = 16;
 
 export function roomStub(env: Env, roomId: string) {
   return env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(roomId));
@@ -59,7 +57,12 @@ async function scheduleRetry(env: Env, roomId: string, version: number | null): 
   }
 }
 
-/** Tells users' sessions about a room event (in the background: it changes nothing anyone must wait for). */
+/**
+ * Tells users' sessions about a room event. The room does the fan-out from its own context: for a
+ * new 1,000-member group that is 1,000 session calls, and run from this request's waitUntil they
+ * tied up the request's connection (a client reusing it saw it closed: "other side closed", or
+ * under wrangler dev "Your worker restarted mid-request"). The answer waits for none of them.
+ */
 export function notifySessions(
   env: Env,
   ctx: { waitUntil(p: Promise<unknown>): void },
@@ -69,9 +72,10 @@ export function notifySessions(
 ): void {
   if (userIds.length === 0) return;
   ctx.waitUntil(
-    mapLimit(userIds, SESSION_PARALLELISM, (u) => sessionStub(env, u).roomEvent(roomId, event)).then((results) => {
-      const failed = results.filter((r) => r instanceof Error).length;
-      if (failed) console.warn(`room ${roomId}: ${failed} of ${userIds.length} sessions missed "${event}"`);
-    }),
+    roomStub(env, roomId)
+      .announce([...userIds], event)
+      .catch((err: unknown) =>
+        console.warn(`room ${roomId}: "${event}" not announced to ${userIds.length} sessions`, err),
+      ),
   );
 }
