@@ -2,6 +2,7 @@
 // capability sees only the narrow host it declares (and is unit-tested against a fake of it);
 // this file is the one place that says which real part answers each of those calls.
 import { copyReadOffsets, loadRoomSnapshot, markRoomCleaned, withDb } from "../../db/index.js";
+import type { RoomEvent } from "../../protocol/index.js";
 import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
 import { Scheduler, type TimedJob } from "../shared/alarm.js";
 import type { RealtimeConfig } from "../shared/config.js";
@@ -17,10 +18,13 @@ import { DEFAULT_OUTBOX } from "./outbox.js";
 import { OutboxFlusher } from "./outbox-flusher.js";
 import { SendBatcher } from "./send-batcher.js";
 import { SinkClient } from "./sink-client.js";
+import { Announcements } from "./announce.js";
 import { RoomStore } from "./store.js";
 import { Upkeep } from "./upkeep.js";
 
 export type RoomParts = ReturnType<typeof roomCapabilities>;
+
+const SESSION_PARALLELISM = 32;
 
 export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: RealtimeConfig) {
   const store = new RoomStore(ctx.storage.sql);
@@ -168,7 +172,19 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     nextTurn: (fn) => setTimeout(fn, 0),
     clock,
   });
-  // the order the alarm runs them in: sockets first (a closed socket changes who is online)
-  jobs.push({ dueAt: () => sockets.dueAt(), run: (now) => sockets.sweep(now) }, coalescer, outbox, upkeep);
-  return { store, sockets, alarms, membership, sends, coalescer, offsets, sink, roomId };
+  const announcements = new Announcements<RoomEvent>(
+    (userId, event) => session(userId).roomEvent(roomId(), event),
+    SESSION_PARALLELISM,
+    wake,
+  );
+  // the order the alarm runs them in: sockets first (a closed socket changes who is online), the
+  // session fan-out of room events last (up to 1,000 calls; nothing else waits for it)
+  jobs.push(
+    { dueAt: () => sockets.dueAt(), run: (now) => sockets.sweep(now) },
+    coalescer,
+    outbox,
+    upkeep,
+    announcements,
+  );
+  return { store, sockets, alarms, membership, sends, coalescer, offsets, sink, roomId, announcements };
 }

@@ -22,7 +22,6 @@ import { errorFrame, parseClientFrame } from "../shared/frames.js";
 import { claimsOf, jsonError } from "../shared/upgrade.js";
 import { CloseCode, type SocketInfo } from "../shared/sockets.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
-import { announceTo } from "./announce.js";
 import { readAccess, sendAccess, type AccessFacts, type Denied } from "./access.js";
 import { roomCapabilities, type RoomParts } from "./capabilities.js";
 import { roomHistory } from "./history.js";
@@ -126,13 +125,11 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
 
   /**
    * A membership change the API committed and this room applied: the sessions of `userIds` hear
-   * `event` (an online one subscribes to a room it joined). Answers at once; the calls run here,
-   * off the API request.
+   * `event` (an online one subscribes to a room it joined). Answers at once; the calls run from
+   * the room's alarm, off the API request (announce.ts says why).
    */
   async announce(userIds: string[], event: RoomEvent): Promise<void> {
-    const roomId = this.roomId;
-    if (!roomId) return;
-    this.ctx.waitUntil(announceTo(userIds, SESSION_PARALLELISM, (u) => this.session(u).roomEvent(roomId, event)));
+    if (this.room.store.meta()) this.room.announcements.add(userIds, event);
   }
 
   /** The room's name, notice or pin changed: the sessions of online members hear it. */
