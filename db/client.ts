@@ -35,7 +35,11 @@ function configureLocalProxy(proxy: string | undefined) {
 
 export function openDb(settings: DbSettings): DbHandle {
   configureLocalProxy(settings.NEON_WS_PROXY);
-  const pool = new Pool({ connectionString: settings.DATABASE_URL, max: 4 });
+  // One connection per request: queries a request runs together queue on it instead of opening
+  // more. With several, a request could hold one idle while waiting for the next, and a burst of
+  // such requests holds every connection a bounded pooler (Neon's, or the local proxy's budget)
+  // allows while none can proceed.
+  const pool = new Pool({ connectionString: settings.DATABASE_URL, max: 1 });
   // An idle client's socket error must not become an unhandled rejection that kills the isolate.
   pool.on("error", () => {});
   const db = drizzle({ client: pool, schema });

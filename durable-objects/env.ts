@@ -3,11 +3,13 @@
 import type { DbSettings } from "../db/index.js";
 import type { TokenKeySettings } from "../lib/auth-tokens/index.js";
 import type { ChatRoom } from "./chat-room/index.js";
+import type { RoomSyncRetry } from "./room-sync-retry/index.js";
 import type { UserSession } from "./user-session/index.js";
 
 export interface ObjectEnv extends DbSettings, TokenKeySettings {
   CHAT_ROOM: DurableObjectNamespace<ChatRoom>;
   USER_SESSION: DurableObjectNamespace<UserSession>;
+  ROOM_SYNC_RETRY: DurableObjectNamespace<RoomSyncRetry>;
   /** base URL of the cassandra-sink; unset: rooms keep their outbox and serve only their hot tail */
   SINK_URL?: string;
   /** shared secret the sink expects as `Authorization: Bearer …` */

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import {
+  budgetFromEnv,
   canConnect,
   ensureDatabase,
   migrateDatabase,
@@ -82,6 +83,8 @@ function startWrangler(envFile: string): ChildProcess {
       "--show-interactive-dev-session=false",
       "--log-level",
       "warn",
+      // wrangler's inspector defaults to 9229; a second `npm start` on this machine moves it
+      ...(process.env.INSPECTOR_PORT ? ["--inspector-port", process.env.INSPECTOR_PORT] : []),
     ],
     {
       cwd: root,
@@ -129,9 +132,14 @@ async function main() {
   await migrateDatabase(databaseUrl);
   log("postgres", "migrations applied");
 
-  const proxy: WsProxy = await startWsProxy();
+  const budget = budgetFromEnv();
+  const proxy: WsProxy = await startWsProxy({ budget });
   cleanups.push(() => proxy.close());
-  log("proxy", `Neon WebSocket proxy on ${proxy.endpoint}`);
+  log(
+    "proxy",
+    `Neon WebSocket proxy on ${proxy.endpoint} (at most ${budget.budget} PostgreSQL connections, ` +
+      `+${budget.reserve} for requests waiting over ${budget.reserveAfterMs} ms; more wait)`,
+  );
 
   const secrets = await loadOrCreateDevSecrets(path.join(dataDir, "dev-secrets.json"));
 

@@ -2,4 +2,5 @@
 // PostgreSQL, the WebSocket-to-TCP proxy that plays Neon's role locally, and migrations.
 export * from "./postgres.js";
 export * from "./ws-proxy.js";
+export { budgetFromEnv, DEFAULT_BUDGET, type BudgetOptions } from "./connection-budget.js";
 export { ensureDatabase, migrateDatabase, migrationsFolder } from "../migrate.js";

@@ -9,6 +9,7 @@ import {
   recordLastSeq,
   withDb,
 } from "../../db/index.js";
+import type { RoomEvent } from "../../protocol/index.js";
 import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
 import { Scheduler, type TimedJob } from "../shared/alarm.js";
 import type { RealtimeConfig } from "../shared/config.js";
@@ -28,6 +29,7 @@ import { SeqMark } from "./seq-mark.js";
 import { SendBatcher } from "./send-batcher.js";
 import { SinkClient } from "./sink-client.js";
 import { StorageLimit } from "./storage-limit.js";
+import { Announcements } from "./announce.js";
 import { RoomStore } from "./store.js";
 import { Upkeep } from "./upkeep.js";
 
@@ -36,6 +38,7 @@ export type RoomParts = ReturnType<typeof roomCapabilities>;
 /** meta keys: "1" while the room has not learned its sequence (recovery.ts); the seq PostgreSQL confirmed */
 const SEQ_UNKNOWN = "seq_unknown";
 const SEQ_REPORTED = "seq_reported";
+const SESSION_PARALLELISM = 32;
 
 export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: RealtimeConfig) {
   const store = new RoomStore(ctx.storage.sql);
@@ -247,7 +250,13 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     },
     cfg.archiveFlushMs,
   );
-  // the order the alarm runs them in: sockets first (a closed socket changes who is online)
+  const announcements = new Announcements<RoomEvent>(
+    (userId, event) => session(userId).roomEvent(roomId(), event),
+    SESSION_PARALLELISM,
+    wake,
+  );
+  // the order the alarm runs them in: sockets first (a closed socket changes who is online), the
+  // session fan-out of room events last (up to 1,000 calls; nothing else waits for it)
   jobs.push(
     { dueAt: () => sockets.dueAt(), run: (now) => sockets.sweep(now) },
     recovery,
@@ -255,8 +264,22 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     outbox,
     upkeep,
     seqMark,
+    announcements,
   );
   // replay bytes written to opening streams, shared by all of them (replay.ts says why)
   const replayBudget = new TokenBucket({ perSecond: cfg.replayBytesPerSecond, burst: cfg.replayBurstBytes }, clock());
-  return { store, sockets, alarms, membership, sends, coalescer, offsets, sink, roomId, recovery, replayBudget };
+  return {
+    store,
+    sockets,
+    alarms,
+    membership,
+    sends,
+    coalescer,
+    offsets,
+    sink,
+    roomId,
+    recovery,
+    replayBudget,
+    announcements,
+  };
 }

@@ -10,6 +10,7 @@ import {
   RoomClientFrame,
   type HistoryPage,
   type HistoryQuery,
+  type RoomEvent,
   type RoomSnapshot,
   type RoomSummary,
   type SyncResult,
@@ -21,7 +22,7 @@ import { errorFrame, parseClientFrame } from "../shared/frames.js";
 import { claimsOf, jsonError } from "../shared/upgrade.js";
 import { CloseCode, type SocketInfo } from "../shared/sockets.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
-import { mayMentionAll, readAccess, sendAccess, type AccessFacts } from "./access.js";
+import { mayMentionAll, readAccess, sendAccess, type AccessFacts, type Denied } from "./access.js";
 import { roomCapabilities, type RoomParts } from "./capabilities.js";
 import { roomHistory } from "./history.js";
 import { normaliseSend } from "./inputs.js";
@@ -77,6 +78,13 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     return this.room.membership.sync(snapshot);
   }
 
+  /** Told of membership version `version` by someone who knows it committed (a durable retry): reload if behind. */
+  async catchUp(version: number | null): Promise<SyncResult> {
+    const id = this.roomId;
+    if (!id) return { applied: false, version: 0 };
+    return this.room.membership.catchUp(id, version);
+  }
+
   /** A member's session came online: it hears activity from now on. */
   async subscribe(userId: string): Promise<RoomSummary | null> {
     const summary = await this.summary(userId);
@@ -101,6 +109,16 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     return { room_id: meta.room_id, last_seq: meta.last_seq, read_seq: effectiveReadSeq(member), last_message: last };
   }
 
+  /**
+   * POST /v1/connect/ticket with a room: the room's own membership copy answers (null: may open),
+   * so the connect path needs no PostgreSQL (a room without state loads its snapshot once).
+   */
+  async streamAccess(userId: string): Promise<Denied | null> {
+    const meta = await this.ready();
+    const access = readAccess(this.facts(meta, userId), userId);
+    return access.ok ? null : access;
+  }
+
   /** GET /v1/rooms/:id/messages: members only, from their joined_seq on. */
   async history(userId: string, q: HistoryQuery): Promise<HistoryAnswer> {
     if ((await this.ready()) && !(await this.recovered())) return { status: 503, message: RECOVERING };
@@ -114,6 +132,15 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
   async closeStreams(userId: string, deviceId: string | null, code: number, reason: string): Promise<number> {
     const mine = (i: SocketInfo) => i.userId === userId && (deviceId === null || i.deviceId === deviceId);
     return this.room.sockets.closeWhere(mine, code, reason);
+  }
+
+  /**
+   * A membership change the API committed and this room applied: the sessions of `userIds` hear
+   * `event` (an online one subscribes to a room it joined). Answers at once; the calls run from
+   * the room's alarm, off the API request (announce.ts says why).
+   */
+  async announce(userIds: string[], event: RoomEvent): Promise<void> {
+    if (this.room.store.meta()) this.room.announcements.add(userIds, event);
   }
 
   /** The room's name, notice or pin changed: the sessions of online members hear it. */

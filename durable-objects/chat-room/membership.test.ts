@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { RoomSnapshot } from "../../protocol/index.js";
 import type { SocketInfo } from "../shared/sockets.js";
 import type { MemberState } from "./members.js";
-import { Membership, supersedes } from "./membership.js";
+import { Membership, isBehind, supersedes } from "./membership.js";
 import type { RoomMeta } from "./store.js";
 
 const snapshot = (over: Partial<RoomSnapshot> = {}): RoomSnapshot => ({
@@ -18,7 +18,8 @@ const snapshot = (over: Partial<RoomSnapshot> = {}): RoomSnapshot => ({
   ...over,
 });
 
-function fake(initial: RoomMeta | null, load: RoomSnapshot | null = null) {
+function fake(initial: RoomMeta | null, initialLoad: RoomSnapshot | null = null) {
+  let load = initialLoad;
   let meta = initial;
   let members: MemberState[] = [];
   const closes: Array<[string, number]> = [];
@@ -51,7 +52,7 @@ function fake(initial: RoomMeta | null, load: RoomSnapshot | null = null) {
     loadSnapshot: async () => (loads++, load),
     reschedule: async () => {},
   });
-  return { m, closes, loads: () => loads, meta: () => meta };
+  return { m, closes, loads: () => loads, meta: () => meta, willLoad: (s: RoomSnapshot | null) => void (load = s) };
 }
 
 describe("Membership", () => {
@@ -115,5 +116,37 @@ describe("Membership", () => {
     const gone = fake(null, snapshot({ active: false }));
     expect(await gone.m.ready("r")).toBeNull();
     expect(gone.meta()).toBeNull();
+  });
+
+  it("catches up when told of a newer committed version, and only then", async () => {
+    expect([isBehind(3, 4), isBehind(4, 4), isBehind(5, 4), isBehind(undefined, 1)]).toEqual([
+      true,
+      false,
+      false,
+      true,
+    ]);
+    const f = fake(null, snapshot());
+    await f.m.ready("r");
+    expect(f.loads()).toBe(1);
+    // at or past the version: nothing to load
+    expect(await f.m.catchUp("r", 2)).toEqual({ applied: false, version: 2 });
+    expect(f.loads()).toBe(1);
+    // PostgreSQL holds version 3 without b (a removal whose push failed): the room reloads, b's streams close
+    f.willLoad(snapshot({ version: 3, members: snapshot().members.slice(0, 1) }));
+    const [x, y] = await Promise.all([f.m.catchUp("r", 3), f.m.catchUp("r", 3)]);
+    expect(x).toEqual({ applied: true, version: 3 });
+    expect(y).toEqual({ applied: true, version: 3 });
+    expect(f.loads()).toBe(2);
+    expect(f.closes).toEqual([["b", 4003]]);
+    // an unknown version (the failed push could not even read it) reloads whatever is current
+    expect(await f.m.catchUp("r", null)).toEqual({ applied: false, version: 3 });
+    expect(f.loads()).toBe(3);
+  });
+
+  it("counts a room without a copy as caught up once it loads the current snapshot", async () => {
+    const f = fake(null, snapshot({ version: 5 }));
+    expect(await f.m.catchUp("r", 5)).toEqual({ applied: true, version: 5 });
+    const gone = fake(null, null);
+    expect(await gone.m.catchUp("r", 7)).toEqual({ applied: false, version: 7 });
   });
 });

@@ -37,8 +37,12 @@ export function supersedes(
   return meta.active && !snapshot.active;
 }
 
+/** Does a copy at `held` miss changes that version `known` has? (Versions only grow, one per change.) */
+export const isBehind = (held: number | undefined, known: number): boolean => (held ?? 0) < known;
+
 export class Membership {
   private loading: Promise<RoomMeta | null> | null = null;
+  private reloading: Promise<SyncResult> | null = null;
 
   constructor(private readonly host: MembershipHost) {}
 
@@ -48,6 +52,30 @@ export class Membership {
     this.apply(snapshot, meta);
     await this.host.reschedule();
     return { applied: true, version: snapshot.version };
+  }
+
+  /**
+   * Someone knows that version `known` committed in PostgreSQL (a push that failed, retried from
+   * an alarm; null: a change whose version is not known): a copy behind it reloads the snapshot
+   * itself; one at or past it changes nothing. A room without a copy loads the current one, and a
+   * room that is gone holds nothing stale: both count as caught up.
+   */
+  async catchUp(roomId: string, known: number | null): Promise<SyncResult> {
+    const meta = this.host.meta();
+    if (!meta) {
+      const loaded = await this.ready(roomId);
+      return { applied: loaded !== null, version: loaded?.version ?? known ?? 0 };
+    }
+    if (known !== null && !isBehind(meta.version, known)) return { applied: false, version: meta.version };
+    this.reloading ??= (async () => {
+      try {
+        const snapshot = await this.host.loadSnapshot(roomId);
+        return snapshot ? await this.sync(snapshot) : { applied: false, version: known ?? meta.version };
+      } finally {
+        this.reloading = null;
+      }
+    })();
+    return this.reloading;
   }
 
   /** The room's state, from storage or (first use, or storage lost) from PostgreSQL. */

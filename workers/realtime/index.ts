@@ -12,11 +12,9 @@ import {
   type TicketResponse,
 } from "../../protocol/index.js";
 import type { AppBindings } from "../env.js";
-import { dbOf } from "../http/db.js";
 import { HttpError, unauthorized } from "../http/errors.js";
 import { enforceRateLimit } from "../http/rate-limit.js";
 import { idParam, readJson, readQuery } from "../http/validate.js";
-import { requireMember } from "../rooms/store.js";
 import { locationHintFor } from "./location.js";
 import { roomStub, sessionStub } from "./room-sync.js";
 import { signTicket, verifyTicket } from "./tickets.js";
@@ -73,7 +71,11 @@ realtimeRoutes.post("/connect/ticket", async (c) => {
   const auth = c.get("auth");
   await enforceRateLimit(c, "ticket", auth.userId);
   const roomId = body.room_id ? lower(body.room_id) : undefined;
-  if (roomId) await requireMember(dbOf(c), roomId, auth.userId);
+  if (roomId) {
+    // the room's own membership copy answers (as it does again at the upgrade): no PostgreSQL here
+    const denied = await roomStub(c.env, roomId).streamAccess(auth.userId);
+    if (denied) throw new HttpError(denied.status, denied.code, denied.message);
+  }
   const { ticket, expiresAt } = await signTicket(c.env, auth, body.device_id, roomId);
   return c.json({ ticket, expires_at: expiresAt.toISOString() } satisfies TicketResponse);
 });

@@ -42,6 +42,7 @@ import {
   removeMember,
   setRoles,
   updateMySettings,
+  wasMember,
 } from "./member-store.js";
 import { assertGroupAddsAccepted, assertRoomSeats, maxRoomsPerUser } from "./admission.js";
 import { decodeCursor, encodeCursor } from "./list-cursor.js";
@@ -247,7 +248,7 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
   const target = userIdOf(c);
   const db = dbOf(c);
   const me = c.get("auth").userId;
-  await db.transaction(async (tx) => {
+  const outcome = await db.transaction(async (tx): Promise<"removed" | "already_gone"> => {
     const access = await requireMember(tx, roomId, me, { lock: true });
     if (access.room.roomType === RoomType.direct)
       throw forbidden("nobody leaves a direct room; hide it with PATCH /rooms/:id/me");
@@ -255,7 +256,11 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
     let targetRow = access.member;
     if (!leaving) {
       const row = await findActiveMember(tx, roomId, target);
-      if (!row) throw notFound("that user is not a member of this room");
+      if (!row) {
+        // only someone who could have removed them makes the room push again
+        if (access.perms.canKick && (await wasMember(tx, roomId, target))) return "already_gone";
+        throw notFound("that user is not a member of this room");
+      }
       if (!access.perms.canKick) throw forbidden(`your role (${roleName(access.member.role)}) may not remove members`);
       if (!canRemove({ role: access.member.role, canKick: access.perms.canKick }, row.role)) {
         throw forbidden(`you can only remove members below your role (${roleName(access.member.role)})`);
@@ -264,7 +269,14 @@ roomsRoutes.delete("/:id/members/:user_id", async (c) => {
     }
     await removeMember(tx, roomId, targetRow, leaving ? MemberStatus.left : MemberStatus.removed);
     await cleanIfEmpty(tx, roomId);
+    return "removed";
   });
+  if (outcome === "already_gone") {
+    // A repeat after a 503 (the room had not applied the removal): push again, so the room's copy
+    // catches up even if its durable retry has not yet; a room that is current ignores it.
+    await commitMembershipChange(c, roomId);
+    throw notFound("that user is not a member of this room");
+  }
   await commitMembershipChange(c, roomId, [{ userIds: [target], event: "member_removed" }]);
   return c.body(null, 204);
 });

@@ -132,6 +132,15 @@ export async function findActiveMember(exec: Exec, roomId: string, userId: strin
   return row;
 }
 
+/** Was this user ever a member (now left or removed)? Their removal may not have reached the room yet. */
+export async function wasMember(exec: Exec, roomId: string, userId: string): Promise<boolean> {
+  const [row] = await exec
+    .select({ id: chatMembers.id })
+    .from(chatMembers)
+    .where(and(eq(chatMembers.roomId, roomId), eq(chatMembers.userId, userId)));
+  return row !== undefined;
+}
+
 /**
  * Ends a membership (the row stays, a logical delete kept for recovery and audit). A group keeps
  * an owner while it has members: when the owner leaves, nextOwner picks the heir; the last one

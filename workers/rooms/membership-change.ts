@@ -24,6 +24,6 @@ export async function commitMembershipChange(
   roomId: string,
   notify: readonly RoomNotice[] = [],
 ): Promise<void> {
-  await pushRoomState(c.env, dbOf(c), roomId, c.executionCtx);
+  await pushRoomState(c.env, dbOf(c), roomId);
   for (const { userIds, event } of notify) notifySessions(c.env, c.executionCtx, userIds, roomId, event);
 }
