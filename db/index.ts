@@ -5,6 +5,7 @@ export * from "./client.js";
 export * from "./codes.js";
 export * from "./errors.js";
 export * from "./membership.js";
+export * from "./online-hint.js";
 export * from "./presence-scope.js";
 export * from "./read-offsets.js";
 export * from "./room-snapshot.js";

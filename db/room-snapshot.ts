@@ -16,6 +16,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       type: chatRooms.roomType,
       status: chatRooms.status,
       version: chatRooms.membershipVersion,
+      lastSeq: chatRooms.lastSeq,
     })
     .from(chatRooms)
     .where(eq(chatRooms.id, roomId));
@@ -58,6 +59,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
     version: room.version,
     type: room.type === RoomType.direct ? "direct" : "group",
     active: room.status === RoomStatus.active,
+    last_seq: room.lastSeq,
     members: members.map((m) => ({
       user_id: m.userId,
       role: nameOf(MemberRole, m.role) as RoleName,
@@ -69,11 +71,6 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
     blocks: blocks.map((b) => [b.blocker, b.blocked] as [string, string]),
   };
 }
-
-/**
- * The room's newest message, as its object hands it to the archive: chat_rooms.updated_at is the
- * room's activity time (room lists and session subscriptions order by it). Forward only.
- */
 
 /** Marks a room cleaned up (its object found it empty and idle); a direct room comes back on the next open. */
 export async function markRoomCleaned(db: Exec, roomId: string): Promise<boolean> {

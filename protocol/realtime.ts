@@ -57,6 +57,12 @@ export interface RoomSnapshot {
   /** false once the room is deleted or cleaned up */
   active: boolean;
   /**
+   * chat_rooms.last_seq when the snapshot was read: the highest seq the room reported. 0 tells a
+   * room starting without storage that it never had a message (the archive holds none either, see
+   * chat-room/seq-mark.ts), so it need not ask where its sequence stands. Absent: unknown.
+   */
+  last_seq?: number;
+  /**
    * `hidden`: the member hid the room (PATCH /rooms/:id/me); it sends them no activity or push unless they are mentioned.
    * `can_mention_all`: may send `mention_all` (absent from an older sender: owners and admins may).
    */

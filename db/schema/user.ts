@@ -1,6 +1,6 @@
 // The user store: identities, devices, login history and blocks between users.
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, index, pgTable, smallint, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigserial, boolean, index, pgTable, smallint, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { GroupAdds, UserStatus } from "../codes.js";
 import { at, createdAt, updatedAt } from "./columns.js";
 
@@ -14,6 +14,9 @@ export const users = pgTable(
     status: smallint("status").notNull().default(UserStatus.active),
     // GroupAdds: whether anyone may add this user to a group, or only people they added as friends
     groupAdds: smallint("group_adds").notNull().default(GroupAdds.anyone),
+    // set by the user's session when its first socket opens, cleared when its last one closes: a
+    // hint of who may be online, so a new room wakes only those sessions (db/online-hint.ts)
+    onlineSince: timestamp("online_since", { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

@@ -26,6 +26,8 @@ export async function announceTo(
  */
 export class Announcements<E extends string> {
   private pending: Array<{ userIds: readonly string[]; event: E }> = [];
+  /** sessions told since the object started (for inspect) */
+  sent = 0;
 
   constructor(
     private readonly send: (userId: string, event: E) => Promise<unknown>,
@@ -47,6 +49,8 @@ export class Announcements<E extends string> {
   async run(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
-    for (const { userIds, event } of batch) await announceTo(userIds, this.parallelism, (u) => this.send(u, event));
+    for (const { userIds, event } of batch) {
+      this.sent += (await announceTo(userIds, this.parallelism, (u) => this.send(u, event))).sent;
+    }
   }
 }

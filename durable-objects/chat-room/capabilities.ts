@@ -174,10 +174,12 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     members,
     transaction,
     write: (plan, snapshot, lastSeq, touched) => {
-      // a room writing its first state has not heard yet what seqs it gave out before (recovery.ts)
+      // a room writing its first state has not heard yet what seqs it gave out before (recovery.ts),
+      // unless the snapshot says PostgreSQL never heard of one: a new room takes its first message
+      // without first asking PostgreSQL and the sink
       const fresh = !store.meta();
       store.applyMembership(plan, snapshot, lastSeq, touched ? clock() : null);
-      if (fresh) {
+      if (fresh && snapshot.last_seq !== 0) {
         store.setKv(SEQ_UNKNOWN, "1");
         seqUnknown = true;
       }
@@ -279,6 +281,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     sink,
     roomId,
     recovery,
+    recovering,
     replayBudget,
     announcements,
   };

@@ -162,6 +162,8 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
       sockets: this.room.sockets.size,
       outbox: store.outbox.counts(),
       oldest_seq: store.messages.oldestSeq(),
+      recovering: this.room.recovering(),
+      announced: this.room.announcements.sent,
       sink: this.room.sink?.health() ?? null,
       alarm: await this.ctx.storage.getAlarm(),
     };

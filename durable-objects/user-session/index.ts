@@ -4,7 +4,7 @@
 // unsubscribes. Rooms tell it about activity, which it forwards to the devices that do not have
 // that room's stream open, and it keeps the per-room cache behind GET /v1/rooms.
 import { DurableObject } from "cloudflare:workers";
-import { activeRoomIdsOf, watchableAmong, watchersAllowed, withDb } from "../../db/index.js";
+import { activeRoomIdsOf, markOffline, markOnline, watchableAmong, watchersAllowed, withDb } from "../../db/index.js";
 import { verifyAccessToken } from "../../lib/auth-tokens/index.js";
 import { mapLimit } from "../../lib/parallel/index.js";
 import {
@@ -104,14 +104,31 @@ export class UserSession extends DurableObject<ObjectEnv> {
     const wasOnline = this.online;
     const opened = this.sockets.acceptTicketed(claims, (id, exp) => this.store.useTicket(id, exp), Date.now());
     if (!opened) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
-    if (!wasOnline && !opened.refused) this.ctx.waitUntil(this.goOnline());
+    if (!wasOnline && !opened.refused) {
+      // the socket opens once the online hint is written: from then on no new room misses it
+      const since = Date.now();
+      this.store.set("online_since", String(since));
+      await this.onlineHint(true, since);
+      this.ctx.waitUntil(this.goOnline());
+    }
     await this.alarms.reschedule();
     return new Response(null, { status: 101, webSocket: opened.client });
   }
 
+  /** After the online hint (db/online-hint.ts): a room made meanwhile is listed here, or announced. */
   private async goOnline(): Promise<void> {
-    this.store.set("online_since", String(Date.now()));
     await Promise.all([this.subs.subscribeAll(this.userId()), this.presence.announce("online")]);
+  }
+
+  /** users.online_since (db/online-hint.ts); a failure only costs announcements, so it is logged. */
+  private async onlineHint(online: boolean, since: number): Promise<void> {
+    const userId = this.userId();
+    const at = new Date(since);
+    await withDb(
+      this.env,
+      (p) => this.ctx.waitUntil(p),
+      (db) => (online ? markOnline(db, userId, at) : markOffline(db, userId, at)),
+    ).catch((err: unknown) => console.warn(`session ${userId}: online hint not written: ${String(err)}`));
   }
 
   private async goOffline(): Promise<void> {
@@ -121,9 +138,11 @@ export class UserSession extends DurableObject<ObjectEnv> {
     await this.subs.settled();
     // a socket may have come back while we waited: then we are online again, nothing to undo
     if (this.online) return;
+    const since = Number(this.store.get("online_since") ?? 0);
     await Promise.all([
       this.subs.unsubscribeAll(this.userId()),
       this.presence.announce("offline", new Date(now).toISOString()),
+      since ? this.onlineHint(false, since) : null,
     ]);
   }
 

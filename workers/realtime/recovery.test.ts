@@ -46,7 +46,7 @@ async function stopEdge(edge: Edge) {
 }
 
 interface RoomRpc {
-  inspect(): Promise<{ oldest_seq: number; meta: { last_seq: number } | null }>;
+  inspect(): Promise<{ oldest_seq: number; recovering: boolean; meta: { last_seq: number } | null }>;
   summary(userId: string): Promise<{ last_seq: number; read_seq: number } | null>;
 }
 async function roomObject(edge: Edge, roomId: string): Promise<{ rpc: RoomRpc; hex: string }> {
@@ -192,6 +192,8 @@ describe("a room that lost its storage", () => {
     let edge = await edgeOver(persist, {});
     const [a, b] = (await people(2)) as [Seeded, Seeded];
     const room = await group(edge, a, [b]);
+    // a new room learns from its first snapshot that PostgreSQL never heard of a seq: nothing to ask
+    expect((await (await roomObject(edge, room.id)).rpc.inspect()).recovering).toBe(false);
     const s = await openStream(edge, a, room.id);
     expect(await sendAll(s, room.id, "m", 4)).toEqual(range(1, 4));
     await eventually(async () => (await pgRoom(room.id)) === 4, 15_000, 100);
