@@ -31,6 +31,8 @@ export interface PublicPathOptions {
   rate: number;
   registerConcurrency: number;
   connectConcurrency: number;
+  /** pause between creating the group and connecting (0: at once, as a client would) */
+  settleMs?: number;
   log?: (line: string) => void;
 }
 
@@ -179,6 +181,7 @@ export async function runPublicPath(o: PublicPathOptions): Promise<PublicPathRes
   const create_group_ms = performance.now() - t;
   const roomId = created.room.id;
   log(`group of ${members.length} created in ${fmt(create_group_ms)}`);
+  if (o.settleMs) await sleep(o.settleMs);
 
   // 3. every member connects: ticket, stream from after_seq=0, synced
   const sentAt = new Map<string, number>();
@@ -287,6 +290,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       rate: { type: "string", default: "5" },
       "register-concurrency": { type: "string", default: "20" },
       "connect-concurrency": { type: "string", default: "50" },
+      "settle-ms": { type: "string", default: "0" },
       json: { type: "boolean", default: false },
     },
   });
@@ -302,6 +306,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     rate: num("rate", 0.1),
     registerConcurrency: num("register-concurrency", 1),
     connectConcurrency: num("connect-concurrency", 1),
+    settleMs: num("settle-ms", 0),
     log: (l) => console.log(`(${l})`),
   });
   if (values.json) console.log(JSON.stringify(r, null, 2));
