@@ -26,8 +26,14 @@ export async function startBenchEdge(opts: {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { port: { type: "string", default: "8788" } } });
-  const edge = await startBenchEdge({ port: Number(values.port) });
+  // --var NAME=value (repeatable) overrides one of npm start's settings, e.g. --var ARCHIVE_FLUSH_MS=60000
+  const { values } = parseArgs({
+    options: { port: { type: "string", default: "8788" }, var: { type: "string", multiple: true, default: [] } },
+  });
+  const vars = Object.fromEntries(
+    values.var!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  );
+  const edge = await startBenchEdge({ port: Number(values.port), vars });
   console.log(`miniflare edge on ${edge.url} (Ctrl-C to stop)`);
   process.on("SIGINT", () => void edge.close().then(() => process.exit(0)));
 }

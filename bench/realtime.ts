@@ -11,6 +11,8 @@
 //   fresh       100 pairs registered over REST and their direct rooms created just before, no
 //               warm-up, 200 msgs/s: a room's first seconds (table creation, first sync, first
 //               flush) inside the measured window, with a per-second timeline
+//   first       20 new pairs, one room at a time: a room's first message beside its second (what a
+//               room's first use costs, without the load of the others)
 //   steps       one room, 10 senders and 10 receivers, open-loop paced rate steps: the highest
 //               rate whose send -> receiver p99 stays within 100 ms (send limits lifted as above)
 import os from "node:os";
@@ -26,7 +28,7 @@ const { values } = parseArgs({
   options: {
     base: { type: "string", default: "http://127.0.0.1:8787" },
     seconds: { type: "string", default: "20" },
-    only: { type: "string", default: "direct,large,throughput,fresh,steps" },
+    only: { type: "string", default: "direct,large,throughput,fresh,steps,first" },
     env: { type: "string", default: ".data/edge.env" },
   },
 });
@@ -361,6 +363,34 @@ async function fresh() {
   }
 }
 
+async function first() {
+  const users = await register(40);
+  const firsts: number[] = [];
+  const seconds_: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const [a, b] = [users[2 * i]!, users[2 * i + 1]!];
+    const { room } = await api<{ room: { id: string } }>("POST", "/v1/rooms", a.token, {
+      type: "direct",
+      peer_id: b.id,
+    });
+    let arrived: ((t: number) => void) | null = null;
+    const sa = await openStream(a, room.id, () => {});
+    const sb = await openStream(b, room.id, (f) => f.type === "message" && arrived?.(performance.now()));
+    await sleep(200);
+    for (const into of [firsts, seconds_]) {
+      const got = new Promise<number>((r) => (arrived = r));
+      const t0 = performance.now();
+      sa.ws.send(JSON.stringify({ type: "send", room_id: room.id, client_message_id: cmid(), body: "hello" }));
+      into.push((await got) - t0);
+      await sleep(100);
+    }
+    sa.ws.close();
+    sb.ws.close();
+  }
+  report("a new room's first message -> peer", firsts);
+  report("  its second message -> peer", seconds_);
+}
+
 async function steps() {
   // Open loop: sends leave on a fixed schedule whatever the room answers, so a slow room shows as
   // latency instead of silently lowering the offered rate (the closed-loop throughput scenario).
@@ -433,4 +463,5 @@ if (only.has("large")) await large();
 if (only.has("throughput")) await throughput();
 if (only.has("fresh")) await fresh();
 if (only.has("steps")) await steps();
+if (only.has("first")) await first();
 await db.end();

@@ -26,6 +26,7 @@ function fake(o: { recovering?: boolean } = {}) {
       clock: () => state.now,
     },
     100,
+    () => 0.5,
   );
   return { mark, meta, state };
 }
@@ -86,5 +87,27 @@ describe("SeqMark", () => {
     expect(r.mark.dueAt(0)).toBeNull();
     await r.mark.run(0);
     expect(r.state.recorded).toEqual([]);
+  });
+});
+
+describe("SeqMark's window", () => {
+  it("is drawn per room between 0.75 and 1.25 of the setting", () => {
+    const host = {
+      meta: () => ({ room_id: "r", type: "group" as const, version: 1, active: true, last_seq: 1, last_activity: 0 }),
+      recovering: () => false,
+      reported: () => 0,
+      setReported: () => {},
+      record: async () => {},
+      wake: () => {},
+      clock: () => 0,
+    };
+    const dueWith = (r: number) => {
+      const mark = new SeqMark(host, 1000, () => r);
+      mark.noted(0);
+      return mark.dueAt(0);
+    };
+    expect(dueWith(0)).toBe(750);
+    expect(dueWith(0.5)).toBe(1000);
+    expect(dueWith(0.999)).toBe(1250);
   });
 });
