@@ -250,7 +250,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       wake,
       clock,
     },
-    cfg.archiveFlushMs,
+    cfg.roomReportMs,
   );
   const announcements = new Announcements<RoomEvent>(
     (userId, event) => session(userId).roomEvent(roomId(), event),

@@ -20,6 +20,11 @@ export interface RealtimeConfig {
   /** the outbox flushes when this many items wait, or when the oldest has waited archiveFlushMs */
   archiveBatchMaxItems: number;
   archiveFlushMs: number;
+  /**
+   * how often an active room reports its last seq and activity time to PostgreSQL (seq-mark.ts):
+   * each report is a PostgreSQL connection from the object, so not once per flush window
+   */
+  roomReportMs: number;
   /** rooms larger than this coalesce activity and receipts */
   immediateFanoutMaxMembers: number;
   /** how many of a user's rooms (latest activity first) their first socket subscribes to; the rest lazily */
@@ -69,6 +74,7 @@ export function realtimeConfig(env: ConfigEnv): RealtimeConfig {
       max: ARCHIVE_BATCH_MAX_ITEMS,
     }),
     archiveFlushMs: decimalNumber(env, "ARCHIVE_FLUSH_MS", { default: 10_000, min: 10 }),
+    roomReportMs: decimalNumber(env, "ROOM_REPORT_SECONDS", { default: 300, min: 0.01 }) * 1000,
     immediateFanoutMaxMembers: 100,
     sessionSubscribeMaxRooms: wholeNumber(env, "SESSION_SUBSCRIBE_MAX_ROOMS", { default: 200, min: 1 }),
     socketsPerUser: wholeNumber(env, "SOCKETS_PER_USER", { default: 20, min: 1 }),
