@@ -148,6 +148,26 @@ function timeline(latencies: number[], at: number[], seconds: number) {
   }
 }
 
+/** 200 msgs/s in all, spread evenly (one send every 5 ms, round robin over the pairs); returns how many. */
+async function pairsAt200(
+  pairs: ReadonlyArray<{ sa: Stream; roomId: string }>,
+  sentAt: Map<string, number>,
+  start: number,
+): Promise<number> {
+  const end = Date.now() + seconds * 1000;
+  let i = 0;
+  while (Date.now() < end) {
+    const wait = start + i * 5 - performance.now();
+    if (wait > 1) await sleep(wait);
+    const p = pairs[i % pairs.length]!;
+    const id = cmid();
+    sentAt.set(id, performance.now());
+    p.sa.ws.send(JSON.stringify({ type: "send", room_id: p.roomId, client_message_id: id, body: "x".repeat(64) }));
+    i++;
+  }
+  return i;
+}
+
 async function direct() {
   const users = await seed(200);
   const pairs: Array<[User, User]> = Array.from({ length: 100 }, (_, i) => [users[2 * i]!, users[2 * i + 1]!]);
@@ -182,20 +202,8 @@ async function direct() {
       p.sa.ws.send(JSON.stringify({ type: "send", room_id: p.roomId, client_message_id: cmid(), body: "warm-up" }));
     await sleep(1000);
   }
-  // 200 msgs/s in all, spread evenly: one send every 5 ms, round robin over the pairs
-  const end = Date.now() + seconds * 1000;
-  let i = 0;
   start = performance.now();
-  while (Date.now() < end) {
-    const target = start + i * 5;
-    const wait = target - performance.now();
-    if (wait > 1) await sleep(wait);
-    const p = ok[i % ok.length]!;
-    const id = cmid();
-    sentAt.set(id, performance.now());
-    p.sa.ws.send(JSON.stringify({ type: "send", room_id: p.roomId, client_message_id: id, body: "x".repeat(64) }));
-    i++;
-  }
+  const i = await pairsAt200(ok, sentAt, start);
   await sleep(1000);
   report("1:1 send -> peer receives (100 pairs, 200/s)", latencies, `   sent ${i}, received ${latencies.length}`);
   if (process.env.BENCH_TIMELINE) timeline(latencies, at, seconds);
@@ -342,18 +350,8 @@ async function fresh() {
   console.log(
     `(200 users registered, 100 rooms created, 200 streams open in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
   );
-  const end = Date.now() + seconds * 1000;
-  let i = 0;
   start = performance.now();
-  while (Date.now() < end) {
-    const wait = start + i * 5 - performance.now();
-    if (wait > 1) await sleep(wait);
-    const p = ok[i % ok.length]!;
-    const id = cmid();
-    sentAt.set(id, performance.now());
-    p.sa.ws.send(JSON.stringify({ type: "send", room_id: p.roomId, client_message_id: id, body: "x".repeat(64) }));
-    i++;
-  }
+  const i = await pairsAt200(ok, sentAt, start);
   await sleep(1000);
   report("fresh 1:1 send -> peer (100 new pairs, 200/s)", latencies, `   sent ${i}, received ${latencies.length}`);
   timeline(latencies, at, seconds);
