@@ -141,37 +141,27 @@ export function createApp(o: AppOptions): Hono {
     }
   });
 
-  app.get("/v1/rooms/:room_id/read-offsets", async (c) => {
-    const room = Id.safeParse(c.req.param("room_id"));
-    if (!room.success) return fail(c, 400, "invalid", "invalid", "room_id: must be a UUID");
-    if (new URL(c.req.url).search.length > 1)
-      return fail(c, 400, "invalid", "invalid", "this route takes no query parameters");
-    const t = performance.now();
-    try {
-      const offsets = await o.store.readOffsets(room.data.toLowerCase());
-      o.metrics.readSeconds.observe({ ...storeLabel, op: "read_offsets" }, (performance.now() - t) / 1000);
-      return c.json(offsets, 200);
-    } catch (err) {
-      log(`read offsets ${room.data}: read failed: ${(err as Error).message}`);
-      return fail(c, 503, "unavailable", "store_read", `archive store unavailable: ${(err as Error).message}`, true);
-    }
-  });
-
-  app.get("/v1/rooms/:room_id/last-seq", async (c) => {
-    const room = Id.safeParse(c.req.param("room_id"));
-    if (!room.success) return fail(c, 400, "invalid", "invalid", "room_id: must be a UUID");
-    if (new URL(c.req.url).search.length > 1)
-      return fail(c, 400, "invalid", "invalid", "this route takes no query parameters");
-    const t = performance.now();
-    try {
-      const answer: ArchiveLastSeq = { last_seq: await o.store.lastSeq(room.data.toLowerCase()) };
-      o.metrics.readSeconds.observe({ ...storeLabel, op: "last_seq" }, (performance.now() - t) / 1000);
-      return c.json(answer, 200);
-    } catch (err) {
-      log(`last seq ${room.data}: read failed: ${(err as Error).message}`);
-      return fail(c, 503, "unavailable", "store_read", `archive store unavailable: ${(err as Error).message}`, true);
-    }
-  });
+  // a room's one-value reads: read offsets, and the highest seq ever archived
+  const roomRead = (route: string, op: string, what: string, read: (roomId: string) => Promise<unknown>) =>
+    app.get(`/v1/rooms/:room_id/${route}`, async (c) => {
+      const room = Id.safeParse(c.req.param("room_id"));
+      if (!room.success) return fail(c, 400, "invalid", "invalid", "room_id: must be a UUID");
+      if (new URL(c.req.url).search.length > 1)
+        return fail(c, 400, "invalid", "invalid", "this route takes no query parameters");
+      const t = performance.now();
+      try {
+        const answer = await read(room.data.toLowerCase());
+        o.metrics.readSeconds.observe({ ...storeLabel, op }, (performance.now() - t) / 1000);
+        return c.json(answer as object, 200);
+      } catch (err) {
+        log(`${what} ${room.data}: read failed: ${(err as Error).message}`);
+        return fail(c, 503, "unavailable", "store_read", `archive store unavailable: ${(err as Error).message}`, true);
+      }
+    });
+  roomRead("read-offsets", "read_offsets", "read offsets", (room) => o.store.readOffsets(room));
+  roomRead("last-seq", "last_seq", "last seq", async (room): Promise<ArchiveLastSeq> => ({
+    last_seq: await o.store.lastSeq(room),
+  }));
 
   app.notFound((c) =>
     fail(c, 404, "not_found", "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`),
