@@ -16,7 +16,6 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       type: chatRooms.roomType,
       status: chatRooms.status,
       version: chatRooms.membershipVersion,
-      lastSeq: chatRooms.lastSeq,
     })
     .from(chatRooms)
     .where(eq(chatRooms.id, roomId));
@@ -59,7 +58,6 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
     version: room.version,
     type: room.type === RoomType.direct ? "direct" : "group",
     active: room.status === RoomStatus.active,
-    last_seq: room.lastSeq,
     members: members.map((m) => ({
       user_id: m.userId,
       role: nameOf(MemberRole, m.role) as RoleName,

@@ -57,11 +57,11 @@ export interface RoomSnapshot {
   /** false once the room is deleted or cleaned up */
   active: boolean;
   /**
-   * chat_rooms.last_seq when the snapshot was read: the highest seq the room reported. 0 tells a
-   * room starting without storage that it never had a message (the archive holds none either, see
-   * chat-room/seq-mark.ts), so it need not ask where its sequence stands. Absent: unknown.
+   * Set only on the push of the API request that created the room (or revived a never-used direct
+   * room): it has no seq anywhere, so an object starting without storage need not ask PostgreSQL
+   * and the archive where its sequence stands (chat-room/recovery.ts). Every other start asks.
    */
-  last_seq?: number;
+  created?: boolean;
   /**
    * `hidden`: the member hid the room (PATCH /rooms/:id/me); it sends them no activity or push unless they are mentioned.
    * `can_mention_all`: may send `mention_all` (absent from an older sender: owners and admins may).

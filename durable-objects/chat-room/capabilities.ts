@@ -99,16 +99,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
   const outbox = new OutboxFlusher(
     {
       meta,
-      sink: sink && {
-        // The archive never holds a seq PostgreSQL has not heard of: a room's first messages wait
-        // for chat_rooms.last_seq, so a room PostgreSQL knows at 0 has no archive to wait for
-        // when it recovers (recovery.ts). Once PostgreSQL knows the room, flushes do not wait.
-        postBatch: async (batch) => {
-          if (batch.messages?.length && reported() === 0 && !(await seqMark.reportNow()))
-            return { status: 0, detail: "PostgreSQL has not recorded the room's last seq yet" };
-          return sink.postBatch(batch);
-        },
-      },
+      sink,
       outbox: {
         state: (n) => store.outbox.archiveState(n),
         head: (n) => store.outbox.archiveHead(n),
@@ -175,11 +166,10 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     transaction,
     write: (plan, snapshot, lastSeq, touched) => {
       // a room writing its first state has not heard yet what seqs it gave out before (recovery.ts),
-      // unless the snapshot says PostgreSQL never heard of one: a new room takes its first message
-      // without first asking PostgreSQL and the sink
+      // unless this is its creation: a new room takes its first message without asking anyone
       const fresh = !store.meta();
       store.applyMembership(plan, snapshot, lastSeq, touched ? clock() : null);
-      if (fresh && snapshot.last_seq !== 0) {
+      if (fresh && !snapshot.created) {
         store.setKv(SEQ_UNKNOWN, "1");
         seqUnknown = true;
       }

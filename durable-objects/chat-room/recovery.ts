@@ -81,9 +81,9 @@ export class Recovery implements TimedJob {
             )
           : null,
       ]);
-      // The archive never holds a seq PostgreSQL has not heard of (a room's first batch waits for
-      // it), so a room PostgreSQL knows at 0 (a new room) need not wait for a sink that is down.
-      if (archive && "error" in archive && (db?.last_seq ?? 0) > 0) throw archive.error;
+      // PostgreSQL hears of a room's seqs only every ROOM_REPORT_SECONDS, so with a sink the
+      // archive must answer too (a new room never gets here: its creation says it has no seq)
+      if (archive && "error" in archive) throw archive.error;
       const archived = archive && "facts" in archive ? archive.facts : null;
       const offsets = new Map<string, number>();
       for (const o of [...(db?.offsets ?? []), ...(archived?.offsets ?? [])]) {

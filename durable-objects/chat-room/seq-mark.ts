@@ -1,9 +1,7 @@
 // Tells PostgreSQL how far the room's sequence went (chat_rooms.last_seq, forward only) and its
 // activity time, ROOM_REPORT_SECONDS after new messages, with or without a sink: the floor a room
 // that lost its storage continues after (recovery.ts), beside the archive's own (which is at most
-// a flush window behind; without a sink, up to a report window of seqs could be given out again). A room's first batch to the archive
-// waits for PostgreSQL to hear of its seqs (capabilities.ts), so a room PostgreSQL knows at 0 has
-// nothing in the archive either, and a new room need not wait for a sink that is down.
+// a flush window behind; without a sink, up to a report window of seqs could be given out again).
 import type { TimedJob } from "../shared/alarm.js";
 import type { RoomMeta } from "./store.js";
 

@@ -193,7 +193,7 @@ describe("a room that lost its storage", () => {
     let edge = await edgeOver(persist, {});
     const [a, b] = (await people(2)) as [Seeded, Seeded];
     const room = await group(edge, a, [b]);
-    // a new room learns from its first snapshot that PostgreSQL never heard of a seq: nothing to ask
+    // a new room learns from its creation that no seq exists anywhere: nothing to ask
     expect((await (await roomObject(edge, room.id)).rpc.inspect()).recovering).toBe(false);
     const s = await openStream(edge, a, room.id);
     expect(await sendAll(s, room.id, "m", 4)).toEqual(range(1, 4));

@@ -19,7 +19,8 @@ export function sessionStub(env: Env, userId: string, locationHint?: DurableObje
   return env.USER_SESSION.get(env.USER_SESSION.idFromName(userId), locationHint ? { locationHint } : undefined);
 }
 
-export async function pushRoomState(env: Env, db: Exec, roomId: string): Promise<void> {
+/** `created`: this request made the room (no seq exists anywhere yet; RoomSnapshot.created). */
+export async function pushRoomState(env: Env, db: Exec, roomId: string, created = false): Promise<void> {
   let lastError: unknown;
   let version: number | null = null;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -28,7 +29,7 @@ export async function pushRoomState(env: Env, db: Exec, roomId: string): Promise
       const snapshot = await loadRoomSnapshot(db, roomId);
       if (!snapshot) return;
       version = snapshot.version;
-      await roomStub(env, roomId).sync(snapshot);
+      await roomStub(env, roomId).sync(created ? { ...snapshot, created } : snapshot);
       return;
     } catch (err) {
       lastError = err;

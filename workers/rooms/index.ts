@@ -90,11 +90,13 @@ roomsRoutes.post("/", async (c) => {
   if (body.type === "direct") {
     const peer = lower(body.peer_id);
     const { room, created, revived } = await openDirect(db, me, peer, cap);
-    if (created || revived) await commitMembershipChange(c, room.id, [{ userIds: [me, peer], event: "created" }]);
+    // a revived direct room never had a message (only unused ones are cleaned): new either way
+    if (created || revived)
+      await commitMembershipChange(c, room.id, [{ userIds: [me, peer], event: "created" }], { created: true });
     return c.json({ room } satisfies RoomResponse, created ? 201 : 200);
   }
   const { room, memberIds } = await newGroup(db, me, body.name, body.member_ids.map(lower), cap);
-  await commitMembershipChange(c, room.id, [{ userIds: memberIds, event: "created" }]);
+  await commitMembershipChange(c, room.id, [{ userIds: memberIds, event: "created" }], { created: true });
   return c.json({ room } satisfies RoomResponse, 201);
 });
 

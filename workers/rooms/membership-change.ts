@@ -26,8 +26,9 @@ export async function commitMembershipChange(
   c: Context<AppBindings>,
   roomId: string,
   notify: readonly RoomNotice[] = [],
+  opts: { created?: boolean } = {},
 ): Promise<void> {
-  await pushRoomState(c.env, dbOf(c), roomId);
+  await pushRoomState(c.env, dbOf(c), roomId, opts.created ?? false);
   for (const { userIds, event } of notify) {
     if (event === "created" || event === "member_added") {
       afterResponse(c, `room ${roomId}: "${event}" announcement`, async (db) =>
