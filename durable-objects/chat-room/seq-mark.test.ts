@@ -50,7 +50,7 @@ describe("SeqMark", () => {
     expect(mark.dueAt(100)).toBeNull();
   });
 
-  it("reports at once when asked (a first archive batch), and says whether PostgreSQL confirmed it", async () => {
+  it("reports at once when asked, and says whether PostgreSQL confirmed it", async () => {
     const { mark, meta, state } = fake();
     meta.last_seq = 3;
     state.fail = true;
