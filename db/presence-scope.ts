@@ -3,11 +3,12 @@
 // someone as a friend is one-directional and asks no consent, so it gives the adder no sight of
 // them. The sessions ask this when a device watches users, and again when a block, a friend
 // removal or a membership change may have taken the sight away.
-import { and, eq, inArray, or, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { activeBlocksBetween } from "./blocks.js";
 import type { Exec } from "./client.js";
 import { isActiveMember } from "./membership.js";
-import { BlockStatus, FriendStatus, RoomStatus } from "./codes.js";
-import { chatMembers, chatRooms, friends, userBlock } from "./schema/index.js";
+import { FriendStatus, RoomStatus } from "./codes.js";
+import { chatMembers, chatRooms, friends } from "./schema/index.js";
 
 const distinct = (me: string, ids: readonly string[]) =>
   [...new Set(ids.map((i) => i.toLowerCase()))].filter((i) => i !== me);
@@ -29,18 +30,7 @@ async function visibleAmong(
   friendship: "they-added-me" | "i-added-them",
 ): Promise<Set<string>> {
   if (others.length === 0) return new Set();
-  const blocked = await db
-    .select({ blocker: userBlock.blockerId, blocked: userBlock.blockedId })
-    .from(userBlock)
-    .where(
-      and(
-        eq(userBlock.status, BlockStatus.active),
-        or(
-          and(eq(userBlock.blockerId, me), inArray(userBlock.blockedId, others)),
-          and(eq(userBlock.blockedId, me), inArray(userBlock.blockerId, others)),
-        ),
-      ),
-    );
+  const blocked = await activeBlocksBetween(db, me, others);
   const refused = new Set(blocked.map((b) => (b.blocker === me ? b.blocked : b.blocker)));
   const candidates = others.filter((id) => !refused.has(id));
   if (candidates.length === 0) return new Set();

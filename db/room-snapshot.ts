@@ -1,13 +1,14 @@
 // A room's membership as PostgreSQL holds it, in the shape its ChatRoom Durable Object keeps:
 // read by the rooms API after every change (to push it to the object) and by the object itself
 // when it starts without a copy.
-import { and, desc, eq, inArray, or } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import type { RoomSnapshot } from "../protocol/realtime.js";
 import type { RoleName } from "../protocol/http.js";
+import { activeBlocksBetween } from "./blocks.js";
 import type { Exec } from "./client.js";
 import { isActiveMember } from "./membership.js";
-import { BlockStatus, MemberRole, RoomStatus, RoomType, nameOf } from "./codes.js";
-import { chatMembers, chatRoomRoles, chatRooms, userBlock } from "./schema/index.js";
+import { MemberRole, RoomStatus, RoomType, nameOf } from "./codes.js";
+import { chatMembers, chatRoomRoles, chatRooms } from "./schema/index.js";
 
 export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSnapshot | null> {
   const [room] = await db
@@ -38,21 +39,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
   const ids = members.map((m) => m.userId);
   // Only a direct room is shut by a block; in a group, blocking someone hides nothing the group shares.
   const blocks =
-    room.type === RoomType.direct && ids.length === 2
-      ? await db
-          .select({ blocker: userBlock.blockerId, blocked: userBlock.blockedId })
-          .from(userBlock)
-          .where(
-            and(
-              eq(userBlock.status, BlockStatus.active),
-              or(
-                and(eq(userBlock.blockerId, ids[0]!), eq(userBlock.blockedId, ids[1]!)),
-                and(eq(userBlock.blockerId, ids[1]!), eq(userBlock.blockedId, ids[0]!)),
-              ),
-              inArray(userBlock.blockerId, ids),
-            ),
-          )
-      : [];
+    room.type === RoomType.direct && ids.length === 2 ? await activeBlocksBetween(db, ids[0]!, [ids[1]!]) : [];
   return {
     room_id: room.id,
     version: room.version,

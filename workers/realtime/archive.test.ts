@@ -3,7 +3,6 @@
 // history paging across the hot tail and the archive, and offsets copied to PostgreSQL.
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +12,7 @@ import { call, closeDb, db } from "../../test/support/api.js";
 import { startEdge, testEdgeOptions, type Edge } from "../../test/support/edge.js";
 import { eventually, openStream } from "../../test/support/sockets.js";
 import { direct, people, type Seeded } from "../../test/support/rooms.js";
+import { freePort } from "../../test/support/ports.js";
 
 const SECRET = "archive-test-secret-0123456789";
 let edge: Edge;
@@ -21,14 +21,6 @@ let port: number;
 let dir: string;
 let cassandraNode: (CassandraEndpoint & { stop?: () => Promise<void> }) | undefined;
 const cassandraKeyspace = `edge_e2e_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const p = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return p;
-}
 
 const stores: Record<string, () => StoreConfig> = {
   sqlite: () => ({ kind: "sqlite", path: path.join(dir, "archive.sqlite"), purgeIntervalMs: 60_000 }),

@@ -1,7 +1,6 @@
 // The archive sink's secret, end to end: a room that the sink refuses says so and counts it (the
 // outbox keeps every message), and a room configured to archive unsafely does not start.
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +9,7 @@ import { closeDb } from "../../test/support/api.js";
 import { startEdge, testEdgeOptions, type Edge } from "../../test/support/edge.js";
 import { eventually, openStream } from "../../test/support/sockets.js";
 import { group, people, type Seeded } from "../../test/support/rooms.js";
+import { freePort } from "../../test/support/ports.js";
 
 interface Inspected {
   outbox: Record<string, number>;
@@ -20,14 +20,6 @@ let dir: string;
 let sink: RunningSink;
 let port: number;
 const edges: Edge[] = [];
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const p = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return p;
-}
 
 async function edgeWith(vars: Record<string, string>): Promise<Edge> {
   const e = await startEdge(testEdgeOptions(vars));
