@@ -14,7 +14,19 @@ export const RoomStatus = { active: 1, deleted: 2, cleaned: 3 } as const;
 export const MemberStatus = { active: 1, left: 2, removed: 3 } as const;
 export const MemberRole = { member: 1, admin: 2, owner: 3 } as const;
 export const PushPlatform = { apns: 1, fcm: 2, webpush: 3 } as const;
-export const PushOutcome = { sent: 1, retry: 2, failed: 3, token_retired: 4, recorded: 5 } as const;
+export const PushEnvironment = { production: 1, sandbox: 2 } as const;
+// a notification waits (pending), was handed to at least one device's provider (sent), or none
+// took it (failed: no active device, every attempt refused, or retries spent)
+export const PushStatus = { pending: 1, sent: 2, failed: 3 } as const;
+// one device attempt: recorded = a provider without credentials (record-only) logged it
+export const PushOutcome = {
+  sent: 1,
+  retry: 2,
+  failed: 3,
+  token_retired: 4,
+  recorded: 5,
+  config_fault: 6,
+} as const;
 
 export type Code<T> = T[keyof T];
 

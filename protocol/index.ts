@@ -8,3 +8,4 @@ export * from "./rooms.js";
 export * from "./realtime.js";
 export * from "./archive.js";
 export * from "./text.js";
+export * from "./push.js";

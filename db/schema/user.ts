@@ -43,7 +43,14 @@ export const userDevices = pgTable(
     authSecret: text("auth_secret"),
     appId: text("app_id"),
     name: text("name"),
+    /** APNs only: PushEnvironment (a sandbox token is BadDeviceToken in production and back) */
+    environment: smallint("environment"),
+    /** the device_id the client uses for its sockets: logging that device out retires its token */
+    clientDeviceId: text("client_device_id"),
     active: boolean("active").notNull().default(true),
+    /** why the token stopped receiving: unregistered, bad_token, moved, logout, removed */
+    retiredReason: text("retired_reason"),
+    retiredAt: timestamp("retired_at", { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -51,6 +58,7 @@ export const userDevices = pgTable(
     // a push token identifies one installation: re-registering moves it to the new owner
     uniqueIndex("user_devices_platform_token_key").on(t.platform, t.token),
     index("user_devices_user_idx").on(t.userId),
+    index("user_devices_client_device_idx").on(t.userId, t.clientDeviceId),
   ],
 );
 
