@@ -83,7 +83,10 @@ export const pushDeliveryLogs = pgTable(
     latencyMs: integer("latency_ms"),
     at: at(),
   },
-  (t) => [index("push_delivery_logs_notification_idx").on(t.notificationId), index("push_delivery_logs_at_idx").on(t.at)],
+  (t) => [
+    index("push_delivery_logs_notification_idx").on(t.notificationId),
+    index("push_delivery_logs_at_idx").on(t.at),
+  ],
 );
 
 export const pushUnread = pgTable(
