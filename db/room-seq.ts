@@ -24,6 +24,26 @@ export interface RoomSeqFacts {
   last_seq: number;
   /** active members' last_read_seq (only those above 0) */
   offsets: Array<{ user_id: string; read_seq: number }>;
+  /** active members who did not join at the room's start: where their history begins, null when never recorded */
+  joined: Array<{ user_id: string; joined_seq: number | null }>;
+}
+
+/**
+ * Where each newly joined member's history begins (their joined_seq in the room), for the
+ * membership that `joined_at` names (to the millisecond, as snapshots carry it): a member who
+ * left and came back in between is not matched.
+ */
+export async function recordJoinedSeqs(
+  db: Exec,
+  roomId: string,
+  joins: ReadonlyArray<{ user_id: string; joined_at: string; joined_seq: number }>,
+): Promise<void> {
+  if (joins.length === 0) return;
+  await db.execute(sql`
+    update chat_members m set joined_seq = j.joined_seq
+    from jsonb_to_recordset(${JSON.stringify(joins)}::jsonb) as j(user_id uuid, joined_at timestamptz, joined_seq bigint)
+    where m.room_id = ${roomId} and m.user_id = j.user_id
+      and date_trunc('milliseconds', m.joined_at) = j.joined_at`);
 }
 
 /** null when the room does not exist */
@@ -31,8 +51,18 @@ export async function loadRoomSeqFacts(db: Exec, roomId: string): Promise<RoomSe
   const [room] = await db.select({ lastSeq: chatRooms.lastSeq }).from(chatRooms).where(eq(chatRooms.id, roomId));
   if (!room) return null;
   const members = await db
-    .select({ userId: chatMembers.userId, readSeq: chatMembers.lastReadSeq })
+    .select({ userId: chatMembers.userId, readSeq: chatMembers.lastReadSeq, joinedSeq: chatMembers.joinedSeq })
     .from(chatMembers)
-    .where(and(eq(chatMembers.roomId, roomId), isActiveMember, sql`${chatMembers.lastReadSeq} > 0`));
-  return { last_seq: room.lastSeq, offsets: members.map((m) => ({ user_id: m.userId, read_seq: m.readSeq })) };
+    .where(
+      and(
+        eq(chatMembers.roomId, roomId),
+        isActiveMember,
+        sql`(${chatMembers.lastReadSeq} > 0 or ${chatMembers.joinedSeq} is distinct from 0)`,
+      ),
+    );
+  return {
+    last_seq: room.lastSeq,
+    offsets: members.filter((m) => m.readSeq > 0).map((m) => ({ user_id: m.userId, read_seq: m.readSeq })),
+    joined: members.filter((m) => m.joinedSeq !== 0).map((m) => ({ user_id: m.userId, joined_seq: m.joinedSeq })),
+  };
 }

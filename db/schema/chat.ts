@@ -83,6 +83,10 @@ export const chatMembers = pgTable(
     muted: boolean("muted").notNull().default(false),
     hidden: boolean("hidden").notNull().default(false),
     lastReadSeq: bigint("last_read_seq", { mode: "number" }).notNull().default(0),
+    // the room's last seq when this member joined (nothing at or below it is theirs to read): 0
+    // for a room's first members, written by the room for later ones, null until it has. A room
+    // that lost its storage takes it back from here, so a late joiner never gains older history.
+    joinedSeq: bigint("joined_seq", { mode: "number" }),
     updatedAt: updatedAt(),
   },
   (t) => [

@@ -6,6 +6,7 @@ import {
   loadRoomSeqFacts,
   loadRoomSnapshot,
   markRoomCleaned,
+  recordJoinedSeqs,
   recordLastSeq,
   withDb,
 } from "../../db/index.js";
@@ -173,6 +174,19 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
         store.setKv(SEQ_UNKNOWN, "1");
         seqUnknown = true;
       }
+      // where a later joiner's history starts, for the day this storage is lost (db/room-seq.ts)
+      const joined = new Set(plan.joined);
+      const joins = fresh ? [] : plan.upserts.filter((m) => joined.has(m.user_id));
+      if (joins.length)
+        waitUntil(
+          db((d) =>
+            recordJoinedSeqs(
+              d,
+              snapshot.room_id,
+              joins.map((m) => ({ user_id: m.user_id, joined_at: m.joined_at, joined_seq: m.joined_seq })),
+            ),
+          ).catch((err) => console.warn(`room ${snapshot.room_id}: joined_seq not recorded: ${String(err)}`)),
+        );
     },
     closeWhere: (match, code, reason) => sockets.closeWhere(match, code, reason),
     loadSnapshot: (room) => db((d) => loadRoomSnapshot(d, room)),
@@ -212,10 +226,13 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     pending: recovering,
     database: (room) => db((d) => loadRoomSeqFacts(d, room)),
     archive: sink ? (room) => sink.seqFacts(room) : null,
-    restore: (lastSeq, readOffsets, pgSeq) => {
+    restore: (lastSeq, readOffsets, pgSeq, joinedFrom) => {
       transaction(() => {
         const to = Math.max(lastSeq, store.meta()?.last_seq ?? 0);
         store.setMeta({ last_seq: to });
+        // a later joiner whose start was never recorded starts at the recovered seq: older
+        // history stays out of reach rather than open to someone who joined after it
+        for (const [userId, from] of joinedFrom) if (store.member(userId)) store.raiseJoinedSeq(userId, from ?? to);
         for (const [userId, seq] of readOffsets) {
           if (!store.member(userId)) continue;
           const read = store.markRead(userId, seq, to);

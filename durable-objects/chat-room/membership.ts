@@ -13,7 +13,7 @@ export interface MembershipHost {
   members(): readonly MemberState[];
   transaction<T>(fn: () => T): T;
   write(
-    plan: { upserts: MemberState[]; removed: string[] },
+    plan: { upserts: MemberState[]; removed: string[]; joined: string[] },
     snapshot: RoomSnapshot,
     lastSeq: number,
     touched: boolean,

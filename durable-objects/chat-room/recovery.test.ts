@@ -7,6 +7,7 @@ function fake(o: { db?: SeqFacts | null | Error; archive?: SeqFacts | Error | "n
   const state = {
     pending: o.pending ?? true,
     restored: [] as Array<{ lastSeq: number; offsets: Record<string, number>; reported: number }>,
+    joined: [] as Array<Record<string, number | null>>,
     wakes: [] as number[],
     calls: 0,
     now: 1000,
@@ -24,8 +25,9 @@ function fake(o: { db?: SeqFacts | null | Error; archive?: SeqFacts | Error | "n
     pending: () => state.pending,
     database: () => answer(state.db),
     archive: state.archive === "none" ? null : () => answer(state.archive as SeqFacts | Error),
-    restore: (lastSeq, offsets, reported) => {
+    restore: (lastSeq, offsets, reported, joined) => {
       state.restored.push({ lastSeq, offsets: Object.fromEntries(offsets), reported });
+      state.joined.push(Object.fromEntries(joined));
       state.pending = false;
     },
     wake: (at) => void state.wakes.push(at),
@@ -52,6 +54,21 @@ describe("Recovery", () => {
     const other = fake({ db: { last_seq: 60, offsets: [] }, archive: { last_seq: 45, offsets: [] } });
     await other.recovery.known();
     expect(other.state.restored[0]!.lastSeq).toBe(60);
+  });
+
+  it("hands PostgreSQL's history floors of later joiners (known or not) to the restore", async () => {
+    const { recovery, state } = fake({
+      db: {
+        last_seq: 9,
+        offsets: [],
+        joined: [
+          { user_id: "late", joined_seq: 4 },
+          { user_id: "unknown", joined_seq: null },
+        ],
+      },
+    });
+    await recovery.known();
+    expect(state.joined).toEqual([{ late: 4, unknown: null }]);
   });
 
   it("knows at once when the room is not recovering, and asks nobody", async () => {

@@ -10,6 +10,8 @@ import type { RoomMeta } from "./store.js";
 export interface SeqFacts {
   last_seq: number;
   offsets: ReadonlyArray<{ user_id: string; read_seq: number }>;
+  /** PostgreSQL only: later joiners and where their history starts (null: never recorded) */
+  joined?: ReadonlyArray<{ user_id: string; joined_seq: number | null }>;
 }
 
 export interface RecoveryHost {
@@ -23,9 +25,14 @@ export interface RecoveryHost {
   /**
    * In one transaction: last_seq up to at least `lastSeq`, each member's read (and delivered)
    * offset forward to `offsets`' (at most lastSeq), pending cleared. `reported` is what
-   * PostgreSQL already holds.
+   * PostgreSQL already holds. `joined`: each later joiner's history floor (null: unknown).
    */
-  restore(lastSeq: number, offsets: ReadonlyMap<string, number>, reported: number): void;
+  restore(
+    lastSeq: number,
+    offsets: ReadonlyMap<string, number>,
+    reported: number,
+    joined: ReadonlyMap<string, number | null>,
+  ): void;
   wake(at: number): void;
   clock(): number;
 }
@@ -90,7 +97,8 @@ export class Recovery implements TimedJob {
         offsets.set(o.user_id, Math.max(offsets.get(o.user_id) ?? 0, o.read_seq));
       }
       const lastSeq = Math.max(db?.last_seq ?? 0, archived?.last_seq ?? 0);
-      if (this.host.pending()) this.host.restore(lastSeq, offsets, db?.last_seq ?? 0);
+      const joined = new Map((db?.joined ?? []).map((j) => [j.user_id, j.joined_seq]));
+      if (this.host.pending()) this.host.restore(lastSeq, offsets, db?.last_seq ?? 0, joined);
       this.failures = 0;
       this.retryAt = null;
       if (lastSeq > 0) console.log(`room ${meta.room_id}: started without storage; continues after seq ${lastSeq}`);

@@ -214,6 +214,16 @@ export class RoomStore {
     return res[0]?.read_seq ?? null;
   }
 
+  /** After a recovery: the member's history starts no earlier than `seq`, and nothing before it is unread. */
+  raiseJoinedSeq(userId: string, seq: number): void {
+    this.memberCache = null;
+    this.sql.exec(
+      "UPDATE members SET joined_seq = max(joined_seq, ?1), read_seq = max(read_seq, ?1), delivered_seq = max(delivered_seq, ?1) WHERE user_id = ?2",
+      seq,
+      userId,
+    );
+  }
+
   // ---- tickets ----
   /** Records a ticket's use; false when it was used before. */
   useTicket(id: string, expiresAt: number): boolean {

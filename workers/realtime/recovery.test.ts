@@ -215,6 +215,48 @@ describe("a room that lost its storage", () => {
     await again.close();
     await stopEdge(edge);
   }, 120_000);
+  it("gives a later joiner no history from before they joined, even when their start was never recorded", async () => {
+    const persist = path.join(dir, "do-joined");
+    sink ??= await startTheSink();
+    const vars = { SINK_URL: `http://127.0.0.1:${SINK_PORT}`, SINK_SECRET: SECRET };
+    let edge = await edgeOver(persist, vars);
+    const [a, b, c, d] = (await people(4)) as [Seeded, Seeded, Seeded, Seeded];
+    const room = await group(edge, a, [b]);
+    const s = await openStream(edge, a, room.id);
+    expect(await sendAll(s, room.id, "early", 4)).toEqual(range(1, 4));
+    const added = await call(edge, "POST", `/v1/rooms/${room.id}/members`, {
+      token: a.token,
+      body: { user_ids: [c.id, d.id] },
+    });
+    expect(added.status, JSON.stringify(added.body)).toBeLessThan(300);
+    expect(await sendAll(s, room.id, "late", 2)).toEqual([5, 6]);
+    const joinedSeq = async (u: Seeded) =>
+      (await db().query(`select joined_seq from chat_members where room_id = $1 and user_id = $2`, [room.id, u.id]))
+        .rows[0].joined_seq;
+    // the room records where each later joiner starts; the first members start at 0
+    await eventually(async () => Number(await joinedSeq(c)) === 4 && Number(await joinedSeq(d)) === 4, 15_000, 100);
+    expect(Number(await joinedSeq(b))).toBe(0);
+    await eventually(async () => (await pgRoom(room.id)) === 6, 15_000, 100);
+    await eventually(async () => (await archivedSeqs(room.id)).length === 6, 15_000, 100);
+    // as if the room's write for d had failed
+    await db().query(`update chat_members set joined_seq = null where room_id = $1 and user_id = $2`, [room.id, d.id]);
+    expect((await historyBack(edge, c, room.id)).map((m) => m.seq)).toEqual([6, 5]);
+    const { hex } = await roomObject(edge, room.id);
+    await s.close();
+    await stopEdge(edge);
+    expect(deleteObjectStorage(persist, hex).length).toBeGreaterThan(0);
+
+    edge = await edgeOver(persist, vars);
+    expect((await historyBack(edge, b, room.id)).map((m) => m.seq)).toEqual(range(1, 6).reverse());
+    expect((await historyBack(edge, c, room.id)).map((m) => m.seq)).toEqual([6, 5]);
+    // an unknown start is the recovered seq: nothing older, rather than everything
+    expect(await historyBack(edge, d, room.id)).toEqual([]);
+    const dStream = await openStream(edge, d, room.id, { afterSeq: 0, waitSynced: false });
+    expect(await dStream.takeType("synced")).toMatchObject({ last_seq: 6 });
+    expect(dStream.seen("message")).toEqual([]);
+    await dStream.close();
+    await stopEdge(edge);
+  }, 120_000);
 });
 
 describe("a stream resumed after the hot tail was pruned", () => {

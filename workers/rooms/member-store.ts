@@ -74,7 +74,7 @@ export async function insertRoles(tx: Tx, roomId: string, type: number): Promise
 export async function insertMembers(tx: Tx, roomId: string, members: Array<{ userId: string; role: number }>) {
   await tx
     .insert(chatMembers)
-    .values(members.map(({ userId, role }) => ({ roomId, userId, role, status: MemberStatus.active })));
+    .values(members.map(({ userId, role }) => ({ roomId, userId, role, status: MemberStatus.active, joinedSeq: 0 })));
 }
 
 /** Makes the pair active members of their direct room again; how many rows that changed. */
@@ -101,6 +101,8 @@ export async function addMembers(tx: Tx, roomId: string, userIds: string[]): Pro
     joinedAt: sql`now()`,
     muted: false,
     hidden: false,
+    // the room records where this membership starts once it hears of it
+    joinedSeq: null,
     updatedAt: sql`now()`,
   };
   await tx
