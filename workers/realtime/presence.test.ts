@@ -1,10 +1,10 @@
 // Presence scope through the public API: you are visible to the people you added and to the
 // co-members of your rooms, never across a block, and a change that ends it stops the updates.
 import { describe, expect, it } from "vitest";
-import { call } from "../../test/support/api.js";
+import { call, db } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
 import { type TestSocket, eventually, openSession, sleep } from "../../test/support/sockets.js";
-import { group, people, type Seeded } from "../../test/support/rooms.js";
+import { direct, group, people, type Seeded } from "../../test/support/rooms.js";
 
 const edge = useEdge();
 
@@ -85,6 +85,26 @@ describe("presence scope", () => {
     await flickerUnseen(ms, owner);
     await watchSeesNothing(ms, owner);
     await ms.close();
+  });
+
+  it("shows nothing through a direct room a stranger opened, until the watched one opened or read one", async () => {
+    const [target, stranger, contact] = (await people(3)) as [Seeded, Seeded, Seeded];
+    // anyone not blocked may open a direct room with anyone: that alone is no consent
+    const room = await direct(edge, stranger, target);
+    const ss = await openSession(edge, stranger);
+    await watchSeesNothing(ss, target);
+    await flickerUnseen(ss, target);
+    // once the target has read there (the room's flush copies read offsets to PostgreSQL), it is theirs too
+    await db().query(`update chat_members set last_read_seq = 1 where room_id = $1 and user_id = $2`, [
+      room.id,
+      target.id,
+    ]);
+    expect(await watchSees(ss, target)).toMatchObject({ status: "offline" });
+    // and the one who opened a direct room is visible to its peer at once
+    await direct(edge, target, contact);
+    const cs = await openSession(edge, contact);
+    expect(await watchSees(cs, target)).toMatchObject({ status: "offline" });
+    await Promise.all([ss.close(), cs.close()]);
   });
 
   it("stops every update to a user right after a block, whichever side blocked", async () => {
