@@ -36,9 +36,6 @@ import { Upkeep } from "./upkeep.js";
 
 export type RoomParts = ReturnType<typeof roomCapabilities>;
 
-/** meta keys: "1" while the room has not learned its sequence (recovery.ts); the seq PostgreSQL confirmed */
-const SEQ_UNKNOWN = "seq_unknown";
-const SEQ_REPORTED = "seq_reported";
 const SESSION_PARALLELISM = 32;
 
 export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: RealtimeConfig) {
@@ -171,7 +168,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       const fresh = !store.meta();
       store.applyMembership(plan, snapshot, lastSeq, touched ? clock() : null);
       if (fresh && !snapshot.created) {
-        store.setKv(SEQ_UNKNOWN, "1");
+        store.markSeqUnknown();
         seqUnknown = true;
       }
       // where a later joiner's history starts, for the day this storage is lost (db/room-seq.ts)
@@ -219,28 +216,15 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
   });
   // read on every send and stream open: kept in memory, written through
   let seqUnknown: boolean | undefined;
-  const recovering = () => (seqUnknown ??= store.kv(SEQ_UNKNOWN) === "1");
-  const reported = () => Number(store.kv(SEQ_REPORTED) ?? 0);
+  const recovering = () => (seqUnknown ??= store.seqUnknown());
+  const reported = () => store.seqReported();
   const recovery = new Recovery({
     meta,
     pending: recovering,
     database: (room) => db((d) => loadRoomSeqFacts(d, room)),
     archive: sink ? (room) => sink.seqFacts(room) : null,
     restore: (lastSeq, readOffsets, pgSeq, joinedFrom) => {
-      transaction(() => {
-        const to = Math.max(lastSeq, store.meta()?.last_seq ?? 0);
-        store.setMeta({ last_seq: to });
-        // a later joiner whose start was never recorded starts at the recovered seq: older
-        // history stays out of reach rather than open to someone who joined after it
-        for (const [userId, from] of joinedFrom) if (store.member(userId)) store.raiseJoinedSeq(userId, from ?? to);
-        for (const [userId, seq] of readOffsets) {
-          if (!store.member(userId)) continue;
-          const read = store.markRead(userId, seq, to);
-          if (read !== null) store.markDelivered([userId], read);
-        }
-        store.setKv(SEQ_REPORTED, String(Math.max(pgSeq, reported())));
-        store.setKv(SEQ_UNKNOWN, "0");
-      });
+      transaction(() => store.restoreSequence(lastSeq, readOffsets, pgSeq, joinedFrom));
       seqUnknown = false;
     },
     wake,
@@ -251,7 +235,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       meta,
       recovering,
       reported,
-      setReported: (seq) => store.setKv(SEQ_REPORTED, String(seq)),
+      setReported: (seq) => store.setSeqReported(seq),
       record: (room, seq) =>
         db((d) => recordLastSeq(d, room, seq, store.messages.message(room, seq)?.created_at ?? null)),
       wake,

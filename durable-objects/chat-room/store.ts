@@ -38,6 +38,10 @@ function toMember(r: Row): MemberState {
     hidden: r.hidden === 1,
   };
 }
+/** kv keys: "1" while the room has not learned its sequence; the seq PostgreSQL confirmed */
+const SEQ_UNKNOWN = "seq_unknown";
+const SEQ_REPORTED = "seq_reported";
+
 export class RoomStore {
   private readonly tables: RoomTables;
   readonly messages: MessageStore;
@@ -214,8 +218,48 @@ export class RoomStore {
     return res[0]?.read_seq ?? null;
   }
 
+  // ---- sequence (recovery.ts, seq-mark.ts) ----
+  /** whether the room started without storage and has not learned where its sequence stands */
+  seqUnknown(): boolean {
+    return this.kv(SEQ_UNKNOWN) === "1";
+  }
+  markSeqUnknown(): void {
+    this.setKv(SEQ_UNKNOWN, "1");
+  }
+  /** the highest seq PostgreSQL confirmed holding */
+  seqReported(): number {
+    return Number(this.kv(SEQ_REPORTED) ?? 0);
+  }
+  setSeqReported(seq: number): void {
+    this.setKv(SEQ_REPORTED, String(seq));
+  }
+
+  /**
+   * What a recovery learned, inside the caller's transaction: the sequence continues after
+   * `lastSeq`, read offsets come back, and a later joiner's history starts at their recorded
+   * floor, or at the recovered seq when it was never recorded (older history stays out of reach
+   * rather than open to someone who joined after it).
+   */
+  restoreSequence(
+    lastSeq: number,
+    readOffsets: ReadonlyMap<string, number>,
+    reported: number,
+    joinedFrom: ReadonlyMap<string, number | null>,
+  ): void {
+    const to = Math.max(lastSeq, this.meta()?.last_seq ?? 0);
+    this.setMeta({ last_seq: to });
+    for (const [userId, from] of joinedFrom) if (this.member(userId)) this.raiseJoinedSeq(userId, from ?? to);
+    for (const [userId, seq] of readOffsets) {
+      if (!this.member(userId)) continue;
+      const read = this.markRead(userId, seq, to);
+      if (read !== null) this.markDelivered([userId], read);
+    }
+    this.setSeqReported(Math.max(reported, this.seqReported()));
+    this.setKv(SEQ_UNKNOWN, "0");
+  }
+
   /** After a recovery: the member's history starts no earlier than `seq`, and nothing before it is unread. */
-  raiseJoinedSeq(userId: string, seq: number): void {
+  private raiseJoinedSeq(userId: string, seq: number): void {
     this.memberCache = null;
     this.sql.exec(
       "UPDATE members SET joined_seq = max(joined_seq, ?1), read_seq = max(read_seq, ?1), delivered_seq = max(delivered_seq, ?1) WHERE user_id = ?2",

@@ -11,9 +11,13 @@
 // with its own close (the SDK does), which the host echoes with the same code. A client that does
 // not answer within CLOSING_GRACE_MS is closed by the host.
 import type { ServerFrame, SocketClaims } from "../../protocol/index.js";
+import { CloseCode, closeDecision, echoCode, nextCheck } from "./close-rules.js";
 import { FrameBudget } from "./frame-budget.js";
+import { SocketCaps } from "./socket-caps.js";
 import { errorFrame } from "./frames.js";
 import type { BucketConfig } from "./token-bucket.js";
+
+export { CloseCode, closeDecision, echoCode, nextCheck, type CloseDecision } from "./close-rules.js";
 
 /** Who is behind a socket; kept in memory, and on the socket's attachment so it survives eviction. */
 export interface SocketInfo {
@@ -60,60 +64,6 @@ function readAttachment(ws: WebSocket): SocketInfo | null {
   return a && !a.x ? { userId: a.u, deviceId: a.d, tokenExpiresAt: a.t, openedAt: a.o, seenAt: a.s } : null;
 }
 
-export const CloseCode = {
-  normal: 1000,
-  policy: 1008,
-  tokenExpired: 4001,
-  silent: 4002,
-  removed: 4003,
-  loggedOut: 4004,
-  suspended: 4005,
-  roomGone: 4006,
-  tooManySockets: 4007,
-} as const;
-
-/**
- * The code to answer a peer's close with: 1005 (no code) and 1006 (abnormal) may not be sent, and
- * 1015 (TLS) neither; everything else a peer sent is valid to echo.
- */
-export function echoCode(code: number): number {
-  return code === 1005 || code === 1006 || code === 1015 ? 1000 : code;
-}
-
-export interface CloseDecision {
-  code: number;
-  reason: string;
-}
-
-/** Why a socket must close now, or null. `lastPing` is the runtime's auto-response timestamp. */
-export function closeDecision(
-  info: SocketInfo,
-  lastPing: number | null,
-  now: number,
-  silentMs: number,
-): CloseDecision | null {
-  if (now >= info.tokenExpiresAt) {
-    return {
-      code: CloseCode.tokenExpired,
-      reason: "access token expired; reconnect, or send an auth frame before it expires",
-    };
-  }
-  const lastHeard = Math.max(info.openedAt, info.seenAt, lastPing ?? 0);
-  if (now - lastHeard >= silentMs) {
-    return {
-      code: CloseCode.silent,
-      reason: `silent for ${Math.round(silentMs / 1000)} s; send {"type":"ping"} every 25 s`,
-    };
-  }
-  return null;
-}
-
-/** When the sweep must look at this socket next. */
-export function nextCheck(info: SocketInfo, lastPing: number | null, silentMs: number): number {
-  const lastHeard = Math.max(info.openedAt, info.seenAt, lastPing ?? 0);
-  return Math.min(info.tokenExpiresAt, lastHeard + silentMs);
-}
-
 /** Sends if the socket is still open; a socket closing under us is not an error of the sender. */
 export function trySend(ws: WebSocket, data: string): boolean {
   try {
@@ -150,23 +100,6 @@ export interface SocketHostOptions {
 
 const userTag = (userId: string) => `u:${userId}`;
 const deviceTag = (deviceId: string) => `d:${deviceId}`;
-const deviceKey = (i: Pick<SocketInfo, "userId" | "deviceId">) => `${i.userId}\n${i.deviceId}`;
-
-/** Counts by key; a key whose count reaches 0 is dropped. */
-class Counts {
-  private readonly n = new Map<string, number>();
-  get(key: string): number {
-    return this.n.get(key) ?? 0;
-  }
-  add(key: string, by: 1 | -1): void {
-    const v = this.get(key) + by;
-    if (v > 0) this.n.set(key, v);
-    else this.n.delete(key);
-  }
-  has(key: string): boolean {
-    return this.n.has(key);
-  }
-}
 
 /**
  * The sockets an object holds, with their attachments kept in memory (so a broadcast never
@@ -183,10 +116,7 @@ export class SocketHost {
   private readonly closing = new Map<WebSocket, [number, number, string]>();
   /** when the next socket is due for a look; undefined until the first sweep of this instance */
   private nextSweep: number | null | undefined;
-  // held sockets per user and per (user, device): the caps, and O(1) answers to "does this user
-  // still hold one" (asked for every socket that leaves: a scan would make closing N sockets N²)
-  private readonly perUser = new Counts();
-  private readonly perDevice = new Counts();
+  private readonly caps: SocketCaps;
   private readonly budget: FrameBudget | null;
 
   constructor(
@@ -194,6 +124,7 @@ export class SocketHost {
     private readonly opts: SocketHostOptions,
   ) {
     this.budget = opts.frames ? new FrameBudget(opts.frames) : null;
+    this.caps = new SocketCaps(opts);
     const closing: Array<[WebSocket, [number, number, string]]> = [];
     for (const ws of ctx.getWebSockets()) {
       const a = rawAttachment(ws);
@@ -216,12 +147,12 @@ export class SocketHost {
   }
 
   hasUser(userId: string): boolean {
-    return this.perUser.has(userId);
+    return this.caps.hasUser(userId);
   }
 
   /** Whether this user's device still holds a socket here. */
   hasDevice(userId: string, deviceId: string): boolean {
-    return this.perDevice.has(deviceKey({ userId, deviceId }));
+    return this.caps.hasDevice(userId, deviceId);
   }
 
   /** The devices of each user holding a socket here. */
@@ -233,16 +164,6 @@ export class SocketHost {
       else out.set(info.userId, [info.deviceId]);
     }
     return out;
-  }
-
-  /** Why this user's device may not open another socket here, or null. */
-  private overCap(info: SocketInfo): string | null {
-    const { maxPerUser, maxPerDevice } = this.opts;
-    if (maxPerDevice !== undefined && this.perDevice.get(deviceKey(info)) >= maxPerDevice)
-      return `at most ${maxPerDevice} sockets per device here; close one first`;
-    if (maxPerUser !== undefined && this.perUser.get(info.userId) >= maxPerUser)
-      return `at most ${maxPerUser} sockets per user here; close one first`;
-    return null;
   }
 
   /**
@@ -269,7 +190,7 @@ export class SocketHost {
     };
     this.ctx.acceptWebSocket(server, [userTag(info.userId), deviceTag(info.deviceId)]);
     server.serializeAttachment(toAttachment(info));
-    const over = this.overCap(info);
+    const over = this.caps.refusal(info);
     if (over) {
       trySend(server, JSON.stringify(errorFrame("rate_limited", over)));
       this.close(server, CloseCode.tooManySockets, over, now);
@@ -458,16 +379,14 @@ export class SocketHost {
 
   private hold(ws: WebSocket, info: SocketInfo): void {
     this.held.set(ws, info);
-    this.perUser.add(info.userId, 1);
-    this.perDevice.add(deviceKey(info), 1);
+    this.caps.add(info);
   }
 
   private forget(ws: WebSocket): SocketInfo | undefined {
     const info = this.held.get(ws);
     if (!info) return undefined;
     this.held.delete(ws);
-    this.perUser.add(info.userId, -1);
-    this.perDevice.add(deviceKey(info), -1);
+    this.caps.remove(info);
     this.opts.onGone?.(info);
     return info;
   }
