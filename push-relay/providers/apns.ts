@@ -40,7 +40,7 @@ export interface ApnsOptions {
   topic?: string;
   productionUrl?: string;
   sandboxUrl?: string;
-  /** extra trust (PEM) for a local stand-in; the system roots stay trusted and checks stay on */
+  /** the CA (PEM) to trust instead of the system roots: a test's stand-in; unset in production */
   ca?: string;
   /** milliseconds since the epoch (tests move it) */
   now?: () => number;

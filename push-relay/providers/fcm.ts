@@ -56,7 +56,7 @@ export function parseServiceAccount(json: string, source = "FCM service account"
 export interface FcmOptions {
   account: ServiceAccount;
   apiUrl?: string;
-  /** extra trust (PEM) for a local stand-in; checks stay on */
+  /** the CA (PEM) to trust instead of the system roots: a test's stand-in; unset in production */
   ca?: string;
   now?: () => number;
   requestTimeoutMs?: number;

@@ -1,6 +1,6 @@
 // One HTTPS request with a deadline and a bounded answer, for the providers that speak HTTP/1.1
 // (FCM's token exchange and send, Web Push). node:https rather than fetch: its Agent takes a `ca`
-// (a stand-in's test CA, added to the system roots' place only for that agent) and keeps
+// (a test's stand-in CA; in production the system roots, plus NODE_EXTRA_CA_CERTS) and keeps
 // connections alive, with no dependency beyond Node 20. Certificate checks are never turned off.
 import type { IncomingHttpHeaders } from "node:http";
 import https from "node:https";

@@ -35,7 +35,7 @@ export interface WebPushOptions {
   vapid: VapidKeys;
   /** the push services we will POST to (WEBPUSH_ALLOW_ORIGINS) */
   allow: PushOriginRule;
-  /** extra trust (PEM) for a local stand-in; checks stay on */
+  /** the CA (PEM) to trust instead of the system roots: a test's stand-in; unset in production */
   ca?: string;
   now?: () => number;
   requestTimeoutMs?: number;

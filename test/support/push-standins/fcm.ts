@@ -216,7 +216,7 @@ export class FcmStandIn {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
     const body = await readBody(req, 1024 * 1024);
     const path = req.url ?? "";
     if (req.method === "POST" && path === "/token") return this.token(req, body, res);
@@ -282,7 +282,7 @@ export class FcmStandIn {
     json(res, 200, { access_token: bearer, expires_in: expiresIn, token_type: "Bearer" });
   }
 
-  private async send(req: IncomingMessage, project: string, body: Buffer, res: ServerResponse): Promise<void> {
+  private async send(req: IncomingMessage, project: string, body: Buffer, res: ServerResponse): Promise<unknown> {
     const auth = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1] ?? "";
     const bearer = this.bearers.get(auth);
     if (!bearer || bearer.revoked || this.now() >= bearer.expiresAt)
@@ -402,7 +402,8 @@ function fcmError(
   const details: unknown[] = [];
   if (extra.errorCode) details.push({ "@type": FCM_ERROR, errorCode: extra.errorCode });
   if (extra.violations) details.push({ "@type": BAD_REQUEST, fieldViolations: extra.violations });
-  const headers = extra.retryAfter !== undefined ? { "retry-after": String(extra.retryAfter) } : {};
+  const headers: Record<string, string> =
+    extra.retryAfter !== undefined ? { "retry-after": String(extra.retryAfter) } : {};
   json(res, code, { error: { code, message, status, ...(details.length ? { details } : {}) } }, headers);
   return code;
 }
