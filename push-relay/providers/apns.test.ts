@@ -146,6 +146,20 @@ describe("APNs provider against the local APNs", () => {
     expect(recordsFor(apple, u.token)[0]!.jwt).toBe(recs[1]!.jwt);
   });
 
+  it("renews after a refusal at most once per 20 minutes (Apple's throttle), then again after it", async () => {
+    const p = provider();
+    const t = target();
+    apple.program(t.token, { status: 403, reason: "ExpiredProviderToken" });
+    expect(await p.send(t, content())).toMatchObject({ kind: "sent" });
+    apple.program(t.token, { status: 403, reason: "ExpiredProviderToken" });
+    expect(await p.send(t, content())).toEqual({ kind: "config", status: 403, reason: "ExpiredProviderToken" });
+    clock += 21 * MINUTE;
+    apple.program(t.token, { status: 403, reason: "ExpiredProviderToken" });
+    expect(await p.send(t, content())).toMatchObject({ kind: "sent" });
+    expect(recordsFor(apple, t.token).map((r) => r.status)).toEqual([403, 200, 403, 403, 200]);
+    expect(new Set(recordsFor(apple, t.token).map((r) => r.jwt)).size).toBe(3);
+  });
+
   it("a token Apple still refuses after the renewal is a configuration fault (one renewal, one retry)", async () => {
     const skewed = await ApnsStandIn.start({ tls, teamId: TEAM, topic: TOPIC, now: () => clock + 2 * 60 * MINUTE });
     try {
@@ -284,6 +298,15 @@ describe("APNs provider against the local APNs", () => {
     });
   });
 
+  it("a gateway that does not answer in time is a retry", async () => {
+    const t = target();
+    apple.program(t.token, { status: 200, hang: true });
+    const started = Date.now();
+    const outcome = await provider({ requestTimeoutMs: 200 }).send(t, content());
+    expect(outcome).toMatchObject({ kind: "retry", status: 0 });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it("after GOAWAY the next send opens a new session and succeeds", async () => {
     const p = provider();
     const t = target();
@@ -301,7 +324,9 @@ describe("APNs provider against the local APNs", () => {
     const p = provider({ pingIntervalMs: 40 });
     const before = apple.pings;
     expect(await p.send(target(), content())).toMatchObject({ kind: "sent" });
-    await new Promise((r) => setTimeout(r, 300));
+    // several intervals, with room for a busy machine
+    const deadline = Date.now() + 5_000;
+    while (apple.pings - before < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 40));
     expect(apple.pings - before).toBeGreaterThanOrEqual(3);
   });
 

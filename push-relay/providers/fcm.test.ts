@@ -138,6 +138,37 @@ describe("FCM provider against the local FCM", () => {
     expect(recordsFor(t.token)).toHaveLength(0);
   });
 
+  it("an outage of the token endpoint is a retry (honouring Retry-After), and the next send exchanges again", async () => {
+    const p = provider();
+    const t = target();
+    google.programTokenEndpoint({ status: 503, retryAfter: 20 });
+    expect(await p.send(t, content())).toMatchObject({
+      kind: "retry",
+      status: 503,
+      retry_after_ms: 20_000,
+      reason: expect.stringMatching(/token exchange/),
+    });
+    expect(recordsFor(t.token)).toHaveLength(0);
+    expect(await p.send(t, content())).toMatchObject({ kind: "sent" });
+  });
+
+  it("a short-lived access token is renewed halfway through its life", async () => {
+    const brief = await FcmStandIn.start({ tls, projectId: PROJECT, now, expiresIn: 120 });
+    try {
+      const json = await brief.makeServiceAccount();
+      const p = provider({ json, apiUrl: brief.url });
+      await p.send(target(), content());
+      clock += 50_000;
+      await p.send(target(), content());
+      expect(brief.tokensIssued).toBe(1);
+      clock += 20_000;
+      expect(await p.send(target(), content())).toMatchObject({ kind: "sent" });
+      expect(brief.tokensIssued).toBe(2);
+    } finally {
+      await brief.close();
+    }
+  });
+
   it("404 UNREGISTERED retires the token", async () => {
     const t = target();
     google.program(t.token, { kind: "unregistered" });

@@ -20,7 +20,7 @@ export const FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging";
 export const FCM_PAYLOAD_MAX_BYTES = 4096;
 /** Google's longest assertion lifetime */
 const ASSERTION_LIFETIME_S = 3600;
-/** renew an access token this long before it expires (Google's tokens live an hour) */
+/** renew an access token this long before it expires (Google's live an hour), or halfway if it lives shorter */
 const RENEW_BEFORE_EXPIRY_MS = 5 * 60_000;
 export const FCM_REQUEST_TIMEOUT_MS = 10_000;
 
@@ -90,7 +90,8 @@ const TokenError = z.looseObject({ error: z.string(), error_description: z.strin
 
 interface AccessToken {
   token: string;
-  expiresAt: number;
+  /** when a send stops using it: shortly before it expires */
+  renewAt: number;
 }
 
 /** a token exchange that gave no access token: what send() answers instead */
@@ -244,7 +245,7 @@ export class FcmProvider implements PushProvider {
 
   private accessToken(): Promise<AccessToken> {
     const a = this.access;
-    if (a && this.now() < a.expiresAt - RENEW_BEFORE_EXPIRY_MS) return Promise.resolve(a);
+    if (a && this.now() < a.renewAt) return Promise.resolve(a);
     return this.exchange();
   }
 
@@ -296,7 +297,11 @@ export class FcmProvider implements PushProvider {
           status,
           reason: "FCM token exchange: no access token in the answer",
         });
-      this.access = { token: ok.data.access_token, expiresAt: this.now() + ok.data.expires_in * 1000 };
+      const lifetime = ok.data.expires_in * 1000;
+      this.access = {
+        token: ok.data.access_token,
+        renewAt: this.now() + Math.max(lifetime - RENEW_BEFORE_EXPIRY_MS, lifetime / 2),
+      };
       return this.access;
     }
     const said = TokenError.safeParse(safeJson(answer.body));

@@ -14,6 +14,8 @@ export interface ApnsAnswer {
   reason?: string;
   /** seconds, sent as Retry-After */
   retryAfter?: number;
+  /** never answer (a gateway that hangs): the provider's deadline must end the wait */
+  hang?: boolean;
 }
 
 export interface ApnsRecord {
@@ -202,6 +204,7 @@ export class ApnsStandIn {
       status: answer.status,
       ...(answer.reason ? { reason: answer.reason } : {}),
     });
+    if (answer.hang) await new Promise<never>(() => {});
     return { ...answer, id };
   }
 

@@ -160,6 +160,7 @@ export class FcmStandIn {
   private readonly accounts = new Map<string, Account>();
   private readonly bearers = new Map<string, Bearer>();
   private readonly answers = new Map<string, FcmAnswer[]>();
+  private readonly tokenAnswers: Array<{ status: number; retryAfter?: number }> = [];
   private readonly now: () => number;
 
   private constructor(private readonly opts: FcmStandInOptions) {
@@ -206,6 +207,11 @@ export class FcmStandIn {
     };
   }
 
+  /** Answers for the next token requests (an outage of Google's token endpoint), then the real exchange. */
+  programTokenEndpoint(...answers: Array<{ status: number; retryAfter?: number }>): void {
+    this.tokenAnswers.push(...answers);
+  }
+
   /** Answers for the next sends to this registration token, in order (then success). */
   program(token: string, ...answers: FcmAnswer[]): void {
     this.answers.set(token, [...(this.answers.get(token) ?? []), ...answers]);
@@ -230,6 +236,13 @@ export class FcmStandIn {
       this.tokensRefused++;
       json(res, status, { error, error_description: description });
     };
+    const outage = this.tokenAnswers.shift();
+    if (outage) {
+      this.tokensRefused++;
+      const headers: Record<string, string> =
+        outage.retryAfter !== undefined ? { "retry-after": String(outage.retryAfter) } : {};
+      return json(res, outage.status, { error: "internal_failure", error_description: "Backend Error" }, headers);
+    }
     if (!String(req.headers["content-type"]).startsWith("application/x-www-form-urlencoded"))
       return refuse(400, "invalid_request", "form encoding expected");
     const form = new URLSearchParams(body.toString("utf8"));
