@@ -9,6 +9,8 @@ export function retryAfterMs(value: string | string[] | undefined, now: number):
   let ms: number;
   if (/^\d+$/.test(raw)) ms = Number(raw) * 1000;
   else {
+    // every HTTP-date form starts with a day name; Date.parse alone would take "-5" as a year
+    if (!/^[A-Za-z]{3}/.test(raw)) return undefined;
     const at = Date.parse(raw);
     if (Number.isNaN(at)) return undefined;
     ms = at - now;
