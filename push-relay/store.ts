@@ -1,0 +1,60 @@
+// The relay's handle on PostgreSQL: drizzle over a bounded `pg` pool. The rooms' batches, the
+// dispatcher and retention share it, so the pool size bounds what the relay asks of the database
+// however many batches arrive at once.
+import { sql } from "drizzle-orm";
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import pg from "pg";
+import { PushStatus } from "../db/codes.js";
+import * as schema from "../db/schema/index.js";
+
+export type RelayDb = NodePgDatabase<typeof schema>;
+export type RelayTx = Parameters<Parameters<RelayDb["transaction"]>[0]>[0];
+export type RelayExec = RelayDb | RelayTx;
+
+export interface RelayStore {
+  db: RelayDb;
+  pool: pg.Pool;
+  /** resolves when PostgreSQL answers a trivial query */
+  ping(): Promise<void>;
+  countPending(): Promise<number>;
+  /** ends the pool when the relay created it */
+  close(): Promise<void>;
+}
+
+export function createPool(databaseUrl: string, max: number, log: (line: string) => void): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    // a statement stuck behind a lock must not hold a connection (and a room's request) forever
+    statement_timeout: 30_000,
+  });
+  // an idle client's socket error (PostgreSQL restarted) must not crash the process; the next
+  // query reconnects
+  pool.on("error", (err) => log(`postgres: idle connection error: ${err.message}`));
+  return pool;
+}
+
+export function openStore(pool: pg.Pool, owned: boolean): RelayStore {
+  const db = drizzle({ client: pool, schema });
+  return {
+    db,
+    pool,
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    async countPending() {
+      const r = await db.execute<{ n: string }>(
+        sql`select count(*) as n from push_notifications where status = ${PushStatus.pending}`,
+      );
+      return Number(r.rows[0]?.n ?? 0);
+    },
+    close: async () => {
+      if (owned) await pool.end();
+    },
+  };
+}
+
+/** A JS array as one bound parameter (drizzle would expand it into a list), for unnest() and any(). */
+export const list = (values: readonly unknown[]) => sql.param(values);
