@@ -56,7 +56,7 @@ export interface RunningRelay {
 export async function startRelay(o: StartRelayOptions): Promise<RunningRelay> {
   const log = o.log ?? ((line: string) => console.log(`[push-relay] ${line}`));
   if (!o.pool && !o.databaseUrl) throw new Error("startRelay needs a databaseUrl or a pool");
-  const store = openStore(o.pool ?? createPool(o.databaseUrl!, o.poolMax ?? 5, log), !o.pool);
+  const store = openStore(o.pool ?? createPool(o.databaseUrl!, o.poolMax ?? 5), !o.pool, log);
   const ownsProviders = !o.providers;
   const providers = o.providers ?? providersFromEnv({}, log);
   const settings: DispatchSettings = { ...DEFAULT_DISPATCH, ...o.dispatch };

@@ -21,7 +21,7 @@ export interface RelayStore {
   close(): Promise<void>;
 }
 
-export function createPool(databaseUrl: string, max: number, log: (line: string) => void): pg.Pool {
+export function createPool(databaseUrl: string, max: number): pg.Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max,
@@ -30,13 +30,13 @@ export function createPool(databaseUrl: string, max: number, log: (line: string)
     // a statement stuck behind a lock must not hold a connection (and a room's request) forever
     statement_timeout: 30_000,
   });
-  // an idle client's socket error (PostgreSQL restarted) must not crash the process; the next
-  // query reconnects
-  pool.on("error", (err) => log(`postgres: idle connection error: ${err.message}`));
   return pool;
 }
 
-export function openStore(pool: pg.Pool, owned: boolean): RelayStore {
+export function openStore(pool: pg.Pool, owned: boolean, log: (line: string) => void): RelayStore {
+  // an idle client's socket error (PostgreSQL restarted) must not crash the process; the next
+  // query reconnects. A pool the caller passed in gets the handler too.
+  pool.on("error", (err) => log(`postgres: idle connection error: ${err.message}`));
   const db = drizzle({ client: pool, schema });
   return {
     db,

@@ -3,6 +3,7 @@
 // writes them, batches as a room sends them, and a recording provider that answers what a test
 // tells it to.
 import { randomUUID } from "node:crypto";
+import http from "node:http";
 import pg from "pg";
 import { inject } from "vitest";
 import { MemberRole, MemberStatus, PushEnvironment, PushPlatform, RoomStatus, RoomType } from "../../db/codes.js";
@@ -27,6 +28,7 @@ export async function ownDatabase(prefix: string): Promise<{ url: string; pool: 
   url.pathname = `/${name}`;
   await migrateDatabase(url.toString());
   const pool = new pg.Pool({ connectionString: url.toString(), max: 3 });
+  pool.on("error", () => {});
   return {
     url: url.toString(),
     pool,
@@ -162,6 +164,35 @@ export async function post(
     body: o.raw ?? JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as never };
+}
+
+/**
+ * Posts a body the relay refuses before reading it: the answer can come while the request is still
+ * being written, so the write's EPIPE/ECONNRESET after it is not a failure (fetch would report one).
+ */
+export function postEarlyAnswer(relay: RunningRelay, body: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = http.request(`${relay.url}/v1/batches`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${RELAY_SECRET}`,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+      },
+    });
+    req.on("response", (res) => {
+      answered = true;
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    req.on("error", (err) => {
+      if (!answered) reject(err);
+    });
+    req.end(body);
+  });
 }
 
 /** Polls until `check` returns something truthy (then returns it) or the time is up. */
