@@ -10,7 +10,7 @@ import { PUSH_BATCH_MAX_BYTES, PushBatch } from "../protocol/push.js";
 import { bearerAuth } from "./auth.js";
 import { takeBatch } from "./intake.js";
 import type { BatchOutcome, RelayMetrics } from "./metrics.js";
-import type { RelayStore } from "./store.js";
+import { dbError, type RelayStore } from "./store.js";
 
 export interface AppOptions {
   store: RelayStore;
@@ -54,7 +54,7 @@ export function createApp(o: AppOptions): Hono {
       return c.json({ status: "ready" });
     } catch (err) {
       // the driver's words (host names, users) stay in our log, not in a public answer
-      o.log(`readyz: PostgreSQL not reachable: ${(err as Error).message}`);
+      o.log(`readyz: PostgreSQL not reachable: ${dbError(err)}`);
       return fail(c, 503, "unavailable", "the push store (PostgreSQL) is not reachable", true);
     }
   });
@@ -91,7 +91,7 @@ export function createApp(o: AppOptions): Hono {
         if (answer.notifications > 0) o.onNotifications?.();
         return c.json(answer, 200);
       } catch (err) {
-        o.log(`batch ${batch.batch_id} (room ${batch.room_id}): not taken: ${(err as Error).message}`);
+        o.log(`batch ${batch.batch_id} (room ${batch.room_id}): not taken: ${dbError(err)}`);
         // one transaction: nothing of it is in, the room resends the whole batch
         return refuse(c, "unavailable", 503, "unavailable", "the push store is unavailable; resend the batch");
       }

@@ -13,7 +13,7 @@ import type { RelayMetrics } from "./metrics.js";
 import { actionFor, decide, logCode, reasonLabel, type DeviceAction, type Decision } from "./outcomes.js";
 import type { Providers } from "./providers/index.js";
 import type { Outcome, ProviderName, PushContent, PushTarget } from "./providers/types.js";
-import { list, type RelayDb } from "./store.js";
+import { dbError, list, type RelayDb } from "./store.js";
 
 export interface DispatcherOptions {
   db: RelayDb;
@@ -36,8 +36,8 @@ interface Claimed {
   title: string | null;
   body: string | null;
   attempts: number;
-  /** the scheduled_at our claim set: our lease, checked when the outcome is written */
-  lease: Date;
+  /** the scheduled_at our claim set, as PostgreSQL's text (exact): our lease, checked when the outcome is written */
+  lease: string;
 }
 
 interface Device {
@@ -93,11 +93,22 @@ export class Dispatcher {
     this.wakeSleeper?.();
   }
 
-  /** finishes the round in flight (its outcomes are written), then ends the loop */
-  async stop(): Promise<void> {
+  /**
+   * Lets the round in flight finish (its outcomes are written), then ends the loop. A round stuck
+   * on a provider past `timeoutMs` is left behind: its leases run out and another round (or relay)
+   * takes its rows.
+   */
+  async stop(timeoutMs = 15_000): Promise<void> {
     this.stopped = true;
     this.wakeSleeper?.();
-    await this.running;
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      this.running?.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (late)
+      this.o.log(`the dispatch round did not finish within ${timeoutMs / 1000} s; its rows return after their lease`);
     this.pauses.clear();
   }
 
@@ -118,7 +129,7 @@ export class Dispatcher {
         await this.sleep(due === null ? this.o.settings.idlePollMs : Math.min(this.o.settings.idlePollMs, due));
       } catch (err) {
         failures += 1;
-        this.o.log(`dispatch round failed (${failures} in a row): ${(err as Error).message}`);
+        this.o.log(`dispatch round failed (${failures} in a row): ${dbError(err)}`);
         await this.sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
       }
     }
@@ -159,9 +170,9 @@ export class Dispatcher {
     await Promise.all(
       claimed.map((n) =>
         this.dispatchOne(n, devices.get(n.user_id) ?? [], badges.get(n.user_id) ?? 0, history.get(n.id)).catch(
-          (err: Error) =>
+          (err: unknown) =>
             // its lease runs out and a later round takes it again
-            this.o.log(`notification ${n.id}: dispatch failed, retried after the lease: ${err.message}`),
+            this.o.log(`notification ${n.id}: dispatch failed, retried after the lease: ${dbError(err)}`),
         ),
       ),
     );
@@ -170,10 +181,9 @@ export class Dispatcher {
 
   private async claim(): Promise<Claimed[]> {
     const { leaseMs, claimBatch } = this.o.settings;
-    // truncated to ms so the lease survives the round trip through a JS Date exactly
     const r = await this.o.db.execute<Record<string, unknown>>(sql`
       update push_notifications n
-      set scheduled_at = date_trunc('milliseconds', now()) + ${leaseMs} * interval '1 millisecond'
+      set scheduled_at = now() + ${leaseMs} * interval '1 millisecond'
       where n.id in (
         select id from push_notifications
         where status = ${PushStatus.pending} and read_at is null and scheduled_at <= now()
@@ -181,7 +191,7 @@ export class Dispatcher {
         limit ${claimBatch}
         for update skip locked)
       returning n.id, n.user_id, n.room_id, n.seq, n.count, n.mentioned, n.collapse_key, n.title, n.body,
-                n.attempts, n.scheduled_at`);
+                n.attempts, n.scheduled_at::text as lease`);
     return r.rows.map((row) => ({
       id: String(row.id),
       user_id: String(row.user_id),
@@ -193,7 +203,7 @@ export class Dispatcher {
       title: (row.title as string | null) ?? null,
       body: (row.body as string | null) ?? null,
       attempts: Number(row.attempts),
-      lease: row.scheduled_at as Date,
+      lease: String(row.lease),
     }));
   }
 
@@ -315,7 +325,7 @@ export class Dispatcher {
           break;
         case "retry":
           this.o.metrics.retried.inc({ provider, reason: reasonLabel(a.reason) });
-          this.o.log(`device ${d.id} (${provider}): ${status} ${a.reason}; retry in ${Math.round(a.delayMs / 1000)} s`);
+          this.o.log(`device ${d.id} (${provider}): ${status} ${a.reason}; retry in ${inWords(a.delayMs)}`);
           break;
         case "give_up":
           this.o.metrics.failed.inc({ provider, reason: "retries_spent" });
@@ -423,7 +433,7 @@ export class Dispatcher {
         failed_reason = case when status = ${PushStatus.pending} and seq = ${n.seq} and ${status}::smallint = ${PushStatus.failed}
                              then ${d.failedReason}::text else failed_reason end,
         updated_at = now()
-      where id = ${n.id} and (status <> ${PushStatus.pending} or scheduled_at = ${n.lease.toISOString()}::timestamptz)
+      where id = ${n.id} and (status <> ${PushStatus.pending} or scheduled_at = ${n.lease}::timestamptz)
       returning id`);
     if (r.rows.length === 0)
       this.o.log(`notification ${n.id}: its lease ran out before the round ended; another round owns it`);
@@ -466,6 +476,8 @@ class ProviderPauses {
     this.until.clear();
   }
 }
+
+const inWords = (ms: number) => (ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`);
 
 class Semaphore {
   private active = 0;

@@ -12,7 +12,7 @@ import { Dispatcher } from "./dispatcher.js";
 import { createMetrics, type RelayMetrics } from "./metrics.js";
 import { providersFromEnv, type Providers } from "./providers/index.js";
 import { purgeExpired, RETENTION_INTERVAL_MS, startRetention, type RetentionResult } from "./retention.js";
-import { createPool, openStore, type RelayStore } from "./store.js";
+import { createPool, dbError, openStore, type RelayStore } from "./store.js";
 import { RETENTION_DAYS_DEFAULT } from "../protocol/archive.js";
 
 export { configFromEnv, ConfigError, DEFAULT_DISPATCH, type DispatchSettings, type RelayConfig } from "./config.js";
@@ -102,7 +102,7 @@ export async function startRelay(o: StartRelayOptions): Promise<RunningRelay> {
 
   // PostgreSQL being down at start is not fatal: /readyz says so, the rooms' outboxes wait, and
   // the dispatcher retries its rounds
-  store.ping().catch((err: Error) => log(`PostgreSQL not reachable yet: ${err.message}`));
+  store.ping().catch((err: unknown) => log(`PostgreSQL not reachable yet: ${dbError(err)}`));
   dispatcher?.start();
   const retention = startRetention(store.db, retentionDays, log, o.retentionIntervalMs ?? RETENTION_INTERVAL_MS);
 

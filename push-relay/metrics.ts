@@ -66,10 +66,15 @@ export function createMetrics(countPending?: () => Promise<number>): RelayMetric
       registers: [registry],
       async collect() {
         if (!countPending) return;
+        let timer: NodeJS.Timeout | undefined;
         try {
-          this.set(await countPending());
+          // a scrape must not hang on a database that does not answer
+          const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("late")), 1000)));
+          this.set(await Promise.race([countPending(), late]));
         } catch {
           /* the store is down: /readyz says so; keep the last value */
+        } finally {
+          clearTimeout(timer);
         }
       },
     }),

@@ -4,7 +4,7 @@
 // backlog never holds a huge transaction or its locks.
 import { sql } from "drizzle-orm";
 import { PushStatus } from "../db/codes.js";
-import type { RelayDb } from "./store.js";
+import { dbError, type RelayDb } from "./store.js";
 
 export const RETENTION_INTERVAL_MS = 3_600_000;
 const BATCH_ID_KEEP_MS = 86_400_000;
@@ -75,7 +75,7 @@ export function startRetention(
                 `${r.logsDeleted} delivery logs and ${r.batchesDeleted} batch ids deleted`,
             );
         },
-        (err: Error) => log(`retention run failed (next in ${Math.round(intervalMs / 60_000)} min): ${err.message}`),
+        (err: unknown) => log(`retention run failed (next in ${Math.round(intervalMs / 60_000)} min): ${dbError(err)}`),
       )
       .finally(() => (running = undefined));
   };

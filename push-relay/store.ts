@@ -56,5 +56,15 @@ export function openStore(pool: pg.Pool, owned: boolean, log: (line: string) => 
   };
 }
 
+/**
+ * What went wrong with a statement, for a log line: drizzle wraps the driver's error in one whose
+ * message is the whole statement and its parameters; the cause says why (and is shorter).
+ */
+export function dbError(err: unknown): string {
+  const cause = (err as { cause?: { message?: string; code?: string } } | undefined)?.cause;
+  if (cause?.message) return cause.code ? `${cause.message} (${cause.code})` : cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** A JS array as one bound parameter (drizzle would expand it into a list), for unnest() and any(). */
 export const list = (values: readonly unknown[]) => sql.param(values);

@@ -223,6 +223,8 @@ export class RecordingProvider implements PushProvider {
   fallback: (target: PushTarget) => Outcome = () => ({ kind: "sent", status: 200 });
   /** how long each send takes */
   delayMs = 0;
+  /** never answer (a relay that died mid-send) */
+  hang = false;
 
   constructor(readonly name: ProviderName) {}
 
@@ -236,6 +238,7 @@ export class RecordingProvider implements PushProvider {
 
   async send(target: PushTarget, content: PushContent): Promise<Outcome> {
     this.calls.push({ target, content, at: Date.now() });
+    if (this.hang) return new Promise<never>(() => {});
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     return this.queued.get(target.device_id)?.shift() ?? this.fallback(target);
   }
