@@ -16,8 +16,9 @@ export const MemberRole = { member: 1, admin: 2, owner: 3 } as const;
 export const PushPlatform = { apns: 1, fcm: 2, webpush: 3 } as const;
 export const PushEnvironment = { production: 1, sandbox: 2 } as const;
 // a notification waits (pending), was handed to at least one device's provider (sent), or none
-// took it (failed: no active device, every attempt refused, or retries spent)
-export const PushStatus = { pending: 1, sent: 2, failed: 3 } as const;
+// took it (failed: no active device, every attempt refused, or retries spent); read: the user read
+// the room before it was sent, so it never will be (read_at is set on sent ones too)
+export const PushStatus = { pending: 1, sent: 2, failed: 3, read: 4 } as const;
 // one device attempt: recorded = a provider without credentials (record-only) logged it
 export const PushOutcome = {
   sent: 1,

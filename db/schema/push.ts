@@ -49,6 +49,8 @@ export const pushNotifications = pgTable(
     scheduledAt: when("scheduled_at").notNull().defaultNow(),
     sentAt: when("sent_at"),
     readAt: when("read_at"),
+    /** why it was given up (status failed): no_active_device, retries_spent, refused, expired */
+    failedReason: text("failed_reason"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -75,6 +77,8 @@ export const pushDeliveryLogs = pgTable(
     deviceId: uuid("device_id").notNull(),
     platform: smallint("platform").notNull(),
     attempt: integer("attempt").notNull(),
+    /** the notification's seq this attempt told of: a device that has it is not sent it again */
+    seq: bigint("seq", { mode: "number" }),
     /** PushOutcome */
     outcome: smallint("outcome").notNull(),
     statusCode: integer("status_code"),

@@ -1,0 +1,27 @@
+// Shared-secret bearer auth between the rooms and the relay.
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Context, MiddlewareHandler } from "hono";
+import { PUSH_AUTH_SCHEME } from "../protocol/push.js";
+
+// Comparing digests keeps the comparison constant-time even when the lengths differ
+// (timingSafeEqual itself throws on unequal lengths, which would leak the length).
+const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+
+export function secretMatches(given: string, expectedDigest: Buffer): boolean {
+  return timingSafeEqual(digest(given), expectedDigest);
+}
+
+export function bearerAuth(
+  secret: string,
+  refuse: (c: Context, why: string) => Response | Promise<Response>,
+): MiddlewareHandler {
+  const expected = digest(secret);
+  const prefix = `${PUSH_AUTH_SCHEME} `;
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    if (!header) return refuse(c, `missing Authorization: ${PUSH_AUTH_SCHEME} <secret>`);
+    if (!header.startsWith(prefix) || !secretMatches(header.slice(prefix.length), expected))
+      return refuse(c, "wrong credentials");
+    await next();
+  };
+}
