@@ -27,7 +27,7 @@ export interface ChildSpec {
   name: string;
   command: string;
   args: readonly string[];
-  env: NodeJS.ProcessEnv;
+  env: Record<string, string | undefined>;
   cwd?: string;
   /** answers 2xx once the child serves (waitHealthy polls it) */
   healthUrl?: string;
@@ -98,9 +98,10 @@ export class Supervisor extends EventEmitter<{ start: [pid: number]; exit: [Chil
     if (this.stopping) return;
     const { spec } = this;
     const piped = !!spec.output;
-    const child = spawn(spec.command, [...spec.args], {
+    // (ProcessEnv is typed with this repository's [vars]: a child's environment is any strings)
+    const child: ChildProcess = spawn(spec.command, [...spec.args], {
       cwd: spec.cwd,
-      env: spec.env,
+      env: spec.env as NodeJS.ProcessEnv,
       detached: true,
       stdio: piped ? ["ignore", "pipe", "pipe"] : ["ignore", "inherit", "inherit"],
     });
