@@ -15,6 +15,15 @@ export const MemberStatus = { active: 1, left: 2, removed: 3 } as const;
 export const MemberRole = { member: 1, admin: 2, owner: 3 } as const;
 export const PushPlatform = { apns: 1, fcm: 2, webpush: 3 } as const;
 export const PushEnvironment = { production: 1, sandbox: 2 } as const;
+// user_devices.retired_reason (text, so it reads in SQL): why a token stopped receiving pushes.
+// The API retires on moved / removed / logout, the relay on the providers' answers.
+export const DeviceRetiredReason = {
+  moved: "moved",
+  removed: "removed",
+  logout: "logout",
+  unregistered: "unregistered",
+  bad_token: "bad_token",
+} as const;
 // a notification waits (pending), was handed to at least one device's provider (sent), or none
 // took it (failed: no active device, every attempt refused, or retries spent); read: the user read
 // the room before it was sent, so it never will be (read_at is set on sent ones too)

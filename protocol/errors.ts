@@ -9,6 +9,8 @@ export const ERROR_CODES = [
   "unavailable",
   // 403: the user accepts group adds only from people they added as friends (PATCH /users/me)
   "group_adds_refused",
+  // 404: the feature is not set up on this deployment (e.g. no VAPID key for Web Push)
+  "not_configured",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

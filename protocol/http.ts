@@ -35,6 +35,16 @@ export const RegisterBody = z.strictObject({
   password: Password,
   display_name: humanText(L.DISPLAY_NAME_MAX),
 });
+/**
+ * The id a client keeps per installation and opens its sockets with (tickets' `device_id`, the
+ * form of a client message id): login, logout and push registrations name the device by it.
+ */
+export const ClientDeviceId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_\-:.]+$/, "may contain only letters, digits and - _ : .");
+
 export const LoginBody = z.strictObject({
   handle: z
     .string()
@@ -42,14 +52,8 @@ export const LoginBody = z.strictObject({
     .max(L.HANDLE_MAX)
     .transform((s) => s.toLowerCase()),
   password: z.string().min(1).max(L.PASSWORD_MAX),
-  // the id the device opens its sockets with: a device that logged in before passes a handle's lock
-  // (the same form as DeviceId in realtime.ts, which imports this module)
-  device_id: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[A-Za-z0-9_\-:.]+$/, "may contain only letters, digits and - _ : .")
-    .optional(),
+  // a device that logged in before passes a handle's lock
+  device_id: ClientDeviceId.optional(),
 });
 export const RefreshBody = z.strictObject({ refresh_token: z.string().min(1).max(200) });
 // device_id: the id the device opened its sockets with; they close on logout
@@ -107,23 +111,49 @@ export const MyRoomSettingsBody = z
   .strictObject({ muted: z.boolean().optional(), hidden: z.boolean().optional() })
   .refine((b) => b.muted !== undefined || b.hidden !== undefined, "give muted or hidden");
 
-const deviceMeta = { app_id: z.string().min(1).max(255).optional(), name: z.string().max(100).optional() };
+// device_id: the id the client opens its sockets with, so logging that device out retires its token
+const deviceMeta = {
+  app_id: z.string().min(1).max(255).optional(),
+  name: z.string().max(100).optional(),
+  device_id: ClientDeviceId.optional(),
+};
+const webPushEndpoint = z
+  .url({ protocol: /^https$/, message: "must be the https endpoint of a push subscription" })
+  .max(L.PUSH_TOKEN_MAX);
+export const PushEnvironmentName = z.enum(["production", "sandbox"]);
+export type PushEnvironmentName = z.infer<typeof PushEnvironmentName>;
+/**
+ * POST /devices. Web Push takes either this API's own shape (`token` = the endpoint) or what a
+ * browser's `PushSubscription.toJSON()` gives (`endpoint`, `expirationTime`, `keys`), with or
+ * without `platform`, so a web client can post its subscription as it is.
+ */
 export const DeviceBody = z.discriminatedUnion("platform", [
-  // APNs device tokens are hex (64 today; Apple says not to assume a length)
+  // APNs device tokens are hex (64 today; Apple says not to assume a length); a token belongs to
+  // one APNs environment (a development build's is sandbox), default production
   z.strictObject({
     platform: z.literal("apns"),
     token: z.string().regex(/^[0-9a-fA-F]{32,400}$/, "must be a hex APNs device token"),
+    environment: PushEnvironmentName.optional(),
     ...deviceMeta,
   }),
   z.strictObject({ platform: z.literal("fcm"), token: z.string().min(1).max(L.PUSH_TOKEN_MAX), ...deviceMeta }),
-  z.strictObject({
-    platform: z.literal("webpush"),
-    token: z
-      .url({ protocol: /^https$/, message: "must be the https endpoint of a push subscription" })
-      .max(L.PUSH_TOKEN_MAX),
-    keys: z.strictObject({ p256dh: z.string().min(1).max(200), auth: z.string().min(1).max(100) }),
-    ...deviceMeta,
-  }),
+  z
+    .strictObject({
+      platform: z.literal("webpush").optional(),
+      token: webPushEndpoint.optional(),
+      endpoint: webPushEndpoint.optional(),
+      // the browser's own expiry hint; a dead subscription is retired when its push service says so
+      expirationTime: z.number().nonnegative().nullable().optional(),
+      keys: z.strictObject({ p256dh: z.string().min(1).max(200), auth: z.string().min(1).max(100) }),
+      ...deviceMeta,
+    })
+    .refine((b) => (b.token === undefined) !== (b.endpoint === undefined), {
+      message:
+        "give the endpoint once: `token` with platform webpush, or `endpoint` as PushSubscription.toJSON() has it",
+    })
+    .refine((b) => b.platform !== undefined || b.endpoint !== undefined, {
+      message: 'give platform ("apns", "fcm" or "webpush"), or a Web Push subscription\'s endpoint',
+    }),
 ]);
 
 export type RegisterBody = z.infer<typeof RegisterBody>;

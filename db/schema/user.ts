@@ -55,9 +55,14 @@ export const userDevices = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
-    // a push token identifies one installation: re-registering moves it to the new owner
-    uniqueIndex("user_devices_platform_token_key").on(t.platform, t.token),
-    index("user_devices_user_idx").on(t.userId),
+    // A push token identifies one installation, so one user at a time holds it. Registering it
+    // elsewhere moves it: the old holder's row is retired ("moved") and stays, so the delivery
+    // logs that point at it keep naming the user they were sent to.
+    uniqueIndex("user_devices_active_token_key")
+      .on(t.platform, t.token)
+      .where(sql`active`),
+    // one row per user and token, reactivated when the token comes back (it also serves user_id lookups)
+    uniqueIndex("user_devices_user_token_key").on(t.userId, t.platform, t.token),
     index("user_devices_client_device_idx").on(t.userId, t.clientDeviceId),
   ],
 );

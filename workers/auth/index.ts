@@ -42,6 +42,7 @@ import {
 } from "./refresh-tokens.js";
 import { sessionStub } from "../realtime/room-sync.js";
 import { requireAuth } from "./require-auth.js";
+import { retireClientDevice } from "../devices/store.js";
 import { decimalNumber, type ConfigEnv } from "../../lib/config/index.js";
 import { beginLogin, creditSuccess, discardToken, pruneAttempts } from "./login-attempt.js";
 import { loginLimits, throttleKeys } from "./throttle.js";
@@ -283,8 +284,12 @@ authRoutes.post("/logout", requireAuth, async (c) => {
   // Unknown or foreign tokens change nothing; logout stays idempotent.
   if (row) await revokeFamilyOf(db, row.familyId);
   await logAuth(db, AuthEvent.logout, true, clientInfo(c), me.userId, me.handle);
-  // the device's open sockets (its session socket and room streams) close with it
-  if (device_id) await sessionStub(c.env, me.userId).closeDevice(device_id);
+  if (device_id) {
+    // its push tokens stop receiving (a signed-out phone shows nothing), and its open sockets
+    // (the session socket and room streams) close with it
+    await retireClientDevice(db, me.userId, device_id);
+    await sessionStub(c.env, me.userId).closeDevice(device_id);
+  }
   return c.body(null, 204);
 });
 

@@ -26,6 +26,9 @@ export const RATE_LIMITS = {
   member_add: { vars: "MEMBER_ADD", perMinute: 30, burst: 30, what: "member additions" },
   friend_add: { vars: "FRIEND_ADD", perMinute: 30, burst: 50, what: "friend additions" },
   user_search: { vars: "USER_SEARCH", perMinute: 60, burst: 30, what: "user searches" },
+  // a push token registered by another user moves to the caller: a person switching accounts on a
+  // shared device now and then, not a stream (each move takes another user's notifications away)
+  device_move: { vars: "DEVICE_MOVE", perMinute: 2, burst: 10, what: "push tokens taken over from other accounts" },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof RATE_LIMITS;
