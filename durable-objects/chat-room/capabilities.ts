@@ -162,7 +162,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     addReadRow: (payload, now) => store.outbox.addRead(payload, now),
     outboxNoted: (now) => outbox.noted(now),
     pushState: (userId) => {
-      const m = store.member(userId);
+      const m = relay ? store.member(userId) : null;
       return m ? { read_seq: m.read_seq, pushed_seq: m.pushed_seq ?? 0 } : null;
     },
     addPushReadRow: (payload, now) => {

@@ -158,6 +158,18 @@ describe("buildPushBatch", () => {
     ]);
   });
 
+  it("keeps reads within the relay's bound, members' first", () => {
+    const members = Array.from({ length: 1000 }, (_, i) => member(i, { subscribed: true }));
+    const reads = [
+      ...Array.from({ length: 5 }, (_, i) => ({ user_id: id(5000 + i), read_seq: 1 })), // left the room since
+      ...members.map((m) => ({ user_id: m.user_id, read_seq: 1 })),
+    ];
+    const batch = buildPushBatch(input(members, [], { reads })).batch!;
+    expect(batch.reads).toHaveLength(1000);
+    expect(batch.reads.every((r) => members.some((m) => m.user_id === r.user_id))).toBe(true);
+    expect(PushBatch.safeParse(batch).success).toBe(true);
+  });
+
   it("sends nothing when nobody is to be pushed and no read moved, and only the reads when just they did", () => {
     const online = [member(1, { subscribed: true })];
     expect(buildPushBatch(input(online, [msg(1)]))).toEqual({ batch: null, audience: [], lastSeq: null });

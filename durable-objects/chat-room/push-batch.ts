@@ -14,6 +14,7 @@ import {
   PUSH_BATCH_MAX_BYTES,
   PUSH_BATCH_MAX_MESSAGES,
   PUSH_PREVIEW_MAX_CHARS,
+  MAX_GROUP_MEMBERS,
   ROOM_NAME_MAX,
   type Message,
   type PushAudience,
@@ -143,14 +144,19 @@ const bytes = (v: unknown) => utf8.encode(JSON.stringify(v)).length;
  */
 export function buildPushBatch(input: PushBatchInput, s: PushSettings = DEFAULT_PUSH): BuiltPushBatch {
   const byId = new Map(input.members.map((m) => [m.user_id, m]));
-  const readsFor = (audience: readonly string[]) =>
-    newestReads([
+  const readsFor = (audience: readonly string[]) => {
+    const reads = newestReads([
       ...input.reads,
       ...audience.map((id) => {
         const m = byId.get(id)!;
         return { user_id: id, read_seq: Math.max(m.read_seq, m.joined_seq) };
       }),
     ]);
+    // the relay's bound; only members who left with a read still waiting can pass it, and they give way
+    if (reads.length <= MAX_GROUP_MEMBERS) return reads;
+    const gone = reads.filter((r) => !byId.has(r.user_id));
+    return [...reads.filter((r) => byId.has(r.user_id)), ...gone].slice(0, MAX_GROUP_MEMBERS);
+  };
   const shell = (msgs: PushMessage[], audience: PushAudience | null, reads: PushRead[]): PushBatch => ({
     batch_id: input.batchId,
     room_id: input.meta.room_id,
