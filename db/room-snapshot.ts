@@ -15,6 +15,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
     .select({
       id: chatRooms.id,
       type: chatRooms.roomType,
+      name: chatRooms.name,
       status: chatRooms.status,
       version: chatRooms.membershipVersion,
     })
@@ -27,6 +28,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       role: chatMembers.role,
       joinedAt: chatMembers.joinedAt,
       hidden: chatMembers.hidden,
+      muted: chatMembers.muted,
       canSend: chatRoomRoles.canSend,
       canMentionAll: chatRoomRoles.canMentionAll,
     })
@@ -45,6 +47,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
     version: room.version,
     type: room.type === RoomType.direct ? "direct" : "group",
     active: room.status === RoomStatus.active,
+    name: room.type === RoomType.direct ? null : room.name,
     members: members.map((m) => ({
       user_id: m.userId,
       role: nameOf(MemberRole, m.role) as RoleName,
@@ -52,6 +55,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       can_mention_all: m.canMentionAll ?? false,
       joined_at: m.joinedAt.toISOString(),
       hidden: m.hidden,
+      muted: m.muted,
     })),
     blocks: blocks.map((b) => [b.blocker, b.blocked] as [string, string]),
   };

@@ -14,4 +14,8 @@ export interface ObjectEnv extends DbSettings, TokenKeySettings {
   SINK_URL?: string;
   /** shared secret the sink expects as `Authorization: Bearer …` */
   SINK_SECRET?: string;
+  /** base URL of the push-relay; unset: rooms queue no push rows (nobody would take them) */
+  PUSH_RELAY_URL?: string;
+  /** shared secret the relay expects as `Authorization: Bearer …` */
+  PUSH_RELAY_SECRET?: string;
 }

@@ -139,7 +139,8 @@ export type ServerFrame =
     }
   | { type: "read_sync"; room_id: string; read_seq: number }
   | { type: "presence"; user_id: string; status: "online" | "offline"; last_seen_at?: string }
-  | { type: "room"; room_id: string; event: "created" | "member_added" | "member_removed" | "updated" }
+  /** `settings`: your muted/hidden of the room changed (on another device, say): GET /v1/rooms has them */
+  | { type: "room"; room_id: string; event: "created" | "member_added" | "member_removed" | "updated" | "settings" }
   | { type: "error"; code: string; message: string; ref?: string; retry_after_ms?: number }
   | { type: "pong" }
   /**

@@ -57,6 +57,11 @@ export interface RoomSnapshot {
   /** false once the room is deleted or cleaned up */
   active: boolean;
   /**
+   * The group's name (null for a direct room), for the room's push notifications. Absent from an
+   * older sender: the room keeps the name it had.
+   */
+  name?: string | null;
+  /**
    * Set only on the push of the API request that created the room (or revived a never-used direct
    * room): it has no seq anywhere, so an object starting without storage need not ask PostgreSQL
    * and the archive where its sequence stands (chat-room/recovery.ts). Every other start asks.
@@ -64,6 +69,7 @@ export interface RoomSnapshot {
   created?: boolean;
   /**
    * `hidden`: the member hid the room (PATCH /rooms/:id/me); it sends them no activity or push unless they are mentioned.
+   * `muted`: the member muted the room (PATCH /rooms/:id/me); activity as usual, no push unless they are mentioned.
    * `can_mention_all`: may send `mention_all` (absent from an older sender: owners and admins may).
    */
   members: Array<{
@@ -73,6 +79,7 @@ export interface RoomSnapshot {
     can_mention_all?: boolean;
     joined_at: string;
     hidden?: boolean;
+    muted?: boolean;
   }>;
   /** [blocker, blocked] pairs between members: in a direct room a block stops both directions */
   blocks: Array<[string, string]>;
@@ -107,5 +114,6 @@ export interface ActivityAnswer {
   online: boolean;
 }
 
-export type RoomEvent = "created" | "member_added" | "member_removed" | "updated";
+/** `settings`: the user's own muted/hidden of the room changed (PATCH /rooms/:id/me), told to that user only */
+export type RoomEvent = "created" | "member_added" | "member_removed" | "updated" | "settings";
 export type PresenceStatus = "online" | "offline";

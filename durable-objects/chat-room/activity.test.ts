@@ -18,8 +18,9 @@ const member = (user_id: string, subscribed: boolean, read_seq = 0): MemberState
 const message = (seq: number, mentions: string[] = []): Message =>
   ({ room_id: "r", seq, sender_id: "a", mentions, mention_all: false, body: "" }) as unknown as Message;
 
-function fake(members: MemberState[], online: Record<string, boolean>) {
-  const pushRows: unknown[] = [];
+function fake(members: MemberState[], online: Record<string, boolean>, latest = message(2, ["c"])) {
+  const pushRows: number[] = [];
+  const noted: number[] = [];
   const delivered: Array<[readonly string[], number]> = [];
   const unsubscribed: string[] = [];
   const events: Array<[string, ActivityEvent]> = [];
@@ -28,10 +29,11 @@ function fake(members: MemberState[], online: Record<string, boolean>) {
   const planner = new ActivityPlanner({
     meta: () => meta,
     members: () => members,
-    latestMessage: () => message(2, ["c"]),
+    latestMessage: () => latest,
     streamDevices: () => new Map([["a", ["phone"]]]),
     transaction: (fn) => fn(),
-    addPushRow: (p) => void pushRows.push(p),
+    queuePush: (seq) => void pushRows.push(seq),
+    pushNoted: (now) => void noted.push(now),
     markDelivered: (users, seq) => void delivered.push([users, seq]),
     unsubscribe: (u) => void unsubscribed.push(u),
     activity: async (u, e) => (events.push([u, e]), { online: online[u] ?? false }),
@@ -39,18 +41,15 @@ function fake(members: MemberState[], online: Record<string, boolean>) {
     waitUntil: (p) => void pending.push(p),
     clock: () => 5,
   });
-  return { planner, pushRows, delivered, unsubscribed, events, reported, settle: () => Promise.all(pending) };
+  return { planner, pushRows, noted, delivered, unsubscribed, events, reported, settle: () => Promise.all(pending) };
 }
 
 describe("ActivityPlanner", () => {
-  it("queues one push row per message for members neither online nor streaming, never the sender", () => {
+  it("queues each message some member neither online nor streaming may want pushed, once", () => {
     const members = [member("a", false), member("b", false), member("c", false), member("d", true)];
     const f = fake(members, {});
     const plan = f.planner.planCommit(members, [message(1), message(2, ["c"])], 5);
-    expect(f.pushRows).toEqual([
-      { room_id: "r", seq: 1, recipients: ["b", "c"], mentioned: [] },
-      { room_id: "r", seq: 2, recipients: ["b", "c"], mentioned: ["c"] },
-    ]);
+    expect(f.pushRows).toEqual([1, 2]);
     expect(plan.delivered).toEqual(["a"]);
     expect(plan.activity.map((x) => x.user_id)).toEqual(["d"]);
   });
@@ -71,7 +70,29 @@ describe("ActivityPlanner", () => {
     ]);
     expect(f.delivered).toEqual([[["c"], 2]]);
     expect(f.unsubscribed).toEqual(["d"]);
-    expect(f.pushRows).toEqual([{ room_id: "r", seq: 2, recipients: ["d"], mentioned: [] }]);
+    // the message is queued again: the flush finds d offline and not delivered
+    expect(f.pushRows).toEqual([2]);
+    expect(f.noted).toEqual([5]);
     expect(f.reported).toEqual([["a", ["c"], 2]]);
+  });
+
+  it("queues nothing again for a gone session that would not be pushed: the sender, or a muted member not mentioned", async () => {
+    const muted = { ...member("m", true), muted: true };
+    const f = fake([member("a", true), muted], { a: false, m: false }, message(2));
+    f.planner.notify(
+      new Map([
+        ["a", false],
+        ["m", false],
+      ]),
+    );
+    await f.settle();
+    expect(f.unsubscribed).toEqual(["a", "m"]);
+    expect(f.pushRows).toEqual([]);
+    expect(f.noted).toEqual([]);
+    // mentioned, the muted member is pushed after all
+    const g = fake([muted], { m: false }, message(3, ["m"]));
+    g.planner.notify(new Map([["m", true]]));
+    await g.settle();
+    expect(g.pushRows).toEqual([3]);
   });
 });

@@ -1,10 +1,10 @@
 // Who hears of stored messages besides the streams, and how: online members without the room's
-// stream get one `activity` through their session; offline members go into the push outbox. The
-// two places that find a member offline (the fan-out plan at commit, and a session answering "no
-// socket") write their push rows through `queuePush` here.
+// stream get one `activity` through their session; a message offline members may want pushed goes
+// into the push outbox (its seq; the flush decides who, push-batch.ts). The two places that find a
+// member offline (the fan-out plan at commit, and a session answering "no socket") queue it here.
 import type { ActivityAnswer, ActivityEvent, Message } from "../../protocol/index.js";
 import { mapLimit } from "../../lib/parallel/index.js";
-import { mentions, planFanout, type FanoutPlan } from "./fanout.js";
+import { mentions, planFanout, quiet, type FanoutPlan } from "./fanout.js";
 import { effectiveReadSeq, type MemberState } from "./members.js";
 import type { RoomMeta } from "./store.js";
 
@@ -17,7 +17,10 @@ export interface ActivityHost {
   /** the devices of each user holding a stream here */
   streamDevices(): Map<string, string[]>;
   transaction<T>(fn: () => T): T;
-  addPushRow(payload: { room_id: string; seq: number; recipients: string[]; mentioned: string[] }, now: number): void;
+  /** queues a message for the push outbox (nothing when no relay is configured) */
+  queuePush(seq: number, now: number): void;
+  /** the push outbox has a new row (after the transaction that wrote it) */
+  pushNoted(now: number): void;
   markDelivered(userIds: readonly string[], seq: number): void;
   unsubscribe(userId: string): void;
   /** the member's session; it answers whether it still holds a socket */
@@ -34,8 +37,7 @@ export class ActivityPlanner {
   /** Inside the commit's transaction: the fan-out of a batch, with the push rows of offline members. */
   planCommit(members: readonly MemberState[], stored: readonly Message[], now: number): FanoutPlan {
     const plan = planFanout(members, this.host.streamDevices(), stored);
-    const roomId = this.host.meta()!.room_id;
-    for (const p of plan.push) this.queuePush(roomId, p.seq, p.recipients, p.mentioned, now);
+    for (const seq of plan.push) this.host.queuePush(seq, now);
     return plan;
   }
 
@@ -78,23 +80,20 @@ export class ActivityPlanner {
       else gone.push(user);
     });
     const now = this.host.clock();
-    // a session with no socket left is unsubscribed (so presence needs no leases) and pushed to
+    // A session with no socket left is unsubscribed (so presence needs no leases) and pushed to:
+    // the message is queued again (once), and the flush finds them offline and not delivered.
+    const pushFor = targets.filter(
+      (t) =>
+        gone.includes(t.member.user_id) &&
+        t.member.user_id !== last.sender_id &&
+        (!quiet(t.member) || mentions(last, t.member.user_id)),
+    );
     this.host.transaction(() => {
       this.host.markDelivered(reached, last.seq);
       for (const u of gone) this.host.unsubscribe(u);
-      const offline = gone.filter((u) => u !== last.sender_id);
-      this.queuePush(
-        roomId,
-        last.seq,
-        offline,
-        offline.filter((u) => mentions(last, u)),
-        now,
-      );
+      if (pushFor.length) this.host.queuePush(last.seq, now);
     });
+    if (pushFor.length) this.host.pushNoted(now);
     this.host.reportDelivered(last.sender_id, reached, last.seq);
-  }
-
-  private queuePush(roomId: string, seq: number, recipients: string[], mentioned: string[], now: number): void {
-    if (recipients.length) this.host.addPushRow({ room_id: roomId, seq, recipients, mentioned }, now);
   }
 }

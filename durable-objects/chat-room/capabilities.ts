@@ -25,6 +25,8 @@ import { Membership } from "./membership.js";
 import { Offsets } from "./offsets.js";
 import { DEFAULT_OUTBOX } from "./outbox.js";
 import { OutboxFlusher } from "./outbox-flusher.js";
+import { PushClient } from "./push-client.js";
+import { DEFAULT_PUSH_FLUSH, PushFlusher } from "./push-flusher.js";
 import { Recovery } from "./recovery.js";
 import { SeqMark } from "./seq-mark.js";
 import { SendBatcher } from "./send-batcher.js";
@@ -85,7 +87,8 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     },
     streamDevices: () => sockets.devicesByUser(),
     transaction,
-    addPushRow: (payload, now) => store.outbox.add("push", payload, now, payload.seq),
+    queuePush,
+    pushNoted: (now) => pushes.noted(now),
     markDelivered: (users, seq) => store.markDelivered(users, seq),
     unsubscribe: (userId) => store.setSubscribed(userId, false),
     activity: (userId, event) => session(userId).activity(event),
@@ -94,6 +97,33 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     clock,
   });
   const sink = SinkClient.from(env as unknown as Record<string, unknown>);
+  // without a relay nothing is queued for one (as without a sink nothing would be taken)
+  const relay = PushClient.from(env as unknown as Record<string, unknown>);
+  const pushes = new PushFlusher(
+    {
+      meta,
+      relay,
+      outbox: {
+        head: () => store.outbox.pushHead(),
+        claim: () => store.outbox.claimPush(),
+        rows: (cut, max) => store.outbox.pushRows(cut, max),
+        settle: (cut) => store.outbox.settlePush(cut),
+        defer: (cut, at) => store.outbox.deferPush(cut, at),
+        park: (cut) => store.outbox.parkPush(cut),
+      },
+      message: (seq) => store.messages.message(roomId(), seq),
+      members,
+      streaming: () => new Set(sockets.devicesByUser().keys()),
+      markPushed: (users, seq) => store.markPushed(users, seq),
+      transaction,
+      wake,
+      clock,
+    },
+    { ...DEFAULT_PUSH_FLUSH, backoffMaxMs: cfg.pushRetryMaxMs },
+  );
+  function queuePush(seq: number, now: number): void {
+    if (relay) store.outbox.addPush(seq, now);
+  }
   const outbox = new OutboxFlusher(
     {
       meta,
@@ -129,6 +159,14 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     isMember: (userId) => store.member(userId) !== null,
     addReadRow: (payload, now) => store.outbox.addRead(payload, now),
     outboxNoted: (now) => outbox.noted(now),
+    pushState: (userId) => {
+      const m = relay ? store.member(userId) : null;
+      return m ? { read_seq: m.read_seq, pushed_seq: m.pushed_seq ?? 0 } : null;
+    },
+    addPushReadRow: (payload, now) => {
+      if (relay) store.outbox.addPushRead(payload, now);
+    },
+    pushNoted: (now) => pushes.noted(now),
     receipts: coalescer,
     readSync: (userId, room, readSeq, fromDevice) => session(userId).readSync(room, readSeq, fromDevice),
     waitUntil,
@@ -204,6 +242,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       // the first message makes the room's upkeep (retention) due
       if (m.last_seq === 0) waitUntil(alarms.reschedule());
       outbox.noted(now);
+      if (plan.push.length) pushes.noted(now);
       seqMark.noted(now);
       for (const sender of new Set(stored.map((s) => s.sender_id))) {
         coalescer.deliveredTo(sender, plan.delivered, lastSeq);
@@ -248,8 +287,9 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     SESSION_PARALLELISM,
     wake,
   );
-  // the order the alarm runs them in: sockets first (a closed socket changes who is online), the
-  // session fan-out of room events last (up to 1,000 calls; nothing else waits for it)
+  // the order the alarm runs them in: sockets first (a closed socket changes who is online, and
+  // so who is pushed), the session fan-out of room events last (up to 1,000 calls; nothing else
+  // waits for it)
   jobs.push(
     { dueAt: () => sockets.dueAt(), run: (now) => sockets.sweep(now) },
     recovery,
@@ -257,6 +297,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     outbox,
     upkeep,
     seqMark,
+    pushes,
     announcements,
   );
   // replay bytes written to opening streams, shared by all of them (replay.ts says why)
@@ -270,6 +311,8 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     coalescer,
     offsets,
     sink,
+    relay,
+    pushes,
     roomId,
     recovery,
     recovering,

@@ -28,17 +28,28 @@ describe("planFanout", () => {
     ["both", ["b-phone"]],
   ]);
 
-  it("delivers to streams, tells online sessions once per batch, and pushes to offline members but never the sender", () => {
+  it("delivers to streams, tells online sessions once per batch, and queues for a push what offline members may want", () => {
     const plan = planFanout(members, streams, [msg(1, "sender"), msg(2, "sender", { mentions: ["offline"] })]);
     expect(plan.delivered.sort()).toEqual(["both", "streaming"]);
     expect(plan.activity).toEqual([
       { user_id: "online", stream_devices: [], mentioned: false },
       { user_id: "both", stream_devices: ["b-phone"], mentioned: false },
     ]);
-    expect(plan.push).toEqual([
-      { seq: 1, recipients: ["offline"], mentioned: [] },
-      { seq: 2, recipients: ["offline"], mentioned: ["offline"] },
-    ]);
+    expect(plan.push).toEqual([1, 2]);
+  });
+  it("queues nothing for a push when the only offline member is the sender, or everyone else is online", () => {
+    const plan = planFanout(
+      [
+        { user_id: "sender", subscribed: false },
+        { user_id: "online", subscribed: true },
+        { user_id: "streaming", subscribed: false },
+      ],
+      new Map([["streaming", ["s1"]]]),
+      [msg(1, "sender")],
+    );
+    expect(plan.push).toEqual([]);
+    // the other's own message is for the sender
+    expect(planFanout([{ user_id: "sender", subscribed: false }], new Map(), [msg(2, "other")]).push).toEqual([2]);
   });
   it("marks mention_all for everyone but the sender", () => {
     const plan = planFanout(
@@ -71,7 +82,21 @@ describe("planFanout", () => {
       msg(3, "sender", { mentions: ["h-online", "h-offline"] }),
     ]);
     expect(loud.activity).toEqual([{ user_id: "h-online", stream_devices: [], mentioned: true }]);
-    expect(loud.push).toEqual([{ seq: 3, recipients: ["h-offline"], mentioned: ["h-offline"] }]);
+    expect(loud.push).toEqual([3]);
+  });
+  it("gives a member who muted the room activity as usual, and queues a push only for what mentions them", () => {
+    const muted = [
+      { user_id: "m-online", subscribed: true, muted: true },
+      { user_id: "m-offline", subscribed: false, muted: true },
+      { user_id: "sender", subscribed: false },
+    ];
+    const plan = planFanout(muted, new Map(), [
+      msg(1, "sender"),
+      msg(2, "sender", { mentions: ["m-offline"] }),
+      msg(3, "sender", { mention_all: true }),
+    ]);
+    expect(plan.activity).toEqual([{ user_id: "m-online", stream_devices: [], mentioned: true }]);
+    expect(plan.push).toEqual([2, 3]);
   });
   it("plans nothing for an empty batch", () => {
     expect(planFanout(members, streams, [])).toEqual({ delivered: [], activity: [], push: [] });

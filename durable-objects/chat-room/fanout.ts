@@ -3,25 +3,33 @@
 //   - members with a stream have it delivered (delivered_seq), recorded in one write;
 //   - subscribed members (their session is online) get one `activity` per batch, carrying the
 //     devices that already saw it on a stream so the session skips those;
-//   - members neither subscribed nor streaming are offline: one push request per message;
-//   - a member who hid the room hears of it (activity, push) only from messages that mention them.
+//   - a message some offline member (neither subscribed nor streaming, not its sender) may want
+//     pushed enters the push outbox as its seq; who is pushed is decided at the flush, from the
+//     room's state then (push-audience.ts), so the outbox holds one row per message, not per member;
+//   - a member who hid the room hears of it (activity, push) only from messages that mention them;
+//     one who muted it still gets activity, but is pushed only messages that mention them.
 import type { Message } from "../../protocol/index.js";
 
 export interface FanoutMember {
   user_id: string;
   subscribed: boolean;
   hidden?: boolean;
+  muted?: boolean;
 }
 
 export interface FanoutPlan {
   delivered: string[];
   activity: Array<{ user_id: string; stream_devices: string[]; mentioned: boolean }>;
-  push: Array<{ seq: number; recipients: string[]; mentioned: string[] }>;
+  /** seqs of the batch to queue for a push */
+  push: number[];
 }
 
 export function mentions(message: Pick<Message, "mentions" | "mention_all" | "sender_id">, userId: string): boolean {
   return userId !== message.sender_id && (message.mention_all || message.mentions.includes(userId));
 }
+
+/** Muted or hidden: pushed only what mentions them. */
+export const quiet = (m: Pick<FanoutMember, "hidden" | "muted">): boolean => Boolean(m.hidden || m.muted);
 
 export function planFanout(
   members: readonly FanoutMember[],
@@ -30,7 +38,7 @@ export function planFanout(
 ): FanoutPlan {
   const plan: FanoutPlan = { delivered: [], activity: [], push: [] };
   if (batch.length === 0) return plan;
-  const offline: string[] = [];
+  const offline: FanoutMember[] = [];
   for (const m of members) {
     const devices = streamDevices.get(m.user_id);
     if (devices?.length) plan.delivered.push(m.user_id);
@@ -39,17 +47,12 @@ export function planFanout(
     if (m.subscribed) {
       plan.activity.push({ user_id: m.user_id, stream_devices: [...(devices ?? [])], mentioned });
     } else if (!devices?.length) {
-      offline.push(m.user_id);
+      offline.push(m);
     }
   }
-  if (offline.length) {
-    const hidden = new Set(members.filter((m) => m.hidden).map((m) => m.user_id));
-    for (const msg of batch) {
-      // a hidden room pushes only the messages that mention the member
-      const recipients = offline.filter((id) => id !== msg.sender_id && (!hidden.has(id) || mentions(msg, id)));
-      if (recipients.length)
-        plan.push.push({ seq: msg.seq, recipients, mentioned: recipients.filter((id) => mentions(msg, id)) });
-    }
+  for (const msg of batch) {
+    const wanted = offline.some((m) => m.user_id !== msg.sender_id && (!quiet(m) || mentions(msg, m.user_id)));
+    if (wanted) plan.push.push(msg.seq);
   }
   return plan;
 }

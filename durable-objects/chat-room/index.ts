@@ -1,7 +1,7 @@
 // ChatRoom: one Durable Object per room, the data plane. It is the single writer of its room:
 // it orders (seq), dedupes, stores, acks after the write is durable, and broadcasts to the
 // streams it holds; members without a stream hear through their UserSession (activity), offline
-// members through the push outbox. This class only hosts the capabilities wired in
+// members through the push outbox (push-flusher.ts, to the push-relay). This class only hosts the capabilities wired in
 // capabilities.ts: the RPC methods and the runtime's hooks each delegate in a few lines.
 import { DurableObject } from "cloudflare:workers";
 import {
@@ -143,10 +143,14 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     if (this.room.store.meta()) this.room.announcements.add(userIds, event);
   }
 
-  /** The room's name, notice or pin changed: the sessions of online members hear it. */
-  async notifyUpdated(): Promise<void> {
+  /**
+   * The room's name, notice or pin changed: the sessions of online members hear it. A new `name`
+   * is kept for push notifications (a lost call leaves the old one until the next snapshot).
+   */
+  async notifyUpdated(name?: string): Promise<void> {
     const meta = this.room.store.meta();
     if (!meta) return;
+    if (name !== undefined && meta.type === "group") this.room.store.setName(name);
     const online = this.room.store.members().filter((m) => m.subscribed);
     await mapLimit(online, SESSION_PARALLELISM, (m) => this.session(m.user_id).roomEvent(meta.room_id, "updated"));
   }
@@ -165,6 +169,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
       recovering: this.room.recovering(),
       announced: this.room.announcements.sent,
       sink: this.room.sink?.health() ?? null,
+      relay: this.room.relay?.health() ?? null,
       alarm: await this.ctx.storage.getAlarm(),
     };
   }

@@ -63,6 +63,20 @@ describe("planMembership", () => {
     s.members[0]!.hidden = false;
     expect(planMembership(new Map([["a", state("a", "t1", { hidden: false })]]), s, 10, false).upserts).toEqual([]);
   });
+  it("takes a member's muted flag from the snapshot, keeping offsets and what they were pushed", () => {
+    const s = snap([["a", "member", "t1"]]);
+    s.members[0]!.muted = true;
+    const had = new Map([["a", state("a", "t1", { pushed_seq: 3 })]]);
+    const plan = planMembership(had, s, 10, false);
+    expect(plan.upserts).toEqual([expect.objectContaining({ muted: true, hidden: false, read_seq: 4, pushed_seq: 3 })]);
+    s.members[0]!.muted = false;
+    expect(planMembership(new Map([["a", state("a", "t1", { muted: false })]]), s, 10, false).upserts).toEqual([]);
+    // a new member is not muted unless the snapshot says so, and has been pushed nothing
+    expect(planMembership(new Map(), snap([["b", "member", "t1"]]), 0, true).upserts[0]).toMatchObject({
+      muted: false,
+      pushed_seq: 0,
+    });
+  });
   it("keeps offsets across a role change", () => {
     const plan = planMembership(new Map([["a", state("a", "t1")]]), snap([["a", "admin", "t1"]]), 10, false);
     expect(plan.upserts).toEqual([expect.objectContaining({ role: "admin", read_seq: 4, delivered_seq: 5 })]);
@@ -91,7 +105,7 @@ describe("the mention_all permission", () => {
     const had = new Map([["a", state("a", "t1", { role: "admin", can_mention_all: true })]]);
     expect(planMembership(had, withPerm(true), 9, false).upserts).toEqual([]);
     const revoked = planMembership(had, withPerm(false), 9, false).upserts;
-    expect(revoked).toEqual([{ ...had.get("a"), hidden: false, can_mention_all: false }]);
+    expect(revoked).toEqual([{ ...had.get("a"), hidden: false, muted: false, can_mention_all: false }]);
     // a snapshot that does not carry it leaves it unknown (decided by role)
     expect(planMembership(had, withPerm(undefined), 9, false).upserts[0]).not.toHaveProperty("can_mention_all");
   });

@@ -15,6 +15,10 @@ export interface MemberState {
   subscribed: boolean;
   /** the member hid the room: no activity or push for them unless they are mentioned */
   hidden?: boolean;
+  /** the member muted the room: activity as usual, no push unless they are mentioned */
+  muted?: boolean;
+  /** the newest seq a push batch that named them (or left them to the relay) carried; 0: none */
+  pushed_seq?: number;
 }
 
 export interface MembershipPlan {
@@ -51,13 +55,16 @@ export function planMembership(
         delivered_seq: from,
         subscribed: had?.subscribed ?? false,
         hidden: m.hidden ?? false,
+        muted: m.muted ?? false,
+        pushed_seq: had?.pushed_seq ?? 0,
       });
       joined.push(m.user_id);
     } else if (
       had.role !== m.role ||
       had.can_send !== m.can_send ||
       had.can_mention_all !== m.can_mention_all ||
-      (had.hidden ?? false) !== (m.hidden ?? false)
+      (had.hidden ?? false) !== (m.hidden ?? false) ||
+      (had.muted ?? false) !== (m.muted ?? false)
     ) {
       const { can_mention_all: _old, ...rest } = had;
       upserts.push({
@@ -65,6 +72,7 @@ export function planMembership(
         role: m.role,
         can_send: m.can_send,
         hidden: m.hidden ?? false,
+        muted: m.muted ?? false,
         ...(m.can_mention_all !== undefined ? { can_mention_all: m.can_mention_all } : {}),
       });
     }

@@ -210,17 +210,18 @@ export class MessageStore {
   }
   /**
    * Drops what has outlived its purpose: expired tickets, dedupe keys past their window, push
-   * requests nobody took, messages past retention, and the hot tail beyond its bounds, but never
+   * rows the relay did not take within the push TTL, messages past retention, and the hot tail beyond its bounds, but never
    * a message the outbox still has to hand on (unless retention says it must go).
    */
   prune(now: number, c: PruneSettings): { messages: number } {
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
     // dedupe keys and push rows (which carry a preview) never outlive the messages they describe
     this.sql.exec("DELETE FROM dedupe WHERE created_at <= ?", now - Math.min(c.dedupeMs, c.retentionMs));
-    this.sql.exec(
-      "DELETE FROM outbox WHERE kind = 'push' AND created_at <= ?",
+    const pushGone = this.sql.exec(
+      "DELETE FROM outbox WHERE kind IN ('push', 'push_read') AND created_at <= ?",
       now - Math.min(c.pushOutboxTtlMs, c.retentionMs),
-    );
+    ).rowsWritten;
+    if (pushGone > 0) console.warn(`outbox: dropped ${pushGone} push rows the relay did not take in time`);
     // a message exactly as old as the retention period is past it (the alarm fires at that instant)
     let removed = this.sql.exec("DELETE FROM messages WHERE created_at <= ?", now - c.retentionMs).rowsWritten;
     this.sql.exec(
@@ -228,9 +229,10 @@ export class MessageStore {
       now - c.retentionMs,
     );
     this.pruneRefused(now, c);
+    // a message still to archive, or still to push (its preview is read at the flush), stays
     const pendingFrom =
-      this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind = 'message'").one().s ??
-      Number.MAX_SAFE_INTEGER;
+      this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM outbox WHERE kind IN ('message', 'push')").one()
+        .s ?? Number.MAX_SAFE_INTEGER;
     const maxSeq = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
     const byCount = maxSeq - c.hotTailMaxMessages; // seqs at or below this are beyond the count bound
     // a refused batch keeps its own messages for an operator, and holds back nothing else
@@ -258,7 +260,8 @@ export class MessageStore {
          (SELECT id FROM outbox WHERE kind LIKE 'refused_%' ORDER BY id DESC LIMIT ?)`,
       c.refusedOutboxMax,
     ).rowsWritten;
-    if (dropped > 0) console.error(`outbox: dropped ${dropped} rows the sink had refused (kept past their bound)`);
+    if (dropped > 0)
+      console.error(`outbox: dropped ${dropped} rows the sink or the relay had refused (kept past their bound)`);
   }
 
   oldestMessageAt(): number | null {

@@ -4,7 +4,7 @@ import type { RoomMeta } from "./store.js";
 
 const meta: RoomMeta = { room_id: "r", type: "group", version: 1, active: true, last_seq: 10, last_activity: 0 };
 
-function fake() {
+function fake(pushedSeq = 0) {
   let readSeq = 0;
   const log: string[] = [];
   const offsets = new Offsets({
@@ -22,6 +22,9 @@ function fake() {
     isMember: (u) => u === "a",
     addReadRow: (p) => void log.push(`outbox read ${p.read_seq}`),
     outboxNoted: () => void log.push("outbox noted"),
+    pushState: (u) => (u === "a" ? { read_seq: readSeq, pushed_seq: pushedSeq } : null),
+    addPushReadRow: (p) => void log.push(`push read ${p.user_id} ${p.read_seq}`),
+    pushNoted: () => void log.push("push noted"),
     receipts: { read: (u, s) => void log.push(`receipt ${u} ${s}`) },
     readSync: async (u, _r, s, from) => void log.push(`read_sync ${u} ${s} except ${from}`),
     waitUntil: () => {},
@@ -38,6 +41,27 @@ describe("Offsets", () => {
     log.length = 0;
     offsets.read("a", "phone", 4); // backwards: nothing moves, nobody hears
     expect(log).toEqual(["tx"]);
+  });
+
+  it("tells the relay of a read only while it holds notifications of the reader's that the read covers", () => {
+    const { offsets, log } = fake(6);
+    offsets.read("a", "phone", 3);
+    expect(log).toEqual([
+      "tx",
+      "outbox read 3",
+      "push read a 3",
+      "outbox noted",
+      "push noted",
+      "receipt a 3",
+      "read_sync a 3 except phone",
+    ]);
+    log.length = 0;
+    offsets.read("a", "phone", 8); // 3 < 6: still some to mark read
+    expect(log).toContain("push read a 8");
+    log.length = 0;
+    offsets.read("a", "phone", 9); // pushed up to 6, read up to 8: the relay has nothing unread here
+    expect(log.filter((l) => l.startsWith("push"))).toEqual([]);
+    expect(log).toContain("outbox read 9");
   });
 
   it("records a member who held a stream as caught up to the last seq, and ignores non-members", () => {

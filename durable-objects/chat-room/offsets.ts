@@ -1,5 +1,6 @@
 // The one path by which a member's offsets move. `read_seq` only moves forward (clamped to the
-// last seq), enters the outbox in the same transaction, is seen by the room's streams as a
+// last seq), enters the outbox in the same transaction (and the push outbox when the relay holds
+// notifications of theirs this read covers), is seen by the room's streams as a
 // receipt and by the reader's other devices as `read_sync`. `delivered_seq` is reported to the
 // sender only; for a member holding a stream it is the last seq by construction, so it is written
 // when their last stream closes, never per message.
@@ -15,6 +16,11 @@ export interface OffsetsHost {
   addReadRow(payload: { room_id: string; user_id: string; read_seq: number; updated_at: string }, now: number): void;
   /** the outbox has new items */
   outboxNoted(now: number): void;
+  /** where the member's reading and pushing stand (before a read moves it) */
+  pushState(userId: string): { read_seq: number; pushed_seq: number } | null;
+  /** a read offset for the relay, and the push outbox's note of it (both nothing without a relay) */
+  addPushReadRow(payload: { user_id: string; read_seq: number }, now: number): void;
+  pushNoted(now: number): void;
   /** receipts to the room's streams and to senders: at once, or coalesced in a large room */
   receipts: { read(userId: string, readSeq: number): void };
   /** the reader's other devices (those without this stream too) catch up through the session */
@@ -31,18 +37,25 @@ export class Offsets {
     const meta = h.meta();
     if (!meta) return;
     const now = h.clock();
+    let toRelay = false;
     const moved = h.transaction(() => {
+      const before = h.pushState(userId);
       const to = h.markRead(userId, seq, meta.last_seq);
       if (to !== null) {
         h.addReadRow(
           { room_id: meta.room_id, user_id: userId, read_seq: to, updated_at: new Date(now).toISOString() },
           now,
         );
+        // the relay only holds (unread) notifications of theirs up to what it was handed for them:
+        // a member it never pushed to, or one who had read all of that, costs it no request
+        toRelay = before !== null && before.pushed_seq > before.read_seq;
+        if (toRelay) h.addPushReadRow({ user_id: userId, read_seq: to }, now);
       }
       return to;
     });
     if (moved === null) return;
     h.outboxNoted(now);
+    if (toRelay) h.pushNoted(now);
     h.receipts.read(userId, moved);
     h.waitUntil(
       h.readSync(userId, meta.room_id, moved, deviceId).catch((err: unknown) => console.warn("read_sync failed", err)),

@@ -1,6 +1,17 @@
 // The room's outbox: stored messages, moved read offsets and push requests waiting to be handed
 // on, in order, with their retry times. Rows enter in the same transaction as what they describe.
+// The archive's part ('message', 'read') and the relay's ('push', 'push_read') flush on their own.
 import type { RoomTables } from "./schema.js";
+
+const PUSH_KINDS = "('push', 'push_read')";
+
+/** A push batch's rows are every push row up to `cut` (push-flusher.ts says why a range). */
+export interface PushClaim {
+  firstId: number;
+  cut: number;
+  /** tries of this batch, this one included */
+  attempts: number;
+}
 
 export class OutboxStore {
   constructor(private readonly tables: RoomTables) {}
@@ -23,7 +34,7 @@ export class OutboxStore {
     this.add("read", payload, now);
   }
 
-  add(kind: "read" | "push", payload: unknown, now: number, seq: number | null = null): void {
+  add(kind: "read" | "push_read", payload: unknown, now: number, seq: number | null = null): void {
     this.sql.exec(
       "INSERT INTO outbox (kind, seq, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?)",
       kind,
@@ -32,6 +43,97 @@ export class OutboxStore {
       now,
       now,
     );
+  }
+
+  /**
+   * A message to push. A seq already waiting in no batch yet is not queued twice; one that waits
+   * in a batch being sent (or retried) is: that batch named its audience already.
+   */
+  addPush(seq: number, now: number): void {
+    this.sql.exec(
+      `INSERT INTO outbox (kind, seq, created_at, next_at) SELECT 'push', ?, ?, ?
+       WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'push' AND seq = ? AND attempts = 0)`,
+      seq,
+      now,
+      now,
+      seq,
+    );
+  }
+
+  /**
+   * A member's read offset for the relay: it replaces theirs still waiting in no batch (so these
+   * rows are bounded by the members, at most two each: one in the batch being sent, one after it).
+   * One in a batch stays as it is, so a retried batch is the same batch (same id, same content).
+   */
+  addPushRead(payload: { user_id: string; read_seq: number }, now: number): void {
+    this.sql.exec(
+      "DELETE FROM outbox WHERE kind = 'push_read' AND attempts = 0 AND json_extract(payload, '$.user_id') = ?",
+      payload.user_id,
+    );
+    this.add("push_read", payload, now);
+  }
+
+  /** The push part's oldest row: when it was queued, its retry time and tries (null: nothing waits). */
+  pushHead(): { createdAt: number; nextAt: number; attempts: number } | null {
+    const [r] = this.sql
+      .exec<{ created_at: number; next_at: number; attempts: number }>(
+        `SELECT created_at, next_at, attempts FROM outbox WHERE kind IN ${PUSH_KINDS} ORDER BY id LIMIT 1`,
+      )
+      .toArray();
+    return r ? { createdAt: r.created_at, nextAt: r.next_at, attempts: r.attempts } : null;
+  }
+
+  /**
+   * Takes the next push batch: the rows of the batch tried before (all rows a try claimed), or
+   * else every row waiting. Claiming counts the try in storage before the request leaves, so a
+   * batch interrupted by a restart is retried as the same batch.
+   */
+  claimPush(): PushClaim | null {
+    const retried = this.sql
+      .exec<{ cut: number | null }>(`SELECT max(id) AS cut FROM outbox WHERE kind IN ${PUSH_KINDS} AND attempts > 0`)
+      .one().cut;
+    const cut =
+      retried ??
+      this.sql.exec<{ cut: number | null }>(`SELECT max(id) AS cut FROM outbox WHERE kind IN ${PUSH_KINDS}`).one().cut;
+    if (cut === null) return null;
+    this.sql.exec(`UPDATE outbox SET attempts = attempts + 1 WHERE kind IN ${PUSH_KINDS} AND id <= ?`, cut);
+    const r = this.sql
+      .exec<{ first: number; attempts: number }>(
+        `SELECT min(id) AS first, max(attempts) AS attempts FROM outbox WHERE kind IN ${PUSH_KINDS} AND id <= ?`,
+        cut,
+      )
+      .one();
+    return { firstId: r.first, cut, attempts: r.attempts };
+  }
+
+  /** A claimed batch's contents: its newest `maxMessages` seqs (newest first) and its read offsets. */
+  pushRows(cut: number, maxMessages: number): { seqs: number[]; reads: Array<{ user_id: string; read_seq: number }> } {
+    const seqs = this.sql
+      .exec<{ seq: number }>(
+        "SELECT DISTINCT seq FROM outbox WHERE kind = 'push' AND id <= ? ORDER BY seq DESC LIMIT ?",
+        cut,
+        maxMessages,
+      )
+      .toArray()
+      .map((r) => r.seq);
+    const reads = this.sql
+      .exec<{ payload: string }>("SELECT payload FROM outbox WHERE kind = 'push_read' AND id <= ? ORDER BY id", cut)
+      .toArray()
+      .map((r) => JSON.parse(r.payload) as { user_id: string; read_seq: number });
+    return { seqs, reads };
+  }
+
+  settlePush(cut: number): void {
+    this.sql.exec(`DELETE FROM outbox WHERE kind IN ${PUSH_KINDS} AND id <= ?`, cut);
+  }
+
+  deferPush(cut: number, nextAt: number): void {
+    this.sql.exec(`UPDATE outbox SET next_at = ? WHERE kind IN ${PUSH_KINDS} AND id <= ?`, nextAt, cut);
+  }
+
+  /** A batch the relay refused as malformed: kept aside like the archive's (refused_push, refused_push_read). */
+  parkPush(cut: number): void {
+    this.sql.exec(`UPDATE outbox SET kind = 'refused_' || kind WHERE kind IN ${PUSH_KINDS} AND id <= ?`, cut);
   }
 
   /** The oldest archive items (messages and read offsets), whatever their retry time. */

@@ -37,7 +37,8 @@ export const ROOM_SCHEMA = [
      PRIMARY KEY (sender_id, client_message_id)
    ) WITHOUT ROWID`,
   `CREATE INDEX IF NOT EXISTS dedupe_created_at ON dedupe (created_at)`,
-  // kind: 'message' (seq to archive), 'read' (an offset to copy), 'push' (offline recipients)
+  // kind: 'message' (seq to archive), 'read' (an offset to copy), 'push' (a seq to push), 'push_read'
+  // (a read offset for the relay); 'refused_<kind>': a batch the sink or the relay refused as malformed
   `CREATE TABLE IF NOT EXISTS outbox (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
      kind TEXT NOT NULL,
@@ -48,6 +49,8 @@ export const ROOM_SCHEMA = [
      next_at INTEGER NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS outbox_kind_seq ON outbox (kind, seq)`,
+  // the push part is read by id behind an archive backlog of any length
+  `CREATE INDEX IF NOT EXISTS outbox_kind_id ON outbox (kind, id)`,
   USED_TICKETS_TABLE,
 ];
 
@@ -56,6 +59,9 @@ export const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: strin
   ["members", "hidden", "INTEGER NOT NULL DEFAULT 0"],
   // null: a member stored before the permission existed (decided by role until the next sync)
   ["members", "can_mention_all", "INTEGER"],
+  ["members", "muted", "INTEGER NOT NULL DEFAULT 0"],
+  // the newest seq a push batch carried for the member (push-audience.ts): nobody is pushed twice
+  ["members", "pushed_seq", "INTEGER NOT NULL DEFAULT 0"],
 ];
 
 /**

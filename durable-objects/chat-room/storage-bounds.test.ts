@@ -1,4 +1,5 @@
-// What the room keeps, bounded: read rows, refused rows, and the hot tail behind a refused batch.
+// What the room keeps, bounded: read rows, refused rows, the hot tail behind a refused batch, and
+// the push outbox (a row per message, reads per member, a day at most).
 // Against a real SQLite (test/support/sqlite-storage.ts), through the room's own store.
 import { describe, expect, it, vi } from "vitest";
 import { memorySql } from "../../test/support/sqlite-storage.js";
@@ -77,5 +78,101 @@ describe("refused rows", () => {
     // and their messages follow the hot tail's bounds again
     expect(store.messages.oldestSeq()).toBe(71);
     error.mockRestore();
+  });
+});
+
+describe("push rows", () => {
+  it("queue a message once while it waits in no batch, and read offsets at most twice per member", () => {
+    const { store } = room();
+    for (let i = 0; i < 5; i++) store.outbox.addPush(1, i);
+    expect(store.outbox.counts()).toEqual({ push: 1 });
+    for (let seq = 1; seq <= 300; seq++)
+      store.outbox.addPushRead({ user_id: ["a", "b", "c"][seq % 3]!, read_seq: seq }, seq);
+    expect(store.outbox.counts()).toEqual({ push: 1, push_read: 3 });
+    // a batch took them: newer ones wait beside them (one each), the batch keeps its own
+    store.outbox.claimPush();
+    store.outbox.addPush(1, 10);
+    for (let seq = 301; seq <= 600; seq++)
+      store.outbox.addPushRead({ user_id: ["a", "b", "c"][seq % 3]!, read_seq: seq }, seq);
+    expect(store.outbox.counts()).toEqual({ push: 2, push_read: 6 });
+    expect(
+      store.outbox
+        .pushRows(Number.MAX_SAFE_INTEGER, 100)
+        .reads.map((r) => r.read_seq)
+        .sort((x, y) => x - y),
+    ).toEqual([298, 299, 300, 598, 599, 600]);
+  });
+
+  it("leave after the push TTL (they are counted in storage like every row), refused ones by the refused bounds", () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const { store, send } = room();
+    send(60, 1000);
+    for (let seq = 1; seq <= 60; seq++) store.outbox.addPush(seq, 1000);
+    store.outbox.addPushRead({ user_id: "b", read_seq: 3 }, 1000);
+    store.outbox.parkPush(store.outbox.claimPush()!.cut);
+    send(5, 2000);
+    for (let seq = 61; seq <= 65; seq++) store.outbox.addPush(seq, 2000);
+    store.outbox.addPushRead({ user_id: "b", read_seq: 61 }, 2000);
+    const ttl = { ...settings, pushOutboxTtlMs: DAY, hotTailMaxMessages: 100_000 };
+    store.messages.prune(2000 + DAY - 1, ttl);
+    // refused rows of every kind together: the newest refusedOutboxMax (50)
+    expect(store.outbox.counts()).toMatchObject({ push: 5, push_read: 1, refused_push: 49, refused_push_read: 1 });
+    store.messages.prune(2000 + DAY, ttl);
+    expect(store.outbox.counts()).toMatchObject({ refused_push: 49, refused_push_read: 1 });
+    expect(store.outbox.counts().push).toBeUndefined();
+    expect(store.outbox.counts().push_read).toBeUndefined();
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/dropped 6 push rows/));
+    expect(error).toHaveBeenCalled();
+    warn.mockRestore();
+    error.mockRestore();
+  });
+
+  it("keep the messages they wait for in the hot tail (their preview is read at the flush)", () => {
+    const { store, send } = room();
+    send(30, 1000);
+    store.outbox.settle(store.outbox.archiveHead(100).map((r) => r.id)); // all archived
+    store.outbox.addPush(12, 1000);
+    store.messages.prune(3000, settings);
+    expect(store.messages.oldestSeq()).toBe(12);
+    store.outbox.settlePush(store.outbox.claimPush()!.cut);
+    store.messages.prune(3000, settings);
+    expect(store.messages.oldestSeq()).toBe(21);
+  });
+});
+
+describe("a member's push state", () => {
+  it("is stored: muted and hidden from the snapshot, what they were pushed, and the group's name", () => {
+    const { store } = room();
+    const snapshot = {
+      room_id: ROOM,
+      version: 2,
+      type: "group" as const,
+      active: true,
+      name: "the team",
+      members: [{ user_id: "a", role: "member" as const, can_send: true, joined_at: "t", muted: true }],
+      blocks: [],
+    };
+    const a = {
+      user_id: "a",
+      role: "member",
+      can_send: true,
+      joined_at: "t",
+      joined_seq: 0,
+      read_seq: 0,
+      delivered_seq: 0,
+      subscribed: false,
+      muted: true,
+    };
+    store.applyMembership({ upserts: [a], removed: [] }, snapshot, 0, null);
+    expect(store.meta()!.name).toBe("the team");
+    expect(store.member("a")).toMatchObject({ muted: true, hidden: false, pushed_seq: 0 });
+    store.markPushed(["a"], 7);
+    store.markPushed(["a"], 5); // never back
+    // a later change of settings keeps what they were pushed
+    store.upsertMember({ ...a, muted: false, hidden: true });
+    expect(store.members()[0]).toMatchObject({ muted: false, hidden: true, pushed_seq: 7 });
+    store.applyMembership({ upserts: [], removed: [] }, { ...snapshot, name: null }, 0, null);
+    expect(store.meta()!.name).toBeNull();
   });
 });

@@ -20,6 +20,8 @@ export interface RoomMeta {
   last_seq: number;
   /** epoch ms of the last thing that happened here (message, join, socket) */
   last_activity: number;
+  /** the group's name as the last snapshot (or rename) said; null: a direct room, or not told yet */
+  name?: string | null;
 }
 
 function toMember(r: Row): MemberState {
@@ -36,6 +38,8 @@ function toMember(r: Row): MemberState {
     delivered_seq: r.delivered_seq as number,
     subscribed: r.subscribed === 1,
     hidden: r.hidden === 1,
+    muted: r.muted === 1,
+    pushed_seq: (r.pushed_seq as number | null) ?? 0,
   };
 }
 /** kv keys: "1" while the room has not learned its sequence; the seq PostgreSQL confirmed */
@@ -78,6 +82,7 @@ export class RoomStore {
       active: kv.active !== "0",
       last_seq: Number(kv.last_seq ?? 0),
       last_activity: Number(kv.last_activity ?? 0),
+      name: kv.name ?? null,
     };
   }
 
@@ -95,10 +100,16 @@ export class RoomStore {
     );
   }
 
-  setMeta(values: Partial<Record<keyof RoomMeta, string | number | boolean>>): void {
+  setMeta(values: Partial<Record<Exclude<keyof RoomMeta, "name">, string | number | boolean>>): void {
     for (const [key, value] of Object.entries(values)) {
       this.setKv(key, typeof value === "boolean" ? (value ? "1" : "0") : String(value));
     }
+  }
+
+  /** The group's name (null: none). Kept only for push notifications, so a stale one is cosmetic. */
+  setName(name: string | null): void {
+    if (name === null) this.sql.exec("DELETE FROM meta WHERE key = 'name'");
+    else this.setKv("name", name);
   }
 
   // ---- members ----
@@ -124,9 +135,9 @@ export class RoomStore {
   upsertMember(m: MemberState): void {
     this.memberCache = null;
     this.sql.exec(
-      `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed, hidden, can_mention_all) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed, hidden, can_mention_all, muted, pushed_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, can_send = excluded.can_send, can_mention_all = excluded.can_mention_all, joined_at = excluded.joined_at,
-         joined_seq = excluded.joined_seq, read_seq = excluded.read_seq, delivered_seq = excluded.delivered_seq, hidden = excluded.hidden`,
+         joined_seq = excluded.joined_seq, read_seq = excluded.read_seq, delivered_seq = excluded.delivered_seq, hidden = excluded.hidden, muted = excluded.muted`,
       m.user_id,
       m.role,
       m.can_send ? 1 : 0,
@@ -137,6 +148,8 @@ export class RoomStore {
       m.subscribed ? 1 : 0,
       m.hidden ? 1 : 0,
       m.can_mention_all === undefined ? null : m.can_mention_all ? 1 : 0,
+      m.muted ? 1 : 0,
+      m.pushed_seq ?? 0,
     );
   }
 
@@ -155,6 +168,7 @@ export class RoomStore {
     for (const m of plan.upserts) this.upsertMember(m);
     for (const id of plan.removed) this.removeMember(id);
     this.setBlocks(snapshot.blocks);
+    if (snapshot.name !== undefined) this.setName(snapshot.name);
     this.setMeta({
       room_id: snapshot.room_id,
       type: snapshot.type,
@@ -197,6 +211,18 @@ export class RoomStore {
     if (userIds.length === 0) return;
     this.sql.exec(
       "UPDATE members SET delivered_seq = ? WHERE delivered_seq < ? AND user_id IN (SELECT value FROM json_each(?))",
+      seq,
+      seq,
+      JSON.stringify(userIds),
+    );
+  }
+
+  /** `userIds` were handed to the relay for messages up to `seq`: a later batch leaves them out of those. */
+  markPushed(userIds: readonly string[], seq: number): void {
+    this.memberCache = null;
+    if (userIds.length === 0) return;
+    this.sql.exec(
+      "UPDATE members SET pushed_seq = ? WHERE pushed_seq < ? AND user_id IN (SELECT value FROM json_each(?))",
       seq,
       seq,
       JSON.stringify(userIds),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../lib/config/index.js";
-import { REALTIME_DEFAULTS, realtimeConfig, sinkConfig } from "./config.js";
+import { REALTIME_DEFAULTS, pushRelayConfig, realtimeConfig, sinkConfig } from "./config.js";
 
 const DAY = 86_400_000;
 
@@ -17,6 +17,9 @@ describe("realtime config", () => {
       archiveBatchMaxItems: 200,
       archiveFlushMs: 10_000,
       archiveRetryMaxMs: 300_000,
+      // a day of push rows: an outage overnight loses no notification
+      pushOutboxTtlMs: DAY,
+      pushRetryMaxMs: 60_000,
     });
   });
 
@@ -88,5 +91,24 @@ describe("sink config", () => {
     expect(() => sinkConfig({ SINK_URL: "http://127.0.0.1.evil.example", SINK_SECRET: "s" })).toThrow(ConfigError);
     expect(() => sinkConfig({ SINK_URL: "ftp://127.0.0.1", SINK_SECRET: "s" })).toThrow(/http\(s\) URL/);
     expect(() => sinkConfig({ SINK_URL: "not a url", SINK_SECRET: "s" })).toThrow(ConfigError);
+  });
+});
+
+describe("push relay config", () => {
+  it("is null without PUSH_RELAY_URL, and follows the sink's rule for the URL and the secret", () => {
+    expect(pushRelayConfig({})).toBeNull();
+    expect(pushRelayConfig({ PUSH_RELAY_URL: "" })).toBeNull();
+    expect(pushRelayConfig({ PUSH_RELAY_URL: "https://push.example.com/", PUSH_RELAY_SECRET: "s3cret" })).toEqual({
+      url: "https://push.example.com",
+      secret: "s3cret",
+    });
+    expect(pushRelayConfig({ PUSH_RELAY_URL: "http://127.0.0.1:8791", PUSH_RELAY_SECRET: "s" })?.url).toBe(
+      "http://127.0.0.1:8791",
+    );
+    expect(() => pushRelayConfig({ PUSH_RELAY_URL: "http://127.0.0.1:8791" })).toThrow(/PUSH_RELAY_SECRET must be set/);
+    expect(() => pushRelayConfig({ PUSH_RELAY_URL: "http://10.0.0.5:8791", PUSH_RELAY_SECRET: "s" })).toThrow(
+      /PUSH_RELAY_URL may use plain http: only on this machine/,
+    );
+    expect(() => pushRelayConfig({ PUSH_RELAY_URL: "not a url", PUSH_RELAY_SECRET: "s" })).toThrow(ConfigError);
   });
 });

@@ -13,7 +13,10 @@ export interface RealtimeConfig {
   hotTailMaxMessages: number;
   hotTailMaxAgeMs: number;
   dedupeMs: number;
+  /** push rows (and read offsets for the relay) nobody took are dropped after this */
   pushOutboxTtlMs: number;
+  /** longest wait between two attempts to hand a push batch to a relay that is down */
+  pushRetryMaxMs: number;
   coalesceMs: number;
   /** longest wait between two attempts to hand the outbox to a sink that is down */
   archiveRetryMaxMs: number;
@@ -64,7 +67,11 @@ export function realtimeConfig(env: ConfigEnv): RealtimeConfig {
     hotTailMaxAgeMs: decimalNumber(env, "HOT_TAIL_MAX_DAYS", { default: 30, min: 0.00001 }) * DAY,
     // PROTOCOL.md promises that a send stays idempotent for at least 7 days
     dedupeMs: decimalNumber(env, "DEDUPE_DAYS", { default: 7, min: 7 }) * DAY,
-    pushOutboxTtlMs: decimalNumber(env, "PUSH_OUTBOX_TTL_SECONDS", { default: 3600, min: 1 }) * 1000,
+    // A day: long enough to ride out a relay outage overnight without losing a notification, short
+    // enough that nobody is told of day-old messages when it returns (and a room's push rows stay
+    // bounded by a day of its messages, which the hot tail keeps meanwhile).
+    pushOutboxTtlMs: decimalNumber(env, "PUSH_OUTBOX_TTL_SECONDS", { default: 86_400, min: 1 }) * 1000,
+    pushRetryMaxMs: decimalNumber(env, "PUSH_RETRY_MAX_SECONDS", { default: 60, min: 0.1 }) * 1000,
     coalesceMs: 1000,
     archiveRetryMaxMs: decimalNumber(env, "ARCHIVE_RETRY_MAX_SECONDS", { default: 300, min: 1 }) * 1000,
     // the sink refuses a larger batch whole
@@ -93,36 +100,47 @@ export function realtimeConfig(env: ConfigEnv): RealtimeConfig {
 /** What the objects run with when nothing is configured. */
 export const REALTIME_DEFAULTS: Readonly<RealtimeConfig> = Object.freeze(realtimeConfig({}));
 
-export interface SinkConfig {
+export interface ServiceConfig {
   /** base URL, without a trailing slash */
   url: string;
   secret: string;
 }
+export type SinkConfig = ServiceConfig;
+export type PushRelayConfig = ServiceConfig;
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /**
- * Where rooms archive to, or null when SINK_URL is unset (rooms keep their outbox). A sink without
- * a secret, or reached over plain http: beyond this machine, would hand every message (and the
- * secret) to anyone on the path: that stops the object with a ConfigError instead of archiving.
+ * A service the objects hand data to, from `<urlVar>` and `<secretVar>`, or null when the URL is
+ * unset. One without a secret, or reached over plain http: beyond this machine, would hand every
+ * message (and the secret) to anyone on the path: that stops the object with a ConfigError.
  */
-export function sinkConfig(env: ConfigEnv): SinkConfig | null {
-  const raw = env.SINK_URL;
+function serviceConfig(env: ConfigEnv, urlVar: string, secretVar: string, what: string): ServiceConfig | null {
+  const raw = env[urlVar];
   if (raw === undefined || raw === "") return null;
   let url: URL;
   try {
     url = new URL(String(raw));
   } catch {
-    throw new ConfigError(`SINK_URL must be an http(s) URL, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${urlVar} must be an http(s) URL, got ${JSON.stringify(raw)}`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:")
-    throw new ConfigError(`SINK_URL must be an http(s) URL, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${urlVar} must be an http(s) URL, got ${JSON.stringify(raw)}`);
   if (url.protocol === "http:" && !LOOPBACK.test(url.hostname))
     throw new ConfigError(
-      `SINK_URL may use plain http: only on this machine (localhost, 127.x, [::1]); use https: for ${url.host}`,
+      `${urlVar} may use plain http: only on this machine (localhost, 127.x, [::1]); use https: for ${url.host}`,
     );
-  const secret = typeof env.SINK_SECRET === "string" ? env.SINK_SECRET : "";
-  if (secret.trim() === "")
-    throw new ConfigError("SINK_SECRET must be set (the sink's shared secret) when SINK_URL is");
+  const secret = typeof env[secretVar] === "string" ? (env[secretVar] as string) : "";
+  if (secret.trim() === "") throw new ConfigError(`${secretVar} must be set (${what}) when ${urlVar} is`);
   return { url: url.toString().replace(/\/$/, ""), secret };
+}
+
+/** Where rooms archive to, or null when SINK_URL is unset (rooms keep their outbox). */
+export function sinkConfig(env: ConfigEnv): SinkConfig | null {
+  return serviceConfig(env, "SINK_URL", "SINK_SECRET", "the sink's shared secret");
+}
+
+/** Where rooms hand push batches to, or null when PUSH_RELAY_URL is unset (rooms queue no push rows). */
+export function pushRelayConfig(env: ConfigEnv): PushRelayConfig | null {
+  return serviceConfig(env, "PUSH_RELAY_URL", "PUSH_RELAY_SECRET", "the push relay's shared secret");
 }

@@ -106,7 +106,8 @@ describe("GET /v1/rooms in pages", () => {
 });
 
 describe("hidden rooms", () => {
-  it("send a member who hid the room no activity and no push, unless a message mentions them", async () => {
+  // pushes (and how a mention reaches a hidden or muted member) are push.test.ts's, against a relay
+  it("send a member who hid the room no activity, unless a message mentions them", async () => {
     const [a, online, offline] = (await people(3)) as [Seeded, Seeded, Seeded];
     const g = await group(edge, a, [online, offline]);
     for (const u of [online, offline]) {
@@ -135,7 +136,8 @@ describe("hidden rooms", () => {
     });
     await sa.takeType("ack");
     expect(await session.takeType("activity")).toMatchObject({ room_id: g.id, last_seq: 2, mentioned: true });
-    await eventually(async () => (await room.inspect()).outbox.push === 1);
+    // no relay configured here: nothing is queued for one, mentioned or not
+    expect((await room.inspect()).outbox.push ?? 0).toBe(0);
 
     // unhidden, the room is heard again
     await call(edge, "PATCH", `/v1/rooms/${g.id}/me`, { token: online.token, body: { hidden: false } });

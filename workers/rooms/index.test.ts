@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { call, db, register } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
+import { eventually } from "../../test/support/sockets.js";
 import {
   block,
   direct,
@@ -355,6 +356,19 @@ describe("PATCH /rooms/:id", () => {
     expect(meta).toEqual([{ notice: null, description: "about", updated_by: me.id }]);
   });
 
+  it("gives the room its new name (for push notifications) without a membership change", async () => {
+    const [me] = (await people(1)) as [Seeded];
+    const room = await group(edge, me, [], "first name");
+    const ns = await edge.mf.getDurableObjectNamespace("CHAT_ROOM");
+    const stub = ns.get(ns.idFromName(room.id)) as unknown as {
+      inspect(): Promise<{ meta: { name?: string | null } }>;
+    };
+    expect((await stub.inspect()).meta.name).toBe("first name");
+    await call(edge, "PATCH", `/v1/rooms/${room.id}`, { token: me.token, body: { name: "second name" } });
+    await eventually(async () => (await stub.inspect()).meta.name === "second name");
+    expect(await version(room.id)).toBe(1);
+  });
+
   it("checks each field against the caller's role row", async () => {
     const [me, admin, plain, stranger] = (await people(4)) as [Seeded, Seeded, Seeded, Seeded];
     const room = await group(edge, me, [admin, plain], "roles");
@@ -436,6 +450,11 @@ describe("PATCH /rooms/:id/me", () => {
     expect(res.body).toEqual({ muted: true, hidden: false });
     expect(await memberRow(room.id, x.id)).toMatchObject({ muted: true, hidden: false });
     expect(await memberRow(room.id, me.id)).toMatchObject({ muted: false });
+    // the room decides who is pushed: a change of mute reaches it as a new membership version,
+    // the same settings again are no change
+    expect(await version(room.id)).toBe(2);
+    await call(edge, "PATCH", `/v1/rooms/${room.id}/me`, { token: x.token, body: { muted: true } });
+    expect(await version(room.id)).toBe(2);
 
     const dm = await direct(edge, me, x);
     const hide = await call(edge, "PATCH", `/v1/rooms/${dm.id}/me`, {

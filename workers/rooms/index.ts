@@ -197,7 +197,7 @@ roomsRoutes.patch("/:id", async (c) => {
   });
   c.executionCtx.waitUntil(
     roomStub(c.env, roomId)
-      .notifyUpdated()
+      .notifyUpdated(patch.name)
       .catch((err: unknown) => console.warn("room update not announced", err)),
   );
   return c.json({ room } satisfies RoomResponse);
@@ -330,16 +330,18 @@ roomsRoutes.patch("/:id/me", async (c) => {
   const body = await readJson(c, MyRoomSettingsBody);
   const db = dbOf(c);
   const me = c.get("auth").userId;
-  const { row, hiddenChanged } = await db.transaction(async (tx) => {
+  const { row, changed } = await db.transaction(async (tx) => {
     const access = await requireMember(tx, roomId, me, { lock: true });
     const row = await updateMySettings(tx, access.member.id, body);
     // left (or was removed) between the two statements
     if (!row) throw forbidden("you are not a member of this room");
-    // the room decides who hears of a message: it must learn that this member hid it
-    const hiddenChanged = row.hidden !== access.member.hidden;
-    if (hiddenChanged) await bumpMembershipVersion(tx, roomId);
-    return { row, hiddenChanged };
+    // the room decides who hears of a message and who is pushed: it must learn that this member
+    // hid or muted it (a new membership version, so the room applies it in order)
+    const changed = row.hidden !== access.member.hidden || row.muted !== access.member.muted;
+    if (changed) await bumpMembershipVersion(tx, roomId);
+    return { row, changed };
   });
-  if (hiddenChanged) await commitMembershipChange(c, roomId);
+  // the user's other devices hear of it too (a `room` frame, event `settings`), after the room applied it
+  if (changed) await commitMembershipChange(c, roomId, [{ userIds: [me], event: "settings" }]);
   return c.json({ muted: row.muted, hidden: row.hidden } satisfies MyRoomSettings);
 });
