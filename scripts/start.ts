@@ -179,8 +179,8 @@ async function main() {
   log("sink", `archive sink on ${sinkUrl} (${sinkStore})`);
 
   const relay = await startRelay(databaseUrl, secrets, webPushOrigins);
-  if (relay) cleanups.push(() => relay.supervisor.stop());
-  await Promise.all([sink.waitHealthy(60_000), relay?.supervisor.waitHealthy(60_000)]);
+  cleanups.push(() => relay.supervisor.stop());
+  await Promise.all([sink.waitHealthy(60_000), relay.supervisor.waitHealthy(60_000)]);
 
   const envFile = path.join(dataDir, "edge.env");
   const overrides = varOverrides();
@@ -201,8 +201,7 @@ async function main() {
       ...edgeSecrets(secrets),
       SINK_URL: sinkUrl,
       WEBPUSH_ALLOW_ORIGINS: webPushOrigins,
-      // without a relay the rooms keep no push hand-off target (nothing would take it)
-      ...(relay ? { PUSH_RELAY_URL: relay.url } : {}),
+      PUSH_RELAY_URL: relay.url,
     }),
     { mode: 0o600 },
   );
@@ -219,7 +218,7 @@ async function main() {
     PostgreSQL               ${new URL(databaseUrl).host}${server.origin === "embedded" ? " (embedded, .data/postgres)" : ""}
     Neon WebSocket proxy     ws://${proxy.endpoint}
     archive sink             ${sinkUrl}   health: ${sinkUrl}/healthz  (${sinkStore}; pid ${sink.pid}, supervised)
-    push relay               ${relay ? `${relay.url}   health: ${relay.url}/healthz  (pid ${relay.supervisor.pid}, supervised)` : "not started (no push-relay/main.ts)"}
+    push relay               ${relay.url}   health: ${relay.url}/healthz  (pid ${relay.supervisor.pid}, supervised)
     Web Push                 VAPID public key at ${base}/v1/push/vapid-public-key; push services: ${webPushOrigins || "the browser vendors' (default)"}
   Press Ctrl-C to stop.
 `);
@@ -255,11 +254,7 @@ async function startRelay(
   databaseUrl: string,
   secrets: DevSecrets,
   webPushOrigins: string,
-): Promise<{ supervisor: Supervisor; url: string } | null> {
-  if (!fs.existsSync(path.join(root, RELAY_ENTRY))) {
-    log("relay", `${RELAY_ENTRY} is not in this checkout: starting without the push relay`);
-    return null;
-  }
+): Promise<{ supervisor: Supervisor; url: string }> {
   const host = process.env.PUSH_RELAY_HOST?.trim() || "127.0.0.1";
   const port = wholeNumber(process.env, "PUSH_RELAY_PORT", { default: 8791, min: 1, max: 65535 });
   await assertPortFree(host, port, "the push relay", "PUSH_RELAY_PORT");
