@@ -14,7 +14,8 @@ import {
   type ErrorBody,
   type ErrorCode,
 } from "../protocol/index.js";
-import { bearerAuth } from "./auth.js";
+import { bearerAuth } from "../lib/service-auth/index.js";
+import { SINK_AUTH_SCHEME } from "../protocol/index.js";
 import type { ErrorKind, SinkMetrics } from "./metrics.js";
 import type { ArchiveStore } from "./store.js";
 
@@ -73,7 +74,7 @@ export function createApp(o: AppOptions): Hono {
 
   app.use(
     "/v1/*",
-    bearerAuth(o.secret, (c, why) => fail(c, 401, "unauthorized", "unauthorized", why)),
+    bearerAuth(SINK_AUTH_SCHEME, o.secret, (c, why) => fail(c, 401, "unauthorized", "unauthorized", why)),
   );
 
   app.post(

@@ -11,3 +11,5 @@ export * from "./read-offsets.js";
 export * from "./room-snapshot.js";
 export * from "./room-seq.js";
 export * from "./schema/index.js";
+/** the tables as one namespace, for drizzle({ schema }) */
+export * as schema from "./schema/index.js";

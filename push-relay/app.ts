@@ -7,7 +7,8 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import type { ErrorBody, ErrorCode } from "../protocol/errors.js";
 import { PUSH_BATCH_MAX_BYTES, PushBatch } from "../protocol/push.js";
-import { bearerAuth } from "./auth.js";
+import { bearerAuth } from "../lib/service-auth/index.js";
+import { PUSH_AUTH_SCHEME } from "../protocol/push.js";
 import { takeBatch } from "./intake.js";
 import type { BatchOutcome, RelayMetrics } from "./metrics.js";
 import { dbError, type RelayStore } from "./store.js";
@@ -65,7 +66,7 @@ export function createApp(o: AppOptions): Hono {
 
   app.use(
     "/v1/*",
-    bearerAuth(o.secret, (c, why) => refuse(c, "unauthorized", 401, "unauthorized", why)),
+    bearerAuth(PUSH_AUTH_SCHEME, o.secret, (c, why) => refuse(c, "unauthorized", 401, "unauthorized", why)),
   );
 
   app.post(

@@ -3,7 +3,7 @@
 // token, the notification and the provider. Short backoffs and pauses stand in for the real
 // minutes.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { PushOutcome, PushStatus } from "../db/codes.js";
+import { PushOutcome, PushStatus } from "../db/index.js";
 import { collapseKeyFor } from "./content.js";
 import { Dispatcher } from "./dispatcher.js";
 import { DEFAULT_DISPATCH, startRelay, type DispatchSettings, type Providers, type RunningRelay } from "./index.js";

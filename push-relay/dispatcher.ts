@@ -5,7 +5,7 @@
 // (outcomes.ts). A device that already has the notification's content (a log row at its seq) is
 // not sent it again when other devices are retried.
 import { sql } from "drizzle-orm";
-import { PushEnvironment, PushOutcome, PushPlatform, PushStatus } from "../db/codes.js";
+import { PushEnvironment, PushOutcome, PushPlatform, PushStatus } from "../db/index.js";
 import { MAX_ACTIVE_DEVICES_PER_USER } from "../protocol/limits.js";
 import type { DispatchSettings } from "./config.js";
 import { contentFor } from "./content.js";

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemberStatus, PushStatus } from "../db/codes.js";
+import { MemberStatus, PushStatus } from "../db/index.js";
 import { PUSH_BATCH_MAX_BYTES } from "../protocol/push.js";
 import { collapseKeyFor } from "./content.js";
 import { startRelay, type RunningRelay } from "./index.js";

@@ -4,7 +4,7 @@
 // Every step is a bulk statement over arrays, so a 1,000-member room costs a handful of
 // statements, not one per recipient.
 import { sql } from "drizzle-orm";
-import { MemberStatus, PushStatus } from "../db/codes.js";
+import { MemberStatus, PushStatus } from "../db/index.js";
 import type { PushBatch, PushBatchAnswer } from "../protocol/push.js";
 import { planNotifications, type Candidate } from "./audience.js";
 import { collapseKeyFor, renderPreview } from "./content.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PushOutcome } from "../db/codes.js";
+import { PushOutcome } from "../db/index.js";
 import { actionFor, decide, logCode, reasonLabel } from "./outcomes.js";
 
 const rule = { baseMs: 1000, quotaBaseMs: 6000, capMs: 60_000, maxTries: 3 };

@@ -3,7 +3,7 @@
 // (wrong topic, sender id, credentials) pauses the provider and retires nothing, since one wrong
 // setting would otherwise retire every token; a transient error is retried with backoff a bounded
 // number of times and never retires.
-import { PushOutcome } from "../db/codes.js";
+import { PushOutcome } from "../db/index.js";
 import { retryDelayMs, type BackoffRule } from "./backoff.js";
 import type { Outcome } from "./providers/types.js";
 

@@ -3,7 +3,7 @@
 // room's retries, a day. Each statement works in bounded slices so a first run over a large
 // backlog never holds a huge transaction or its locks.
 import { sql } from "drizzle-orm";
-import { PushStatus } from "../db/codes.js";
+import { PushStatus } from "../db/index.js";
 import { dbError, type RelayDb } from "./store.js";
 
 export const RETENTION_INTERVAL_MS = 3_600_000;

@@ -4,8 +4,7 @@
 import { sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
-import { PushStatus } from "../db/codes.js";
-import * as schema from "../db/schema/index.js";
+import { PushStatus, schema } from "../db/index.js";
 
 export type RelayDb = NodePgDatabase<typeof schema>;
 export type RelayTx = Parameters<Parameters<RelayDb["transaction"]>[0]>[0];

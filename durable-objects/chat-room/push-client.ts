@@ -1,12 +1,11 @@
 // The push-relay as a ChatRoom sees it: one call, POST /v1/batches with a PushBatch, authenticated
 // with the relay's shared secret (protocol/push.ts is the contract).
 //
-// A relay that refuses the secret (401/403) will not change its mind on a retry: the push outbox
-// waits with backoff as for any failure, but the room says so loudly (console.error once each
-// time the state changes, not once per retry) and counts the refusals for inspect() and operators.
+// A relay that refuses the secret is counted and logged once per change (shared/secret-refusals.ts).
 import { PUSH_AUTH_SCHEME, PushBatchAnswer, type PushBatch } from "../../protocol/index.js";
 import type { ConfigEnv } from "../../lib/config/index.js";
 import { pushRelayConfig } from "../shared/config.js";
+import { SecretRefusals, type SecretHealth } from "../shared/secret-refusals.js";
 
 export interface PushAnswer {
   /** 0 when the relay could not be reached, or answered 200 with a body that is no PushBatchAnswer */
@@ -15,12 +14,7 @@ export interface PushAnswer {
   answer?: PushBatchAnswer;
 }
 
-export interface RelayHealth {
-  /** answers that refused our secret, since the object started */
-  unauthorized: number;
-  /** whether the last answer refused it */
-  refusing: boolean;
-}
+export type RelayHealth = SecretHealth;
 
 type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -28,13 +22,19 @@ type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 export class PushClient {
-  private readonly state: RelayHealth = { unauthorized: 0, refusing: false };
+  private readonly refusals: SecretRefusals;
 
   constructor(
     private readonly url: string,
     private readonly secret: string,
     private readonly fetcher: Fetch = (input, init) => fetch(input, init),
-  ) {}
+  ) {
+    this.refusals = new SecretRefusals(
+      `push relay ${url}`,
+      "PUSH_RELAY_SECRET",
+      "no push leaves this room until it is fixed",
+    );
+  }
 
   /** null when no relay is configured; a ConfigError when it is configured unsafely (see pushRelayConfig). */
   static from(env: ConfigEnv): PushClient | null {
@@ -43,19 +43,7 @@ export class PushClient {
   }
 
   health(): RelayHealth {
-    return { ...this.state };
-  }
-
-  private heard(status: number): void {
-    const refused = status === 401 || status === 403;
-    if (refused) this.state.unauthorized++;
-    if (refused === this.state.refusing || (!refused && (status < 200 || status >= 300))) return;
-    this.state.refusing = refused;
-    if (refused)
-      console.error(
-        `push relay ${this.url} refuses PUSH_RELAY_SECRET (${status}): no push leaves this room until it is fixed`,
-      );
-    else console.error(`push relay ${this.url} accepts PUSH_RELAY_SECRET again`);
+    return this.refusals.health();
   }
 
   async postBatch(batch: PushBatch): Promise<PushAnswer> {
@@ -70,7 +58,7 @@ export class PushClient {
     } catch (err) {
       return { status: 0, detail: String(err) };
     }
-    this.heard(res.status);
+    this.refusals.heard(res.status);
     if (!res.ok) return { status: res.status, detail: (await res.text()).slice(0, 300) };
     let body: unknown;
     try {

@@ -1,9 +1,7 @@
 // The cassandra-sink as a ChatRoom sees it: write a batch, read a history page. Both are
 // authenticated with the shared secret (protocol/archive.ts names the scheme).
 //
-// A sink that refuses the secret (401/403) will not change its mind on a retry: the outbox waits
-// with backoff as for any failure, but the room says so loudly (console.error once each time the
-// state changes, not once per retry) and counts the refusals for inspect() and operators.
+// A sink that refuses the secret is counted and logged once per change (shared/secret-refusals.ts).
 import {
   ArchiveLastSeq,
   ArchiveOffsetsAnswer,
@@ -15,6 +13,7 @@ import {
 } from "../../protocol/index.js";
 import type { ConfigEnv } from "../../lib/config/index.js";
 import { sinkConfig } from "../shared/config.js";
+import { SecretRefusals, type SecretHealth } from "../shared/secret-refusals.js";
 
 export interface BatchAnswer {
   /** 0 when the sink could not be reached at all */
@@ -22,23 +21,20 @@ export interface BatchAnswer {
   detail: string;
 }
 
-export interface SinkHealth {
-  /** answers that refused our secret, since the object started */
-  unauthorized: number;
-  /** whether the last answer refused it */
-  refusing: boolean;
-}
+export type SinkHealth = SecretHealth;
 
 type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
 export class SinkClient {
-  private readonly state: SinkHealth = { unauthorized: 0, refusing: false };
+  private readonly refusals: SecretRefusals;
 
   constructor(
     private readonly url: string,
     private readonly secret: string,
     private readonly fetcher: Fetch = (input, init) => fetch(input, init),
-  ) {}
+  ) {
+    this.refusals = new SecretRefusals(`archive sink ${url}`, "SINK_SECRET", "nothing is archived until it is fixed");
+  }
 
   /** null when no sink is configured; a ConfigError when it is configured unsafely (see sinkConfig). */
   static from(env: ConfigEnv): SinkClient | null {
@@ -51,17 +47,7 @@ export class SinkClient {
   }
 
   health(): SinkHealth {
-    return { ...this.state };
-  }
-
-  private heard(status: number): void {
-    const refused = status === 401 || status === 403;
-    if (refused) this.state.unauthorized++;
-    if (refused === this.state.refusing || (!refused && (status < 200 || status >= 300))) return;
-    this.state.refusing = refused;
-    if (refused)
-      console.error(`archive sink ${this.url} refuses SINK_SECRET (${status}): nothing is archived until it is fixed`);
-    else console.error(`archive sink ${this.url} accepts SINK_SECRET again`);
+    return this.refusals.health();
   }
 
   async postBatch(batch: ArchiveBatchInput): Promise<BatchAnswer> {
@@ -75,7 +61,7 @@ export class SinkClient {
     } catch (err) {
       return { status: 0, detail: String(err) };
     }
-    this.heard(res.status);
+    this.refusals.heard(res.status);
     return { status: res.status, detail: res.ok ? "" : (await res.text()).slice(0, 300) };
   }
 
@@ -84,7 +70,7 @@ export class SinkClient {
     if (q.before_seq !== undefined) params.set("before_seq", String(q.before_seq));
     if (q.after_seq !== undefined) params.set("after_seq", String(q.after_seq));
     const res = await this.fetcher(`${this.url}/v1/rooms/${roomId}/messages?${params}`, { headers: this.auth });
-    this.heard(res.status);
+    this.refusals.heard(res.status);
     if (!res.ok) throw new Error(`sink answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
     const page = (await res.json()) as ArchiveHistoryPage;
     return { messages: page.messages, has_more: page.has_more };

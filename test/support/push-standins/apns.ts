@@ -8,6 +8,7 @@ import http2, { type Http2Session, type Http2ServerRequest, type IncomingHttpHea
 import type { AddressInfo } from "node:net";
 import { decodeProtectedHeader, exportPKCS8, generateKeyPair, jwtVerify, type CryptoKey } from "jose";
 import type { TestTls } from "./tls.js";
+import { readBody } from "./body.js";
 
 export interface ApnsAnswer {
   status: number;
@@ -297,17 +298,4 @@ function randomKeyId(): string {
 /** A device token as iOS hands it out: 32 random bytes in hex. */
 export function apnsDeviceToken(): string {
   return Buffer.from(Array.from({ length: 32 }, () => Math.floor(Math.random() * 256))).toString("hex");
-}
-
-function readBody(req: Http2ServerRequest, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size <= max) chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }

@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import { decodeJwt, decodeProtectedHeader, exportPKCS8, generateKeyPair, jwtVerify, type CryptoKey } from "jose";
 import { z } from "zod";
 import type { TestTls } from "./tls.js";
+import { readBody } from "./body.js";
 
 export const FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging";
 
@@ -424,19 +425,6 @@ function fcmError(
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { "content-type": "application/json; charset=UTF-8", ...headers });
   res.end(JSON.stringify(body));
-}
-
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size <= max) chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 /** A registration token as a device's FCM SDK hands it out. */

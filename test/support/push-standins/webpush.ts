@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import type { AddressInfo, Socket } from "node:net";
 import { importJWK, jwtVerify } from "jose";
 import type { TestTls } from "./tls.js";
+import { readBody } from "./body.js";
 
 const ece = createRequire(import.meta.url)("http_ece") as {
   decrypt(body: Buffer, params: { version: "aes128gcm"; privateKey: ECDH; authSecret: Buffer }): Buffer;
@@ -190,17 +191,4 @@ export class WebPushStandIn {
 
 function idOf(endpoint: string): string {
   return endpoint.slice(endpoint.lastIndexOf("/") + 1);
-}
-
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size <= max) chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }

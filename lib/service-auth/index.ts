@@ -1,7 +1,7 @@
-// Shared-secret bearer auth between the edge (ChatRoom outbox, history reads) and the sink.
+// Shared-secret bearer auth for the Node services the rooms call (the archive sink, the push
+// relay): one secret per service, sent as `Authorization: <scheme> <secret>`.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
-import { SINK_AUTH_SCHEME } from "../protocol/index.js";
 
 // Comparing digests keeps the comparison constant-time even when the lengths differ
 // (timingSafeEqual itself throws on unequal lengths, which would leak the length).
@@ -12,14 +12,15 @@ export function secretMatches(given: string, expectedDigest: Buffer): boolean {
 }
 
 export function bearerAuth(
+  scheme: string,
   secret: string,
   refuse: (c: Context, why: string) => Response | Promise<Response>,
 ): MiddlewareHandler {
   const expected = digest(secret);
-  const prefix = `${SINK_AUTH_SCHEME} `;
+  const prefix = `${scheme} `;
   return async (c, next) => {
     const header = c.req.header("authorization");
-    if (!header) return refuse(c, `missing Authorization: ${SINK_AUTH_SCHEME} <secret>`);
+    if (!header) return refuse(c, `missing Authorization: ${scheme} <secret>`);
     if (!header.startsWith(prefix) || !secretMatches(header.slice(prefix.length), expected))
       return refuse(c, "wrong credentials");
     await next();
