@@ -1,8 +1,6 @@
 // cassandra-sink: the archive behind the ChatRoom outbox. `startSink()` is what main.ts, scripts/start.ts
 // and the tests run; README.md describes the HTTP contract and configuration.
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
-import { serve } from "@hono/node-server";
+import { listen } from "../lib/node-service/index.js";
 import { createApp } from "./app.js";
 import { CassandraArchiveStore } from "./cassandra-store.js";
 import { DEFAULT_HOST, DEFAULT_RETENTION_SECONDS, type StoreConfig } from "./config.js";
@@ -66,28 +64,13 @@ export async function startSink(o: StartSinkOptions): Promise<RunningSink> {
     ...(o.maxBodyBytes ? { maxBodyBytes: o.maxBodyBytes } : {}),
   });
   const host = o.host ?? DEFAULT_HOST;
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port: o.port ?? 0 }) as Server;
-    s.once("listening", () => resolve(s));
-    s.once("error", reject);
-  });
-  // long-lived keep-alive connections from the edge are the norm; do not let Node's default 5 s
-  // idle timeout race the client's own reuse of a connection
-  server.keepAliveTimeout = 65_000;
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const listening = await listen(app.fetch, host, o.port ?? 0);
+  const { port, url } = listening;
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => {
-          server.closeAllConnections();
-          resolve();
-        }, 10_000).unref();
-      });
+      await listening.close();
       if (owned) await store.close();
     })());
   return { url, port, store, metrics, stop };

@@ -2,10 +2,8 @@
 // batches (protocol/push.ts); the relay keeps one notification per recipient and room in
 // PostgreSQL and its dispatcher sends it to the recipient's devices. `startRelay()` is what
 // main.ts, scripts/start.ts and the tests run; README.md describes the contract and configuration.
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import type pg from "pg";
-import { serve } from "@hono/node-server";
+import { listen, type Listening } from "../lib/node-service/index.js";
 import { createApp } from "./app.js";
 import { DEFAULT_DISPATCH, DEFAULT_HOST, type DispatchSettings } from "./config.js";
 import { Dispatcher } from "./dispatcher.js";
@@ -83,22 +81,14 @@ export async function startRelay(o: StartRelayOptions): Promise<RunningRelay> {
   });
 
   const host = o.host ?? DEFAULT_HOST;
-  let server: Server;
+  let listening: Listening;
   try {
-    server = await new Promise<Server>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: host, port: o.port ?? 0 }) as Server;
-      s.once("listening", () => resolve(s));
-      s.once("error", reject);
-    });
+    listening = await listen(app.fetch, host, o.port ?? 0);
   } catch (err) {
     await store.close().catch(() => {});
     throw err;
   }
-  // long-lived keep-alive connections from the edge are the norm; do not let Node's default 5 s
-  // idle timeout race the client's reuse of a connection
-  server.keepAliveTimeout = 65_000;
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const { port, url } = listening;
 
   // PostgreSQL being down at start is not fatal: /readyz says so, the rooms' outboxes wait, and
   // the dispatcher retries its rounds
@@ -109,14 +99,7 @@ export async function startRelay(o: StartRelayOptions): Promise<RunningRelay> {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => {
-          server.closeAllConnections();
-          resolve();
-        }, 10_000).unref();
-      });
+      await listening.close();
       await dispatcher?.stop();
       await retention.stop();
       if (ownsProviders) await Promise.all(Object.values(providers).map((p) => p.close().catch(() => {})));
