@@ -90,9 +90,43 @@ export const WatchPresenceFrame = z.strictObject({
   user_ids: z.array(Id).max(MAX_WATCHED_USERS),
 });
 
-export const RoomClientFrame = z.discriminatedUnion("type", [SendFrame, ReadFrame, TypingFrame, AuthFrame, PingFrame]);
+/**
+ * Edit and delete (issue 11). A sender edits the body of their own message; a sender deletes
+ * their own, and roles with `can_delete_any` (owner and admins by default) anyone's. Neither takes
+ * a seq: each takes the room's next `rev` (a change cursor beside seq), so unread counts and the
+ * gap-free order of seqs stay as they are. `op_id` is made once by the client and reused on every
+ * retry: an op the room has already applied answers its original `op_ack` with `duplicate: true`.
+ */
+export const OpId = ClientMessageId;
+export const EditFrame = z.strictObject({
+  type: z.literal("edit"),
+  id: frameId,
+  room_id: Id,
+  seq: z.number().int().positive(),
+  op_id: OpId,
+  body: MessageBody.refine((s) => s.trim().length > 0, "an edit needs a body (delete the message instead)"),
+});
+export const DeleteFrame = z.strictObject({
+  type: z.literal("delete"),
+  id: frameId,
+  room_id: Id,
+  seq: z.number().int().positive(),
+  op_id: OpId,
+});
+
+export const RoomClientFrame = z.discriminatedUnion("type", [
+  SendFrame,
+  ReadFrame,
+  TypingFrame,
+  AuthFrame,
+  PingFrame,
+  EditFrame,
+  DeleteFrame,
+]);
 export const SessionClientFrame = z.discriminatedUnion("type", [WatchPresenceFrame, AuthFrame, PingFrame]);
 export type SendFrame = z.infer<typeof SendFrame>;
+export type EditFrame = z.infer<typeof EditFrame>;
+export type DeleteFrame = z.infer<typeof DeleteFrame>;
 export type RoomClientFrame = z.infer<typeof RoomClientFrame>;
 export type SessionClientFrame = z.infer<typeof SessionClientFrame>;
 
@@ -108,11 +142,20 @@ export interface Message {
   reply_to_seq?: number;
   attachments?: Attachment[];
   created_at: string;
+  /**
+   * Absent for a message as sent. `edited`: `body` is the latest edit; `deleted`: `body` is "" and
+   * there are no attachments or mentions (everywhere: streams, history, archive, room lists, push).
+   */
+  status?: "edited" | "deleted";
+  /** when the latest edit or delete happened */
+  updated_at?: string;
+  /** the room's change cursor at the latest edit or delete (streams take `after_rev`) */
+  rev?: number;
 }
 
 export type ServerFrame =
   | ({ type: "message" } & Message)
-  | { type: "synced"; room_id: string; last_seq: number; has_more: boolean }
+  | { type: "synced"; room_id: string; last_seq: number; has_more: boolean; last_rev?: number }
   | {
       type: "ack";
       room_id: string;
@@ -129,6 +172,14 @@ export type ServerFrame =
       offsets: Array<{ user_id: string; read_seq?: number; delivered_seq?: number }>;
     }
   | { type: "typing"; room_id: string; user_id: string }
+  /**
+   * A message changed (edited or deleted): `message` is its current version, `rev` the room's
+   * change cursor after it. Live on every stream, and replayed on open for the changes after the
+   * stream's `after_rev` to messages at or below the replay's start.
+   */
+  | { type: "update"; room_id: string; rev: number; message: Message }
+  /** an edit or delete of yours was applied (or had been: `duplicate`) */
+  | { type: "op_ack"; room_id: string; op_id: string; seq: number; rev: number; duplicate?: boolean }
   | {
       type: "activity";
       room_id: string;

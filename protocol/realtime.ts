@@ -19,6 +19,8 @@ export interface TicketResponse {
 export const StreamQuery = z.strictObject({
   ticket: z.string().min(1).max(4096),
   after_seq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** the last `rev` the client holds: edits and deletes after it are replayed as `update` frames */
+  after_rev: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export const ConnectQuery = z.strictObject({ ticket: z.string().min(1).max(4096) });
 
