@@ -8,7 +8,7 @@
 // batches carried). Who is named, muted and hidden members, the one-request-a-second window, an
 // outage, a refused secret, reads, and a room above 100 members.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { PushStatus } from "../../db/codes.js";
+import { PushStatus } from "../../db/index.js";
 import { PUSH_AUDIENCE_LIST_MAX } from "../../protocol/index.js";
 import { startRelay, type RunningRelay } from "../../push-relay/index.js";
 import { call, closeDb, db } from "../../test/support/api.js";
