@@ -142,14 +142,27 @@ function send(ws: WebSocket, roomId: string, body: string): Promise<{ seq: numbe
   });
 }
 
+// every push the service took, by endpoint and seq, indexed once as records arrive (a scan per
+// waiter would make the bench itself quadratic in the room's size)
+const delivered = new Map<string, number>();
+let indexed = 0;
+function indexRecords(): void {
+  for (; indexed < browsers.records.length; indexed++) {
+    const r = browsers.records[indexed]!;
+    if (r.status !== 201) continue;
+    const { room_id, seq } = JSON.parse(r.plaintext) as { room_id: string; seq: number };
+    delivered.set(`${r.id}|${room_id}|${seq}`, r.at);
+  }
+}
+
 /** When `endpoint` got the push for `seq` (waits up to 60 s). */
 async function pushedAt(endpoint: string, roomId: string, seq: number): Promise<number> {
+  const key = `${endpoint.slice(endpoint.lastIndexOf("/") + 1)}|${roomId}|${seq}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const hit = browsers
-      .recordsFor(endpoint)
-      .find((r) => r.status === 201 && r.plaintext.includes(roomId) && JSON.parse(r.plaintext).seq === seq);
-    if (hit) return hit.at;
+    indexRecords();
+    const at = delivered.get(key);
+    if (at !== undefined) return at;
     if (Date.now() > deadline) throw new Error(`no push for ${roomId} seq ${seq}`);
     await sleep(20);
   }
