@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSink, type RunningSink } from "../../cassandra-sink/index.js";
-import { call, closeDb } from "../../test/support/api.js";
+import { call, closeDb, db } from "../../test/support/api.js";
 import { startEdge, testEdgeOptions, type Edge } from "../../test/support/edge.js";
 import { freePort } from "../../test/support/ports.js";
 import { direct, group, people, type Seeded } from "../../test/support/rooms.js";
@@ -202,6 +202,25 @@ describe("deleting a message", () => {
     const next = await send(s2!, g.id, "still counting");
     expect(next.seq).toBe(4);
     await Promise.all([so, sa, s1, s2].map((s) => s!.close()));
+  });
+
+  it("follows the room's role rows: taking can_delete_any from admins takes effect with the next membership push", async () => {
+    const [owner, admin, m1, newcomer] = (await people(4)) as [Seeded, Seeded, Seeded, Seeded];
+    const g = await group(edge, owner, [admin, m1]);
+    await call(edge, "PATCH", `/v1/rooms/${g.id}/members/${admin.id}`, { token: owner.token, body: { role: "admin" } });
+    const s1 = await openStream(edge, m1, g.id);
+    for (const body of ["one", "two"]) await send(s1, g.id, body);
+    await db().query(`update chat_room_roles set can_delete_any = false where room_id = $1 and role = 2`, [g.id]);
+    // adding a member pushes a fresh snapshot to the room
+    const added = await call(edge, "POST", `/v1/rooms/${g.id}/members`, {
+      token: owner.token,
+      body: { user_ids: [newcomer.id] },
+    });
+    expect(added.status, JSON.stringify(added.body)).toBeLessThan(300);
+    const [sa, so] = await Promise.all([openStream(edge, admin, g.id), openStream(edge, owner, g.id)]);
+    expect(await answerTo(sa!, remove(sa!, g.id, 1))).toMatchObject({ type: "error", code: "forbidden" });
+    expect(await answerTo(so!, remove(so!, g.id, 1))).toMatchObject({ type: "op_ack", seq: 1 });
+    await Promise.all([s1, sa!, so!].map((s) => s.close()));
   });
 
   it("takes its body out of history, replay and the room list's last message, and leaves unread counts as they were", async () => {
