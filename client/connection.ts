@@ -58,6 +58,8 @@ export class Connection {
   /** sockets that opened; attempts made (both since start) */
   opens = 0;
   attempts = 0;
+  /** how the last socket ended (the server's code, or 1006 / 4000 for a network or heartbeat loss) */
+  lastClose: { code: number; reason: string } | null = null;
   private ws: WebSocketLike | null = null;
   private gen = 0;
   private openedAt = 0;
@@ -146,6 +148,7 @@ export class Connection {
     const finish = (code: number, reason: string) => {
       if (done || gen !== this.gen) return;
       done = true;
+      this.lastClose = { code, reason };
       this.ws = null;
       this.finish = null;
       this.clearSocketTimers();

@@ -22,7 +22,12 @@ export interface RequestOptions {
    * reused just as the server closed it, or cut on the way).
    */
   idempotent?: boolean;
+  /** default: the client's request timeout */
+  timeoutMs?: number;
 }
+
+/** a request with no answer this long is given up (a connection that died silently answers never) */
+export const REQUEST_TIMEOUT_MS = 15_000;
 
 export class Http {
   private tokens: TokenSource | null = null;
@@ -52,6 +57,7 @@ export class Http {
           method,
           headers,
           ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+          ...timeoutSignal(o.timeoutMs ?? REQUEST_TIMEOUT_MS),
         });
       } catch (err) {
         if (o.idempotent && !retriedNetwork) {
@@ -77,6 +83,11 @@ export class Http {
     if (!this.tokens) throw new ChatError("signed_out", "sign in first (register, login or restore)");
     return this.tokens;
   }
+}
+
+function timeoutSignal(ms: number): { signal?: AbortSignal } {
+  const timeout = (AbortSignal as { timeout?: (ms: number) => AbortSignal }).timeout;
+  return typeof timeout === "function" ? { signal: timeout.call(AbortSignal, ms) } : {};
 }
 
 function queryString(q: RequestOptions["query"]): string {

@@ -389,7 +389,13 @@ export class ChatClient {
     for (const [id, r] of this.openRooms) rooms[id] = r.stats();
     return {
       state: this.state,
-      session: this.session ? { attempts: this.session.conn.attempts, opens: this.session.conn.opens } : null,
+      session: this.session
+        ? {
+            attempts: this.session.conn.attempts,
+            opens: this.session.conn.opens,
+            lastClose: this.session.conn.lastClose,
+          }
+        : null,
       rooms,
       refreshes: this.auth.refreshes,
     };

@@ -287,6 +287,7 @@ export class RoomClient {
       state: this.state,
       attempts: this.conn.attempts,
       opens: this.conn.opens,
+      lastClose: this.conn.lastClose,
       rateLimitWaits: this.rateLimitWaits,
     };
   }

@@ -14,8 +14,12 @@ export interface TcpProxy {
   readonly open: number;
   /** destroys every open connection; how many */
   cut(): number;
-  /** stops relaying bytes on the open connections (new ones still flow); what was stopped is dropped */
-  freeze(): number;
+  /**
+   * Stops relaying bytes on the open connections, both ways or only from the server to the client
+   * ("down": what the client sends still arrives, answers are lost); new connections still flow.
+   * What was stopped is dropped. How many connections.
+   */
+  freeze(direction?: "both" | "down"): number;
   /** while on, new connections are destroyed as they arrive */
   block(on: boolean): void;
   close(): Promise<void>;
@@ -24,7 +28,8 @@ export interface TcpProxy {
 interface Pair {
   client: net.Socket;
   upstream: net.Socket;
-  frozen: boolean;
+  frozenUp: boolean;
+  frozenDown: boolean;
 }
 
 export async function startTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
@@ -35,14 +40,14 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     proxy.accepted++;
     if (blocked) return void client.destroy();
     const upstream = net.connect(target.port, host);
-    const pair: Pair = { client, upstream, frozen: false };
+    const pair: Pair = { client, upstream, frozenUp: false, frozenDown: false };
     pairs.add(pair);
-    const relay = (from: net.Socket, to: net.Socket) =>
-      from.on("data", (chunk) => {
-        if (!pair.frozen && !to.destroyed) to.write(chunk);
-      });
-    relay(client, upstream);
-    relay(upstream, client);
+    client.on("data", (chunk) => {
+      if (!pair.frozenUp && !upstream.destroyed) upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => {
+      if (!pair.frozenDown && !client.destroyed) client.write(chunk);
+    });
     const end = () => {
       pairs.delete(pair);
       client.destroy();
@@ -52,7 +57,7 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
       s.on("error", end);
       s.on("close", end);
       s.on("end", () => {
-        if (!pair.frozen) end();
+        if (!pair.frozenUp && !pair.frozenDown) end();
       });
     }
   });
@@ -74,10 +79,12 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
       }
       return n;
     },
-    freeze() {
-      let n = 0;
-      for (const p of pairs) if (!p.frozen) ((p.frozen = true), n++);
-      return n;
+    freeze(direction = "both") {
+      for (const p of pairs) {
+        p.frozenDown = true;
+        if (direction === "both") p.frozenUp = true;
+      }
+      return pairs.size;
     },
     block(on) {
       blocked = on;
