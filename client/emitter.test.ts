@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Emitter } from "./emitter.js";
+import { Emitter, MAX_HELD_REPORTS } from "./emitter.js";
 
 type Events = { sent: number; message: string };
 
@@ -16,10 +16,10 @@ describe("Emitter", () => {
   });
 
   it("holds reports of held types until the first listener, then hands each over once", async () => {
-    const e = new Emitter<Events>(["sent"]);
-    e.emit("sent", 1);
-    e.emit("sent", 2);
-    e.emit("message", "dropped: not held");
+    const e = new Emitter<Events>();
+    e.report("sent", 1);
+    e.report("sent", 2);
+    e.emit("sent", 99); // not a report: nobody listens, nobody hears it
     const seen: number[] = [];
     e.on("sent", (n) => seen.push(n));
     expect(seen).toEqual([]); // not inside on(): after it returns
@@ -29,8 +29,18 @@ describe("Emitter", () => {
     e.on("sent", (n) => later.push(n));
     await Promise.resolve();
     expect(later).toEqual([]);
-    e.emit("sent", 3);
+    e.report("sent", 3);
     expect([seen, later]).toEqual([[1, 2, 3], [3]]);
+  });
+
+  it("holds a bounded number of reports for a type nobody listens to", async () => {
+    const e = new Emitter<Events>();
+    for (let i = 0; i < MAX_HELD_REPORTS + 5; i++) e.report("sent", i);
+    const seen: number[] = [];
+    e.on("sent", (n) => seen.push(n));
+    await Promise.resolve();
+    expect(seen.length).toBe(MAX_HELD_REPORTS);
+    expect(seen[0]).toBe(5);
   });
 
   it("a listener that throws does not stop the others", () => {

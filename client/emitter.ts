@@ -1,13 +1,14 @@
 // A small typed event emitter. Some events are reports an app must not miss even when it attaches
 // its listener late (a reloaded client resends its outbox before the app has opened the room's
-// view): those are `held` until the first listener of their type arrives.
+// view): report() holds those until the first listener of their type arrives.
 export type Listener<T> = (event: T) => void;
+
+/** reports held for a type nobody listens to; past it the oldest go (an app that never listens must not leak) */
+export const MAX_HELD_REPORTS = 1000;
 
 export class Emitter<E extends object> {
   private readonly listeners = new Map<keyof E, Set<Listener<never>>>();
   private readonly backlog = new Map<keyof E, unknown[]>();
-
-  constructor(private readonly held: ReadonlyArray<keyof E> = []) {}
 
   /** Adds a listener; returns the function that removes it. */
   on<K extends keyof E>(type: K, fn: Listener<E[K]>): () => void {
@@ -19,7 +20,7 @@ export class Emitter<E extends object> {
       this.backlog.delete(type);
       // after on() returns, so the caller finishes wiring up before the first report
       queueMicrotask(() => {
-        for (const event of waiting) this.emit(type, event as E[K]);
+        for (const event of waiting) this.report(type, event as E[K]);
       });
     }
     return () => this.off(type, fn);
@@ -37,16 +38,18 @@ export class Emitter<E extends object> {
     return off;
   }
 
+  /** Like emit(), but held until a listener of the type is attached when there is none yet. */
+  report<K extends keyof E>(type: K, event: E[K]): void {
+    if (this.listeners.get(type)?.size) return this.emit(type, event);
+    const list = this.backlog.get(type) ?? [];
+    list.push(event);
+    if (list.length > MAX_HELD_REPORTS) list.shift();
+    this.backlog.set(type, list);
+  }
+
   emit<K extends keyof E>(type: K, event: E[K]): void {
     const set = this.listeners.get(type);
-    if (!set || set.size === 0) {
-      if (this.held.includes(type)) {
-        const list = this.backlog.get(type) ?? [];
-        list.push(event);
-        this.backlog.set(type, list);
-      }
-      return;
-    }
+    if (!set || set.size === 0) return;
     for (const fn of [...set]) {
       try {
         (fn as Listener<E[K]>)(event);

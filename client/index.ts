@@ -98,6 +98,8 @@ export interface ChatClientOptions {
   refreshBeforeExpiry?: boolean;
   /** default 10 s: an outbox item with no ack this long on an open socket is sent again */
   ackTimeoutMs?: number;
+  /** default 5000: messages each open room keeps in memory (room.messages()) */
+  maxHeldMessages?: number;
 }
 
 export interface ChatEvents {
@@ -270,13 +272,27 @@ export class ChatClient {
       visible: () => this.wakeAll(),
     });
     // a previous client's unsent items: their rooms open and send them (reported through room.on("sent" | "failed"))
-    for (const roomId of this.outbox.roomsPending()) void this.openRoom(roomId).catch(() => {});
+    for (const roomId of this.outbox.roomsPending()) this.room(roomId);
   }
 
   // ------------------------------------------------------------------ rooms
 
-  /** Opens a room's stream (or returns the one open): resolves once it caught up, or after its first failed attempt (it keeps trying). */
+  /**
+   * Opens a room's stream (or returns the one open): resolves once it caught up, or after its first
+   * failed attempt (it keeps trying); rejects when the room refuses us. What the opening replay
+   * delivered is in room.messages() by then; room.on("message") hears what comes after.
+   */
   async openRoom(roomId: string): Promise<RoomClient> {
+    const room = this.room(roomId);
+    await room.ready;
+    return room;
+  }
+
+  /**
+   * The room's handle at once, its stream opening (or the one open): listeners attached right away
+   * hear everything from the first replayed message on; `await room.ready` for the first sync.
+   */
+  room(roomId: string): RoomClient {
     const id = this.id(roomId);
     if (!this.outbox || !this.auth.signedIn) throw new ChatError("signed_out", "sign in first");
     let room = this.openRooms.get(id);
@@ -294,10 +310,10 @@ export class ChatClient {
           if (this.openRooms.get(r.id) === r) this.openRooms.delete(r.id);
         },
         ackTimeoutMs: this.o.ackTimeoutMs ?? 10_000,
+        maxHeldMessages: this.o.maxHeldMessages ?? 5000,
       });
       this.openRooms.set(id, room);
     }
-    await room.ready;
     return room;
   }
 

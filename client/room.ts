@@ -60,9 +60,9 @@ export interface RoomEvents {
   update: { rev: number; message: Message };
   receipt: Receipt;
   typing: { room_id: string; user_id: string };
-  /** an outbox item was acknowledged (held until a listener is attached: reported once) */
+  /** an outbox item was acknowledged (one no promise awaits, a previous client's, is held until a listener is attached) */
   sent: { item: OutboxItem; ack: SendAck | OpAck };
-  /** an outbox item was refused for good (held like `sent`) */
+  /** an outbox item was refused for good (held like `sent`); its promise, if any, rejects with the same error */
   failed: FailedEvent;
   /** the room's outbox changed: its items now */
   outbox: { items: OutboxItem[] };
@@ -98,6 +98,8 @@ export interface RoomHost {
   /** the room stopped for good: the client forgets it */
   forget(room: RoomClient): void;
   ackTimeoutMs: number;
+  /** messages a room keeps in memory (messages()); older ones are dropped, history() fetches them again */
+  maxHeldMessages: number;
 }
 
 interface Deferred<T> {
@@ -122,7 +124,7 @@ export class RoomClient {
   /** resolves once the stream first caught up, or its first attempt failed (it keeps trying); rejects when refused */
   readonly ready: Promise<void>;
 
-  private readonly events = new Emitter<RoomEvents>(["sent", "failed"]);
+  private readonly events = new Emitter<RoomEvents>();
   private readonly tracker = new SeqTracker<Message>();
   private readonly held = new Map<number, Message>();
   private readonly waiters = new Map<string, Deferred<SendAck | OpAck>>();
@@ -542,6 +544,13 @@ export class RoomClient {
     const known = this.held.get(m.seq);
     if (!known || (m.rev ?? 0) >= (known.rev ?? 0)) this.held.set(m.seq, m);
     if (!known) this.events.emit("message", m);
+    if (this.held.size > this.host.maxHeldMessages * 1.1) this.trimHeld();
+  }
+
+  /** Keeps the newest messages in memory; older ones are a history() page away. */
+  private trimHeld(): void {
+    const seqs = [...this.held.keys()].sort((a, b) => a - b);
+    for (const seq of seqs.slice(0, seqs.length - this.host.maxHeldMessages)) this.held.delete(seq);
   }
 
   private onUpdate(rev: number, message: Message): void {
@@ -636,7 +645,9 @@ export class RoomClient {
     const w = this.waiters.get(item.id);
     this.waiters.delete(item.id);
     w?.resolve(ack);
-    this.events.emit("sent", { item, ack });
+    // an item nobody awaits (a previous client's) is reported even to a listener attached later
+    if (w) this.events.emit("sent", { item, ack });
+    else this.events.report("sent", { item, ack });
     this.outboxChanged();
     this.pump();
   }
@@ -664,12 +675,14 @@ export class RoomClient {
     const w = this.waiters.get(item.id);
     this.waiters.delete(item.id);
     w?.reject(error);
-    this.events.emit("failed", {
+    const event: FailedEvent = {
       item: { ...item },
       error,
       retry: () => this.retry(item.id),
       cancel: () => this.cancel(item.id),
-    });
+    };
+    if (w) this.events.emit("failed", event);
+    else this.events.report("failed", event);
     this.outboxChanged();
   }
 
