@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 
 const root = path.resolve(import.meta.dirname, "..");
 const PRODUCTION = ["workers", "durable-objects", "db", "lib", "protocol", "cassandra-sink", "push-relay"];
-const ALL = [...PRODUCTION, "scripts", "test", "bench"];
+const ALL = [...PRODUCTION, "client", "scripts", "test", "bench"];
 
 interface Import {
   from: string; // repo-relative file
@@ -71,6 +71,26 @@ describe("dependency direction", () => {
           PRODUCTION.includes(top(i.from)) && !isTest(i.from) && top(i.from) !== "db" && i.to === "db/local/index.ts",
       ),
     ).toEqual([]);
+  });
+
+  it("keeps the SDK portable: client/ imports only protocol/, its own files and zod (Node only in node-storage.ts and tests)", () => {
+    const bare: string[] = [];
+    for (const file of filesUnder("client")) {
+      if (isTest(file) || file === path.join("client", "node-storage.ts")) continue;
+      const text = fs.readFileSync(path.join(root, file), "utf8");
+      for (const m of text.matchAll(
+        /(?:import|export)[^"'`;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g,
+      )) {
+        const spec = m[1] ?? m[2]!;
+        if (!spec.startsWith(".") && spec !== "zod") bare.push(`${file} -> ${spec}`);
+      }
+    }
+    expect(bare).toEqual([]);
+    expect(
+      violations((i) => top(i.from) === "client" && !isTest(i.from) && !["client", "protocol"].includes(top(i.to))),
+    ).toEqual([]);
+    expect(violations((i) => top(i.from) !== "client" && !isTest(i.from) && top(i.to) === "client")).toEqual([]);
+    expect(imports.some((i) => i.from === path.join("client", "index.ts") && i.to === "protocol/index.ts")).toBe(true);
   });
 
   it("keeps tests and benches out of production code, and fixtures out of production folders", () => {

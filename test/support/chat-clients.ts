@@ -1,0 +1,36 @@
+// SDK clients for tests: Node 20 with `ws` as the WebSocket, a device id of their own, and a user
+// registered through the SDK itself.
+import WebSocket from "ws";
+import { createChatClient, memoryStorage, type ChatClient, type ChatClientOptions } from "../../client/index.js";
+import { uniqueHandle } from "./api.js";
+
+let devices = 0;
+
+export function chatClient(baseUrl: string, o: Partial<ChatClientOptions> = {}): ChatClient {
+  return createChatClient({
+    baseUrl,
+    deviceId: `test-device-${process.pid}-${++devices}`,
+    storage: memoryStorage(),
+    WebSocket,
+    ...o,
+  });
+}
+
+export const PASSWORD = "correct horse battery";
+
+/** A client signed up as a new user. */
+export async function signedUp(baseUrl: string, o: Partial<ChatClientOptions> = {}, prefix = "sdk") {
+  const chat = chatClient(baseUrl, o);
+  const handle = uniqueHandle(prefix);
+  const user = await chat.register({ handle, password: PASSWORD, display_name: `User ${handle}` });
+  return { chat, user, handle };
+}
+
+/** Polls until `check` holds. */
+export async function until(check: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
