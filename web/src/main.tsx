@@ -1,0 +1,3 @@
+import { render } from "preact";
+
+render(<p>edge-chat</p>, document.getElementById("app")!);
