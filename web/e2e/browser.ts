@@ -112,7 +112,8 @@ export async function launchChromium(): Promise<RunningBrowser> {
     async close() {
       await browser.close().catch(() => {});
       await stop(proc);
-      fs.rmSync(profile, { recursive: true, force: true });
+      // the browser's helper processes may still be writing as they go
+      fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }

@@ -4,13 +4,10 @@ import {
   addMessages,
   addOlderPage,
   applyUpdate,
-  dropSend,
   emptyTimeline,
-  markSendFailed,
-  markSendPending,
   newestSeq,
   oldestSeq,
-  queueSend,
+  setPending,
   type PendingSend,
 } from "./timeline.js";
 
@@ -60,25 +57,26 @@ describe("timeline", () => {
     expect(applyUpdate(t, message(9, { rev: 8 }))).toBe(t);
   });
 
-  it("shows a send as pending until its message arrives with the same client_message_id", () => {
-    let t = queueSend(emptyTimeline(), pending("c-a", "first"));
-    t = queueSend(t, pending("c-b", "second"));
-    t = queueSend(t, pending("c-a", "first again"));
+  it("shows the outbox's sends as pending until their message arrives, each once", () => {
+    let t = setPending(emptyTimeline(), [pending("c-a", "first"), pending("c-b", "second")]);
     expect(t.pending.map((p) => p.body)).toEqual(["first", "second"]);
     t = addMessages(t, [message(5, { client_message_id: "c-a", sender_id: ME, body: "first" })]);
     expect(t.pending.map((p) => p.client_message_id)).toEqual(["c-b"]);
     expect(t.messages.map((m) => m.body)).toEqual(["first"]);
+    // the outbox still lists c-a until its ack is handled: it is not shown twice
+    t = setPending(t, [pending("c-a", "first"), pending("c-b", "second")]);
+    expect(t.pending.map((p) => p.client_message_id)).toEqual(["c-b"]);
   });
 
-  it("marks a send failed with its reason, back to pending on retry, and drops it on cancel", () => {
-    let t = queueSend(emptyTimeline(), pending("c-a"));
-    t = markSendFailed(t, "c-a", "forbidden");
+  it("follows the outbox: a failure with its reason, a retry, a cancel", () => {
+    let t = setPending(emptyTimeline(), [pending("c-a")]);
+    const same = setPending(t, [pending("c-a")]);
+    expect(same).toBe(t);
+    t = setPending(t, [{ ...pending("c-a"), state: "failed", error: "forbidden" }]);
     expect(t.pending[0]).toMatchObject({ state: "failed", error: "forbidden" });
-    t = markSendPending(t, "c-a");
+    t = setPending(t, [pending("c-a")]);
     expect(t.pending[0]!.state).toBe("pending");
-    expect(t.pending[0]).not.toHaveProperty("error");
-    t = dropSend(t, "c-a");
+    t = setPending(t, []);
     expect(t.pending).toEqual([]);
-    expect(dropSend(t, "c-a")).toBe(t);
   });
 });

@@ -68,39 +68,19 @@ export function addOlderPage(t: Timeline, page: readonly Message[], hasMore: boo
   return { ...addMessages(t, page), hasOlder: hasMore };
 }
 
-export function queueSend(t: Timeline, send: PendingSend): Timeline {
-  if (t.pending.some((p) => p.client_message_id === send.client_message_id)) return t;
-  return { ...t, pending: [...t.pending, send] };
+/**
+ * The sends this device has queued, as the outbox reports them (its whole list, in queue order):
+ * one whose message already arrived is not shown twice.
+ */
+export function setPending(t: Timeline, sends: readonly PendingSend[]): Timeline {
+  const arrived = new Set(t.messages.map((m) => m.client_message_id));
+  const pending = sends.filter((s) => !arrived.has(s.client_message_id));
+  if (pending.length === t.pending.length && pending.every((p, i) => samePending(p, t.pending[i]!))) return t;
+  return { ...t, pending };
 }
 
-export function markSendFailed(t: Timeline, clientMessageId: string, error: string): Timeline {
-  return {
-    ...t,
-    pending: t.pending.map((p) => (p.client_message_id === clientMessageId ? { ...p, state: "failed", error } : p)),
-  };
-}
-
-export function markSendPending(t: Timeline, clientMessageId: string): Timeline {
-  return {
-    ...t,
-    pending: t.pending.map((p) =>
-      p.client_message_id === clientMessageId
-        ? {
-            client_message_id: p.client_message_id,
-            body: p.body,
-            mentions: p.mentions,
-            queued_at: p.queued_at,
-            state: "pending",
-          }
-        : p,
-    ),
-  };
-}
-
-export function dropSend(t: Timeline, clientMessageId: string): Timeline {
-  const pending = t.pending.filter((p) => p.client_message_id !== clientMessageId);
-  return pending.length === t.pending.length ? t : { ...t, pending };
-}
+const samePending = (a: PendingSend, b: PendingSend) =>
+  a.client_message_id === b.client_message_id && a.state === b.state && a.error === b.error;
 
 export const oldestSeq = (t: Timeline): number | undefined => t.messages[0]?.seq;
 export const newestSeq = (t: Timeline): number | undefined => t.messages[t.messages.length - 1]?.seq;
