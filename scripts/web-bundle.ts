@@ -58,6 +58,8 @@ export function webBundleIsFresh(): boolean {
  * edge serving the old bundle (npm start, another test run) never sees a half-written one.
  */
 export function buildWebBundle(log: (line: string) => void = () => {}): void {
+  if (!fs.existsSync(path.join(root, "client/index.ts")))
+    throw new Error("the web client imports the SDK from client/ (client/index.ts), and it is not there");
   const hash = webInputsHash();
   const tmp = path.join(root, "web", `.dist-build-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });

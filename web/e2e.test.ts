@@ -3,9 +3,9 @@
 // Each person is a browser context of their own; each scenario leaves a screenshot of the chat
 // in .artifacts/screenshots/.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { uniqueHandle } from "../test/support/api.js";
+import { call, register, uniqueHandle } from "../test/support/api.js";
 import { useEdge } from "../test/support/edge.js";
-import { eventually } from "../test/support/sockets.js";
+import { eventually, openStream } from "../test/support/sockets.js";
 import {
   chromiumVersion,
   ensureChromium,
@@ -16,7 +16,14 @@ import {
 import { startCutProxy, type CutProxy } from "./e2e/cut-proxy.js";
 import { Person } from "./e2e/person.js";
 
-const edge = useEdge();
+// the history scenario sends 620 messages from one socket at once: lift the per-user send rate
+// and the socket's frame budget for this file (they have tests of their own)
+const edge = useEdge({
+  SEND_RATE_PER_SECOND: "100000",
+  SEND_BURST: "100000",
+  FRAME_RATE_PER_SECOND: "100000",
+  FRAME_BURST: "100000",
+});
 let chrome: RunningBrowser;
 const people: Person[] = [];
 const proxies: CutProxy[] = [];
@@ -44,12 +51,6 @@ afterEach(async (ctx) => {
 afterAll(async () => {
   await chrome?.close();
 });
-
-const slug = (s: string) =>
-  s
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .slice(0, 40);
 
 const slug = (s: string) =>
   s
@@ -240,5 +241,44 @@ describe("the web client in a real browser", { timeout: 120_000 }, () => {
     expect(orders[1]!.map((m) => m.sender)).toEqual(["Ada", "You", "Cyd"]);
     await eventually(async () => (await ada.page.locator("li.message.mine[data-tick=read]").count()) === 1, 20_000);
     await cyd.screenshot("group-cyd");
+  });
+
+  it("scrolls back through a long history to its first message, each once, in order", async () => {
+    const ada = await newPerson("Ada");
+    const bob = await register(edge, { display_name: "Bob" });
+    const found = await call(edge, "GET", `/v1/users?q=${ada.handle}`, { token: bob.token });
+    const adaId = (found.body.users as Array<{ id: string; handle: string }>).find((u) => u.handle === ada.handle)!.id;
+    const room = await call(edge, "POST", "/v1/rooms", { token: bob.token, body: { type: "direct", peer_id: adaId } });
+    expect(room.status).toBe(201);
+    // more than a stream replays (500): the oldest come only from history pages
+    const total = 620;
+    const stream = await openStream(edge, bob, room.body.room.id);
+    for (let n = 1; n <= total; n++) {
+      stream.send({ type: "send", room_id: room.body.room.id, client_message_id: `old-${n}`, body: `old ${n}` });
+    }
+    const acks = await stream.takeN("ack", total, 60_000);
+    expect(new Set(acks.map((a) => a.seq)).size).toBe(total);
+    await stream.close();
+
+    await ada.openRoom("Bob");
+    await ada.waitForMessage(`old ${total}`);
+    const first = (await ada.messages())[0]!;
+    expect(first.seq).toBeGreaterThan(1);
+    // scroll to the top until the start of the chat shows
+    const start = ada.page.getByText("This is the start of the chat.");
+    await eventually(
+      async () => {
+        if (await start.isVisible()) return true;
+        await ada.page.locator(".messages").evaluate((el) => el.scrollTo({ top: 0 }));
+        return false;
+      },
+      60_000,
+      300,
+    );
+    const shown = await ada.messages();
+    expect(shown.map((m) => m.body)).toEqual(Array.from({ length: total }, (_, i) => `old ${i + 1}`));
+    expect(shown.map((m) => m.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    await ada.page.locator(".messages").evaluate((el) => el.scrollTo({ top: 0 }));
+    await ada.screenshot("history-start-ada");
   });
 });

@@ -45,6 +45,21 @@ export interface Receipt {
 /** A send this device queued and the room has not acknowledged yet (it survives reloads). */
 export type QueuedSend = PendingSend;
 
+/** An edit or delete this device queued and the room has not applied yet. */
+export interface QueuedChange {
+  op_id: string;
+  seq: number;
+  kind: "edit" | "delete";
+  state: "pending" | "failed";
+  error?: string;
+}
+
+/** What this device still has to send in a room, in queue order. */
+export interface Queued {
+  sends: QueuedSend[];
+  changes: QueuedChange[];
+}
+
 export interface ChannelEvents {
   /** a message, in seq order, each once (replayed, paged to fill a gap, or live) */
   message: Message;
@@ -52,8 +67,8 @@ export interface ChannelEvents {
   update: Message;
   receipt: Receipt;
   typing: { user_id: string };
-  /** the sends this device still has to make here, in queue order (after every change) */
-  outbox: QueuedSend[];
+  /** what this device still has to send here (after every change of it) */
+  outbox: Queued;
 }
 
 export interface SendInput {
@@ -69,11 +84,12 @@ export interface Channel {
   /** the messages the stream delivered before the view listened (its replay) */
   held(): Message[];
   /** what this device still has to send here (after a reload too) */
-  queued(): QueuedSend[];
+  queued(): Queued;
   /** queues a send (the outbox event shows it pending); resolves once, with the room's seq */
   send(input: SendInput): Promise<{ seq: number }>;
-  retry(clientMessageId: string): Promise<void>;
-  cancel(clientMessageId: string): Promise<void>;
+  /** a failed send, edit or delete (by its client_message_id or op_id) goes again */
+  retry(id: string): Promise<void>;
+  cancel(id: string): Promise<void>;
   edit(seq: number, body: string): Promise<void>;
   remove(seq: number): Promise<void>;
   markRead(seq: number): void;

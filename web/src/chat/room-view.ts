@@ -14,7 +14,14 @@ import {
   type Timeline,
 } from "../lib/timeline.js";
 import { mentionsIn } from "../lib/mentions.js";
-import { describeError, type Backend, type Channel, type Unsubscribe } from "./backend.js";
+import {
+  describeError,
+  type Backend,
+  type Channel,
+  type Queued,
+  type QueuedChange,
+  type Unsubscribe,
+} from "./backend.js";
 
 export const HISTORY_PAGE = 50;
 /** how long "is typing" shows after the last typing frame (the server relays one per ~3 s) */
@@ -35,6 +42,8 @@ export class RoomView {
   readonly offsets = signal<Offsets>(new Map());
   /** user id -> until when their typing shows (epoch ms) */
   readonly typing = signal<ReadonlyMap<string, number>>(new Map());
+  /** edits and deletes not applied yet, by the seq they change */
+  readonly changes = signal<ReadonlyMap<number, QueuedChange>>(new Map());
   readonly room = signal<Room | null>(null);
   readonly members = signal<RoomMemberDetail[]>([]);
   readonly ready = signal(false);
@@ -63,7 +72,8 @@ export class RoomView {
       this.members.value = detail.members;
       this.host.learnNames(detail.members);
       this.listen(channel);
-      this.timeline.value = setPending(addMessages(this.timeline.value, channel.held()), channel.queued());
+      this.timeline.value = addMessages(this.timeline.value, channel.held());
+      this.followOutbox(channel.queued());
       // a page before what the stream replayed: a stream that resumes from what this device saw
       // before replays only what is newer, and the view starts with a screenful either way
       if (this.timeline.value.messages.length < HISTORY_PAGE) {
@@ -108,10 +118,16 @@ export class RoomView {
         this.typing.value = next;
         this.scheduleTypingExpiry();
       }),
-      channel.on("outbox", (sends) => {
-        this.timeline.value = setPending(this.timeline.value, sends);
-      }),
+      channel.on("outbox", (q) => this.followOutbox(q)),
     );
+  }
+
+  private followOutbox(q: Queued) {
+    batch(() => {
+      this.timeline.value = setPending(this.timeline.value, q.sends);
+      // the last queued change of a message is the one that counts
+      this.changes.value = new Map(q.changes.map((c) => [c.seq, c]));
+    });
   }
 
   /** Users typing right now (not me). */
@@ -142,13 +158,14 @@ export class RoomView {
     return true;
   }
 
-  retry(clientMessageId: string) {
-    this.channel?.retry(clientMessageId).catch(() => {});
+  /** A failed send, edit or delete goes again (the outbox shows it pending meanwhile). */
+  retry(id: string) {
+    this.channel?.retry(id).catch(() => {});
   }
 
-  async cancel(clientMessageId: string) {
+  async cancel(id: string) {
     try {
-      await this.channel?.cancel(clientMessageId);
+      await this.channel?.cancel(id);
     } catch (err) {
       this.error.value = describeError(err);
     }
@@ -160,7 +177,8 @@ export class RoomView {
     try {
       await this.channel.edit(seq, text);
     } catch (err) {
-      this.error.value = `The edit was not saved: ${describeError(err)}`;
+      // a refusal of a queued edit shows on its message (with retry and discard); this is one never queued
+      if (!this.changes.value.has(seq)) this.error.value = `The edit was not saved: ${describeError(err)}`;
     }
   }
 
@@ -169,7 +187,7 @@ export class RoomView {
     try {
       await this.channel.remove(seq);
     } catch (err) {
-      this.error.value = `The message was not deleted: ${describeError(err)}`;
+      if (!this.changes.value.has(seq)) this.error.value = `The message was not deleted: ${describeError(err)}`;
     }
   }
 

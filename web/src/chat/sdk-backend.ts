@@ -1,8 +1,8 @@
 // The app's backend is the SDK (client/): this file only says which SDK call answers which of
 // the app's questions, and turns the SDK's outbox items into the pending sends the chat shows.
 import type { ChatClient, OutboxItem, RoomClient } from "../../../client/index.js";
-import type { RoomListEntry, SendFrame } from "../../../protocol/index.js";
-import type { Backend, Channel, ChannelEvents, QueuedSend, Unsubscribe } from "./backend.js";
+import type { DeleteFrame, EditFrame, RoomListEntry, SendFrame } from "../../../protocol/index.js";
+import type { Backend, Channel, ChannelEvents, Queued, Unsubscribe } from "./backend.js";
 
 /** room list pages read at start (200 rooms each): more than a person scrolls through */
 const MAX_ROOM_PAGES = 10;
@@ -74,22 +74,27 @@ export function sdkBackend(chat: ChatClient): Backend {
   };
 }
 
-/** Only sends show in the timeline; edits and deletes show once applied. */
-function queuedSends(items: readonly OutboxItem[]): QueuedSend[] {
-  return items.flatMap((item) => {
-    if (item.kind !== "send") return [];
-    const frame = item.frame as SendFrame;
-    return [
-      {
+/** The SDK's outbox items as the chat shows them: sends as pending messages, edits and deletes on their message. */
+function queued(items: readonly OutboxItem[]): Queued {
+  const out: Queued = { sends: [], changes: [] };
+  for (const item of items) {
+    const error = item.error ? { error: item.error.message || item.error.code } : {};
+    if (item.kind === "send") {
+      const frame = item.frame as SendFrame;
+      out.sends.push({
         client_message_id: item.id,
         body: frame.body,
         mentions: frame.mentions ?? [],
         queued_at: item.queued_at,
         state: item.status,
-        ...(item.error ? { error: item.error.message || item.error.code } : {}),
-      },
-    ];
-  });
+        ...error,
+      });
+    } else {
+      const frame = item.frame as EditFrame | DeleteFrame;
+      out.changes.push({ op_id: item.id, seq: frame.seq, kind: item.kind, state: item.status, ...error });
+    }
+  }
+  return out;
 }
 
 /**
@@ -131,7 +136,7 @@ class RoomChannel implements Channel {
         off = this.room.on("typing", emit);
         break;
       case "outbox":
-        off = this.room.on("outbox", ({ items }) => emit(queuedSends(items)));
+        off = this.room.on("outbox", ({ items }) => emit(queued(items)));
         break;
       default:
         off = () => {};
@@ -145,7 +150,7 @@ class RoomChannel implements Channel {
   }
 
   queued() {
-    return queuedSends(this.room.pending());
+    return queued(this.room.pending());
   }
 
   async send(input: { body: string; mentions: string[]; mention_all?: boolean }) {

@@ -3,6 +3,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import { MAX_BODY_CODE_POINTS } from "../../../protocol/frames.js";
+import type { Message } from "../../../protocol/index.js";
 import type { ChatApp } from "../chat/app-state.js";
 import type { RoomView } from "../chat/room-view.js";
 import { newestSeq, oldestSeq } from "../lib/timeline.js";
@@ -130,7 +131,7 @@ function Messages({ app, view }: { app: ChatApp; view: RoomView }) {
         <p class="hint start">No messages yet. Say hello!</p>
       )}
       <ol class="message-list" aria-live="polite" aria-relevant="additions">
-        {t.messages.map((m) => (
+        {t.messages.map((m, i) => (
           <MessageItem
             key={m.seq}
             app={app}
@@ -140,6 +141,7 @@ function Messages({ app, view }: { app: ChatApp; view: RoomView }) {
             others={others}
             offsets={offsets}
             group={group}
+            continued={continues(t.messages[i - 1], m)}
           />
         ))}
         {t.pending.map((p) => (
@@ -147,6 +149,15 @@ function Messages({ app, view }: { app: ChatApp; view: RoomView }) {
         ))}
       </ol>
     </div>
+  );
+}
+
+/** A message right after another of the same sender (within five minutes) does not repeat the name. */
+function continues(prev: Message | undefined, m: Message): boolean {
+  return (
+    !!prev &&
+    prev.sender_id === m.sender_id &&
+    new Date(m.created_at).getTime() - new Date(prev.created_at).getTime() < 5 * 60_000
   );
 }
 

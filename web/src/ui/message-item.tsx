@@ -3,7 +3,7 @@
 import { useSignal } from "@preact/signals";
 import type { Message, RoomMemberDetail } from "../../../protocol/index.js";
 import type { ChatApp } from "../chat/app-state.js";
-import type { QueuedSend } from "../chat/backend.js";
+import type { QueuedChange, QueuedSend } from "../chat/backend.js";
 import type { RoomView } from "../chat/room-view.js";
 import { fullTime, timeLabel } from "../lib/format.js";
 import { bodySegments, mentionsMe } from "../lib/mentions.js";
@@ -19,6 +19,8 @@ export function MessageItem(props: {
   others: string[];
   offsets: Offsets;
   group: boolean;
+  /** the previous message is the same sender's: the name is there for screen readers only */
+  continued?: boolean;
 }) {
   const { app, view, message: m } = props;
   const me = app.me.value!.id;
@@ -27,10 +29,12 @@ export function MessageItem(props: {
   const editing = useSignal(false);
   const confirming = useSignal(false);
   const sender = mine ? "You" : app.nameOf(m.sender_id);
+  const change = view.changes.value.get(m.seq);
   const { tick, readBy } = mine ? tickFor(m.seq, props.others, props.offsets) : { tick: "sent" as Tick, readBy: 0 };
   const classes = [
     "message",
     mine ? "mine" : "theirs",
+    props.continued ? "continued" : "",
     deleted ? "deleted" : "",
     !mine && mentionsMe(m, me) ? "mentions-me" : "",
   ];
@@ -43,7 +47,7 @@ export function MessageItem(props: {
       data-tick={mine ? tick : undefined}
     >
       <div class="meta">
-        {(props.group || !mine) && <span class="sender">{sender}</span>}
+        {(props.group || !mine) && <span class={`sender${props.continued ? " visually-hidden" : ""}`}>{sender}</span>}
         <time dateTime={m.created_at} title={fullTime(m.created_at, {})}>
           {timeLabel(m.created_at, { now: new Date() })}
         </time>
@@ -83,7 +87,8 @@ export function MessageItem(props: {
           )}
         </p>
       )}
-      {mine && !deleted && !editing.value && (
+      {change && <ChangeLine view={view} change={change} />}
+      {mine && !deleted && !editing.value && !change && (
         <div class="actions">
           {confirming.value ? (
             <>
@@ -115,6 +120,26 @@ export function MessageItem(props: {
         </div>
       )}
     </li>
+  );
+}
+
+/** An edit or delete of this message on its way, or refused (with retry and discard). */
+function ChangeLine({ view, change }: { view: RoomView; change: QueuedChange }) {
+  const what = change.kind === "edit" ? "edit" : "delete";
+  if (change.state === "pending")
+    return <p class="change-line">{change.kind === "edit" ? "Saving the edit…" : "Deleting…"}</p>;
+  return (
+    <div class="change-line failed-actions" role="alert">
+      <span>
+        The {what} did not go through{change.error ? `: ${change.error}` : ""}
+      </span>
+      <button type="button" onClick={() => view.retry(change.op_id)}>
+        Retry
+      </button>
+      <button type="button" onClick={() => void view.cancel(change.op_id)}>
+        Discard
+      </button>
+    </div>
   );
 }
 
