@@ -45,6 +45,7 @@ type AttachmentMap = Map<number, StoredMessage["attachments"]>;
 const toNumber = (v: unknown): number =>
   v === null || v === undefined ? 0 : typeof v === "number" ? v : (v as cassandra.types.Long).toNumber();
 const micros = (iso: string) => Date.parse(iso) * 1000;
+const statusOf = (v: unknown): StoredMessage["status"] => (v === "deleted" || v === "edited" ? v : "active");
 
 export interface CassandraStoreOptions extends Omit<CassandraStoreConfig, "kind"> {
   retentionSeconds: number;
@@ -151,7 +152,7 @@ export class CassandraArchiveStore implements ArchiveStore {
         emptyOr(true, deleted || !m.mention_all),
         m.reply_to_seq ?? unset,
         emptyOr(m.attachments.length, deleted || m.attachments.length === 0),
-        deleted ? "deleted" : unset, // no status cell means active
+        m.status === "active" ? unset : m.status, // no status cell means active
         new Date(m.created_at),
         m.updated_at && m.updated_at !== m.created_at ? new Date(m.updated_at) : unset, // none: never updated
         ttl,
@@ -294,8 +295,9 @@ export class CassandraArchiveStore implements ArchiveStore {
         mention_all: r.get("mention_all") === true,
         reply_to_seq: r.get("reply_to_seq") === null ? null : toNumber(r.get("reply_to_seq")),
         attachments: attachments.get(seq) ?? [],
-        status: r.get("status") === "deleted" ? "deleted" : "active",
+        status: statusOf(r.get("status")),
         created_at: (r.get("created_at") as Date).toISOString(),
+        updated_at: (r.get("updated_at") as Date | null)?.toISOString() ?? null,
       };
       return toHistoryMessage(m);
     });
@@ -387,7 +389,7 @@ class PartitionGroups {
 function queries(ks: string) {
   const messageColumns =
     "room_id, bucket, seq, message_id, sender_id, client_message_id, body, mentioned_user_ids, mention_all, reply_to_seq, attachment_count, status, created_at, updated_at";
-  const selectMessages = `SELECT seq, message_id, sender_id, client_message_id, body, mentioned_user_ids, mention_all, reply_to_seq, attachment_count, status, created_at FROM ${ks}.messages`;
+  const selectMessages = `SELECT seq, message_id, sender_id, client_message_id, body, mentioned_user_ids, mention_all, reply_to_seq, attachment_count, status, created_at, updated_at FROM ${ks}.messages`;
   return {
     insertMessage: `INSERT INTO ${ks}.messages (${messageColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
     insertAttachment: `INSERT INTO ${ks}.message_attachments (room_id, bucket, seq, idx, attachment_id, url, mime, size, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,

@@ -29,8 +29,9 @@ interface MessageRow {
   mention_all: number;
   reply_to_seq: number | null;
   attachments: string;
-  status: "active" | "deleted";
+  status: "active" | "edited" | "deleted";
   created_at: number;
+  updated_at: number;
 }
 
 export interface SqliteStoreOptions extends Omit<SqliteStoreConfig, "kind"> {
@@ -214,6 +215,7 @@ export class SqliteArchiveStore implements ArchiveStore {
         attachments: JSON.parse(r.attachments) as [],
         status: r.status,
         created_at: new Date(r.created_at).toISOString(),
+        updated_at: r.updated_at === r.created_at ? null : new Date(r.updated_at).toISOString(),
       }),
     );
     return { messages: page, has_more: rows.length > query.limit };

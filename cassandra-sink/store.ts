@@ -56,11 +56,16 @@ export interface StoredMessage {
   mention_all: boolean;
   reply_to_seq: number | null;
   attachments: ArchiveMessage["attachments"];
-  status: "active" | "deleted";
+  status: ArchiveMessage["status"];
   created_at: string;
+  /** the version's time (null: the message as sent) */
+  updated_at: string | null;
 }
 
-/** The client's Message shape: optional fields left out when empty; a deleted message keeps only its place. */
+/**
+ * The client's Message shape: optional fields left out when empty; a deleted message keeps only
+ * its place; a changed one says how (status) and when (updated_at).
+ */
 export function toHistoryMessage(m: StoredMessage): ArchiveHistoryMessage {
   const out: ArchiveHistoryMessage = {
     room_id: m.room_id,
@@ -75,7 +80,10 @@ export function toHistoryMessage(m: StoredMessage): ArchiveHistoryMessage {
   };
   if (m.reply_to_seq !== null) out.reply_to_seq = m.reply_to_seq;
   if (m.status !== "deleted" && m.attachments.length) out.attachments = m.attachments;
-  if (m.status === "deleted") out.status = "deleted";
+  if (m.status !== "active") {
+    out.status = m.status;
+    out.updated_at = m.updated_at ?? m.created_at;
+  }
   return out;
 }
 

@@ -31,6 +31,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       muted: chatMembers.muted,
       canSend: chatRoomRoles.canSend,
       canMentionAll: chatRoomRoles.canMentionAll,
+      canDeleteAny: chatRoomRoles.canDeleteAny,
     })
     .from(chatMembers)
     .leftJoin(
@@ -53,6 +54,7 @@ export async function loadRoomSnapshot(db: Exec, roomId: string): Promise<RoomSn
       role: nameOf(MemberRole, m.role) as RoleName,
       can_send: m.canSend ?? false,
       can_mention_all: m.canMentionAll ?? false,
+      can_delete_any: m.canDeleteAny ?? false,
       joined_at: m.joinedAt.toISOString(),
       hidden: m.hidden,
       muted: m.muted,

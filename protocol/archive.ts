@@ -63,12 +63,15 @@ export const ArchiveMessage = z.strictObject({
   mention_all: z.boolean().default(false),
   reply_to_seq: Seq.nullable().optional(),
   attachments: z.array(Attachment).max(MAX_ATTACHMENTS).default([]),
-  status: z.enum(["active", "deleted"]).default("active"),
+  /** "edited": body is the latest edit; "deleted": body, mentions and attachments are not kept */
+  status: z.enum(["active", "edited", "deleted"]).default("active"),
   created_at: IsoInstant,
   /**
    * When this version of the message was made (default created_at). A later version of the same
-   * seq (e.g. status "deleted") replaces an earlier one, and a retried older version never
-   * overwrites a newer one, whatever order they arrive in.
+   * seq (status "edited" or "deleted") replaces an earlier one, and a retried older version never
+   * overwrites a newer one, whatever order they arrive in. Every version goes through the same
+   * insert, whose time-to-live is what is left of the retention after created_at: a change never
+   * restarts it.
    */
   updated_at: IsoInstant.optional(),
 });
@@ -133,10 +136,11 @@ export type ArchiveHistoryQuery = z.infer<typeof ArchiveHistoryQuery>;
 
 /**
  * A message as history pages carry it: the client's Message shape (reply_to_seq and attachments
- * left out when empty), plus `status: "deleted"` on a deleted message, whose body, mentions and
- * attachments are gone but whose seq stays so pages have no holes.
+ * left out when empty); a changed one has `status` ("edited", or "deleted": its body, mentions and
+ * attachments are gone but its seq stays so pages have no holes) and `updated_at`. The archive
+ * knows no `rev` (the room's change cursor): only the room's own hot tail carries it.
  */
-export type ArchiveHistoryMessage = Message & { status?: "deleted" };
+export type ArchiveHistoryMessage = Omit<Message, "rev">;
 
 export interface ArchiveHistoryPage {
   messages: ArchiveHistoryMessage[];

@@ -155,7 +155,19 @@ export interface Message {
 
 export type ServerFrame =
   | ({ type: "message" } & Message)
-  | { type: "synced"; room_id: string; last_seq: number; has_more: boolean; last_rev?: number }
+  /**
+   * The replay is done; live frames follow. `last_rev`: the room's change cursor (resume with
+   * `after_rev` = it). `updates_has_more`: more messages changed after your `after_rev` than the
+   * replay sends (at most MAX_REPLAY `update` frames, the newest): reload the messages you hold.
+   */
+  | {
+      type: "synced";
+      room_id: string;
+      last_seq: number;
+      has_more: boolean;
+      last_rev?: number;
+      updates_has_more?: boolean;
+    }
   | {
       type: "ack";
       room_id: string;

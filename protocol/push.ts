@@ -19,6 +19,8 @@ export const PUSH_PREVIEW_MAX_CHARS = 200;
 export const PUSH_AUDIENCE_LIST_MAX = 100;
 /** the relay's request body bound */
 export const PUSH_BATCH_MAX_BYTES = 256 * 1024;
+/** deleted seqs one batch may carry (a room with more sends them in the batches after) */
+export const PUSH_BATCH_MAX_DELETES = 1000;
 
 export const PushMessage = z.strictObject({
   seq: z.number().int().positive(),
@@ -63,9 +65,15 @@ export const PushBatch = z
     messages: z.array(PushMessage).max(PUSH_BATCH_MAX_MESSAGES),
     audience: PushAudience.nullable(),
     reads: z.array(PushRead).max(MAX_GROUP_MEMBERS),
+    /**
+     * Messages of the room deleted since the last batch: a notification showing one of them loses
+     * its preview (it says "N new messages" instead, pending or already sent). Deleted messages
+     * themselves are never in `messages`.
+     */
+    deleted_seqs: z.array(z.number().int().positive()).max(PUSH_BATCH_MAX_DELETES).optional(),
   })
   .refine((b) => b.messages.length === 0 || b.audience !== null, "messages need an audience")
-  .refine((b) => b.messages.length > 0 || b.reads.length > 0, "an empty batch");
+  .refine((b) => b.messages.length > 0 || b.reads.length > 0 || (b.deleted_seqs?.length ?? 0) > 0, "an empty batch");
 export type PushBatch = z.infer<typeof PushBatch>;
 
 export const PushBatchAnswer = z.strictObject({

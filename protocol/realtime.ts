@@ -73,12 +73,14 @@ export interface RoomSnapshot {
    * `hidden`: the member hid the room (PATCH /rooms/:id/me); it sends them no activity or push unless they are mentioned.
    * `muted`: the member muted the room (PATCH /rooms/:id/me); activity as usual, no push unless they are mentioned.
    * `can_mention_all`: may send `mention_all` (absent from an older sender: owners and admins may).
+   * `can_delete_any`: may delete other members' messages (absent from an older sender: owners and admins may).
    */
   members: Array<{
     user_id: string;
     role: RoleName;
     can_send: boolean;
     can_mention_all?: boolean;
+    can_delete_any?: boolean;
     joined_at: string;
     hidden?: boolean;
     muted?: boolean;

@@ -347,4 +347,56 @@ describe("push relay intake", () => {
     const pending = (await notificationsOf(room)).filter((r) => r.user_id === cat && r.status === PushStatus.pending);
     expect(pending.map((r) => [r.seq, r.count])).toEqual([[3, 1]]);
   });
+
+  it("strips the preview of a deleted message from the notifications showing it, pending or sent", async () => {
+    const [ann, bob, cat] = await seedUsers(database.pool, 3, (i) => ["Ann", "Bob", "Cat"][i]!);
+    const room = await seedRoom(database.pool, { members: [ann, bob, cat].map((u) => ({ user: u! })) });
+    await post(relay, batch({ room, messages: [message(1, ann!, { preview: "secret one" })] }));
+    // cat's notification of seq 1 went out; bob's is still pending and then shows seq 2
+    await sql(`update push_notifications set status = $1, sent_at = now() where room_id = $2 and user_id = $3`, [
+      PushStatus.sent,
+      room,
+      cat,
+    ]);
+    await post(
+      relay,
+      batch({
+        room,
+        messages: [message(2, ann!, { preview: "secret two" })],
+        audience: { mode: "only", user_ids: [bob!], quiet: [] },
+      }),
+    );
+    const before = new Map((await notificationsOf(room)).map((r) => [r.user_id, r]));
+    expect(before.get(bob!)).toMatchObject({ seq: 2, count: 2, body: "Ann: secret two" });
+    expect(before.get(cat!)).toMatchObject({ seq: 1, body: "Ann: secret one" });
+
+    const res = await post(relay, batch({ room, deleted_seqs: [2, 1] }));
+    expect(res.status).toBe(200);
+    const after = new Map((await notificationsOf(room)).map((r) => [r.user_id, r]));
+    // the title and count stay (the banner says "2 new messages"); the text is gone
+    expect(after.get(bob!)).toMatchObject({
+      seq: 2,
+      count: 2,
+      body: null,
+      title: "The Room",
+      status: PushStatus.pending,
+    });
+    expect(after.get(cat!)).toMatchObject({ seq: 1, body: null, status: PushStatus.sent });
+
+    // a later message gives the banner a body again; a delete of another seq leaves it be
+    await post(
+      relay,
+      batch({
+        room,
+        messages: [message(3, ann!, { preview: "still here" })],
+        audience: { mode: "only", user_ids: [bob!], quiet: [] },
+      }),
+    );
+    await post(relay, batch({ room, deleted_seqs: [1] }));
+    expect((await notificationsOf(room)).find((r) => r.user_id === bob)).toMatchObject({
+      seq: 3,
+      count: 3,
+      body: "Ann: still here",
+    });
+  });
 });

@@ -1,6 +1,7 @@
 // Taking in one room's batch, in one transaction: the batch id (a resent batch is done once), the
 // recipients' notifications (one pending row per recipient and room, updated by every later
-// message until it is sent), their unread counts, and the reads that mark notifications read.
+// message until it is sent), their unread counts, the reads that mark notifications read, and the
+// deleted messages whose previews go.
 // Every step is a bulk statement over arrays, so a 1,000-member room costs a handful of
 // statements, not one per recipient.
 import { sql } from "drizzle-orm";
@@ -24,6 +25,7 @@ export async function takeBatch(db: RelayDb, batch: PushBatch): Promise<PushBatc
       notifications = await writeNotifications(tx, room, batch, candidates);
     }
     if (batch.reads.length) await applyReads(tx, room, batch.reads);
+    if (batch.deleted_seqs?.length) await clearDeleted(tx, room, batch.deleted_seqs);
     return { batch_id: batch.batch_id, notifications };
   });
 }
@@ -127,4 +129,15 @@ async function applyReads(tx: RelayExec, room: string, reads: PushBatch["reads"]
       updated_at = now()
     from unnest(${list(users)}::uuid[], ${list(seqs)}::bigint[]) as v(u, s)
     where n.room_id = ${room} and n.user_id = v.u and n.seq <= v.s and n.read_at is null`);
+}
+
+/**
+ * Deleted messages lose their preview everywhere: a notification showing one (its latest message,
+ * pending or already sent) keeps its title and count and loses its body, so a pending one goes out
+ * as "N new messages" (content.ts); a later message of the room gives the banner a body again.
+ */
+async function clearDeleted(tx: RelayExec, room: string, seqs: readonly number[]): Promise<void> {
+  await tx.execute(sql`
+    update push_notifications set body = null, updated_at = now()
+    where room_id = ${room} and seq = any(${list([...seqs])}::bigint[]) and body is not null`);
 }

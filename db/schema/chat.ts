@@ -113,6 +113,8 @@ export const chatRoomRoles = pgTable(
     canRename: boolean("can_rename").notNull(),
     // `mention_all` notifies every member: owners and admins by default
     canMentionAll: boolean("can_mention_all").notNull().default(false),
+    // deleting another member's message (moderation): owners and admins by default; anyone may delete their own
+    canDeleteAny: boolean("can_delete_any").notNull().default(false),
   },
   (t) => [uniqueIndex("chat_room_roles_room_role_key").on(t.roomId, t.role)],
 );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { blockedFrom, mayMentionAll, readAccess, sendAccess, type AccessFacts } from "./access.js";
+import { blockedFrom, mayDeleteAny, mayMentionAll, readAccess, sendAccess, type AccessFacts } from "./access.js";
 import type { MemberState } from "./members.js";
 import type { RoomMeta } from "./store.js";
 
@@ -65,5 +65,14 @@ describe("mention_all", () => {
     expect(mayMentionAll(member({ role: "owner", can_mention_all: false }))).toBe(false);
     expect([mayMentionAll(member({ role: "owner" })), mayMentionAll(member({ role: "admin" }))]).toEqual([true, true]);
     expect(mayMentionAll(member({ role: "member" }))).toBe(false);
+  });
+});
+
+describe("deleting other members' messages", () => {
+  it("follows the role's permission, and owners and admins only when the copy predates it", () => {
+    expect(mayDeleteAny(member({ can_delete_any: true }))).toBe(true);
+    expect(mayDeleteAny(member({ role: "admin", can_delete_any: false }))).toBe(false);
+    expect([mayDeleteAny(member({ role: "owner" })), mayDeleteAny(member({ role: "admin" }))]).toEqual([true, true]);
+    expect(mayDeleteAny(member({ role: "member" }))).toBe(false);
   });
 });

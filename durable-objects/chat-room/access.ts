@@ -38,12 +38,17 @@ export function readAccess(f: AccessFacts, userId: string): Access {
   return { ok: true, member: f.member };
 }
 
-/** Roles that may mention everyone when the room's copy predates the permission (its default). */
-const MENTION_ALL_ROLES = new Set(["owner", "admin"]);
+/** Roles that may mention everyone, or delete anyone's message, when the room's copy predates the permission (its default). */
+const MODERATOR_ROLES = new Set(["owner", "admin"]);
 
 /** May this member send `mention_all` (notify every member)? A permission of their role. */
 export function mayMentionAll(member: Pick<MemberState, "role" | "can_mention_all">): boolean {
-  return member.can_mention_all ?? MENTION_ALL_ROLES.has(member.role);
+  return member.can_mention_all ?? MODERATOR_ROLES.has(member.role);
+}
+
+/** May this member delete other members' messages (moderation)? A permission of their role; everyone may delete their own. */
+export function mayDeleteAny(member: Pick<MemberState, "role" | "can_delete_any">): boolean {
+  return member.can_delete_any ?? MODERATOR_ROLES.has(member.role);
 }
 
 /** May this reader also send? (Read access first: a member who may not read may not send.) */

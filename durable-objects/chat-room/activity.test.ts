@@ -95,4 +95,26 @@ describe("ActivityPlanner", () => {
     await g.settle();
     expect(g.pushRows).toEqual([3]);
   });
+
+  it("on a change of the latest message tells subscribed sessions, and marks, reports and pushes nothing", async () => {
+    const f = fake([member("a", false), member("c", true, 1), member("d", true)], { c: true, d: false });
+    f.planner.notify(
+      new Map([
+        ["c", false],
+        ["d", false],
+      ]),
+      true,
+    );
+    await f.settle();
+    expect(f.events.map(([u, e]) => [u, e.last_seq, e.message?.seq])).toEqual([
+      ["c", 2, 2],
+      ["d", 2, 2],
+    ]);
+    // a session with no socket left is unsubscribed, as after a message
+    expect(f.unsubscribed).toEqual(["d"]);
+    expect(f.delivered).toEqual([]);
+    expect(f.reported).toEqual([]);
+    expect(f.pushRows).toEqual([]);
+    expect(f.noted).toEqual([]);
+  });
 });

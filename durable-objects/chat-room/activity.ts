@@ -41,8 +41,12 @@ export class ActivityPlanner {
     return plan;
   }
 
-  /** Online members (user -> mentioned) hear of the room's latest message through their sessions. */
-  notify(users: ReadonlyMap<string, boolean>): void {
+  /**
+   * Online members (user -> mentioned) hear of the room's latest message through their sessions.
+   * `changeOnly`: it is not new, it was edited or deleted: their sessions refresh the copy their
+   * room lists show, and nothing counts as delivered or pushed because of it.
+   */
+  notify(users: ReadonlyMap<string, boolean>, changeOnly = false): void {
     const meta = this.host.meta();
     const last = this.host.latestMessage();
     if (!meta || !last || users.size === 0) return;
@@ -52,13 +56,14 @@ export class ActivityPlanner {
       if (mentioned === undefined || !m.subscribed) return [];
       return [{ member: m, mentioned, stream_devices: streams.get(m.user_id) ?? [] }];
     });
-    this.host.waitUntil(this.send(meta.room_id, targets, last));
+    this.host.waitUntil(this.send(meta.room_id, targets, last, changeOnly));
   }
 
   private async send(
     roomId: string,
     targets: Array<{ member: MemberState; mentioned: boolean; stream_devices: string[] }>,
     last: Message,
+    changeOnly: boolean,
   ): Promise<void> {
     if (targets.length === 0) return;
     const answers = await mapLimit(targets, ACTIVITY_PARALLELISM, (t) =>
@@ -79,6 +84,10 @@ export class ActivityPlanner {
       else if (a.online) reached.push(user);
       else gone.push(user);
     });
+    if (changeOnly) {
+      if (gone.length) this.host.transaction(() => gone.forEach((u) => this.host.unsubscribe(u)));
+      return;
+    }
     const now = this.host.clock();
     // A session with no socket left is unsubscribed (so presence needs no leases) and pushed to:
     // the message is queued again (once), and the flush finds them offline and not delivered.

@@ -33,6 +33,8 @@ import { SendBatcher } from "./send-batcher.js";
 import { SinkClient } from "./sink-client.js";
 import { StorageLimit } from "./storage-limit.js";
 import { Announcements } from "./announce.js";
+import { ChangeApplier } from "./change-applier.js";
+import { mentions } from "./fanout.js";
 import { RoomStore } from "./store.js";
 import { Upkeep } from "./upkeep.js";
 
@@ -73,7 +75,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       memberCount: () => store.memberCount(),
       broadcast: (frame, opts) => sockets.broadcast(frame, opts),
       sendToUser: (userId, frame) => sockets.sendToUser(userId, frame),
-      notifyActivity: (users) => activity.notify(users),
+      notifyActivity: (users, changeOnly) => activity.notify(users, changeOnly),
       wake,
     },
     cfg,
@@ -253,6 +255,37 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     nextTurn: (fn) => setTimeout(fn, 0),
     clock,
   });
+  const changes = new ChangeApplier({
+    meta,
+    transaction,
+    appliedOp: (userId, opId) => store.messages.appliedOp(userId, opId),
+    target: (seq) => store.messages.changeTarget(seq),
+    rev: () => store.rev(),
+    write: (userId, frame, columns, now) => {
+      const message = store.messages.writeChange(roomId(), userId, frame.op_id, frame.seq, columns, now);
+      store.setRev(columns.rev);
+      // the relay may hold a notification showing it: it hears of the delete (push-batch.ts)
+      if (relay && columns.status === "deleted") store.outbox.addPushDelete(frame.seq, now);
+      return message;
+    },
+    storageFull: () => storageLimit.full(),
+    broadcast: (frame) => sockets.broadcast(frame),
+    send: (ws, frame) => sockets.send(ws, frame),
+    refuse: (ws, error) => sockets.refuse(ws, error, { counts: false }),
+    changed: (m, message, before, now) => {
+      outbox.noted(now);
+      if (relay && message.status === "deleted") pushes.noted(now);
+      // room lists show the latest message: online members who heard of it hear of its new version
+      // (those who hid the room only if it mentioned them, as when it came)
+      if (message.seq !== m.last_seq) return;
+      const told = store.members().filter((x) => x.subscribed && (!x.hidden || mentions(before, x.user_id)));
+      coalescer.activityFor(
+        told.map((x) => ({ user_id: x.user_id, mentioned: false })),
+        "change",
+      );
+    },
+    clock,
+  });
   // read on every send and stream open: kept in memory, written through
   let seqUnknown: boolean | undefined;
   const recovering = () => (seqUnknown ??= store.seqUnknown());
@@ -308,6 +341,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     alarms,
     membership,
     sends,
+    changes,
     coalescer,
     offsets,
     sink,

@@ -5,6 +5,7 @@ import { Coalescer, MAX_TYPING_PER_FLUSH } from "./coalescer.js";
 function room(members: number) {
   const sent: Array<{ to: string; frame: ServerFrame }> = [];
   const activity: Array<Map<string, boolean>> = [];
+  const changeOnly: boolean[] = [];
   const wakes: number[] = [];
   const c = new Coalescer(
     {
@@ -12,12 +13,15 @@ function room(members: number) {
       memberCount: () => members,
       broadcast: (frame, opts) => sent.push({ to: `all-but-${opts?.exceptUser ?? ""}`, frame }),
       sendToUser: (user, frame) => sent.push({ to: user, frame }),
-      notifyActivity: (users) => activity.push(new Map(users)),
+      notifyActivity: (users, change) => {
+        activity.push(new Map(users));
+        changeOnly.push(change);
+      },
       wake: (at) => wakes.push(at),
     },
     { immediateFanoutMaxMembers: 100, coalesceMs: 1000, typingIntervalMs: 3000 },
   );
-  return { c, sent, activity, wakes };
+  return { c, sent, activity, changeOnly, wakes };
 }
 const ws = {} as WebSocket;
 
@@ -74,5 +78,28 @@ describe("Coalescer", () => {
     large.c.run(11_000);
     expect(large.sent.length).toBe(MAX_TYPING_PER_FLUSH);
     expect(large.sent[0]).toEqual({ to: "all-but-u0", frame: { type: "typing", room_id: "r", user_id: "u0" } });
+  });
+
+  it("tells a change of the latest message apart from a new one, at once and when gathered", () => {
+    const small = room(10);
+    small.c.activityFor([{ user_id: "b", mentioned: false }], "change");
+    small.c.activityFor([{ user_id: "b", mentioned: false }]);
+    expect(small.changeOnly).toEqual([true, false]);
+    const large = room(101);
+    large.c.activityFor([{ user_id: "b", mentioned: false }], "change");
+    large.c.run(2000);
+    // a new message in the same window makes it a message activity (its side effects apply)
+    large.c.activityFor([{ user_id: "b", mentioned: false }], "change");
+    large.c.activityFor([{ user_id: "c", mentioned: false }]);
+    large.c.run(4000);
+    large.c.activityFor([{ user_id: "b", mentioned: false }], "change");
+    large.c.run(6000);
+    expect(large.changeOnly).toEqual([true, false, true]);
+    expect(large.activity[1]).toEqual(
+      new Map([
+        ["b", false],
+        ["c", false],
+      ]),
+    );
   });
 });

@@ -12,8 +12,11 @@ export interface CoalescerHost {
   memberCount(): number;
   broadcast(frame: ServerFrame, opts?: { skip?: WebSocket; exceptUser?: string }): void;
   sendToUser(userId: string, frame: ServerFrame): void;
-  /** online members without a stream hear of the room's latest message (user -> mentioned) */
-  notifyActivity(users: ReadonlyMap<string, boolean>): void;
+  /**
+   * online members without a stream hear of the room's latest message (user -> mentioned);
+   * `changeOnly`: no new message, the latest one was edited or deleted
+   */
+  notifyActivity(users: ReadonlyMap<string, boolean>, changeOnly: boolean): void;
   wake(at: number): void;
 }
 
@@ -25,6 +28,8 @@ export interface CoalescerSettings {
 
 export class Coalescer implements TimedJob {
   private readonly activity = new Map<string, boolean>();
+  /** whether the activity gathered includes a new message (else only a change of the latest one) */
+  private activityHasMessage = false;
   private readonly delivered = new Map<string, Map<string, number>>(); // sender -> member -> seq
   private readonly reads = new Map<string, number>();
   private readonly typing = new Set<string>();
@@ -73,10 +78,18 @@ export class Coalescer implements TimedJob {
     this.pending();
   }
 
-  /** Online members without a stream (user -> mentioned) hear of new messages. */
-  activityFor(users: ReadonlyArray<{ user_id: string; mentioned: boolean }>): void {
+  /**
+   * Online members without a stream (user -> mentioned) hear of new messages, or (`change`) of an
+   * edit or delete of the room's latest message, which their room list shows.
+   */
+  activityFor(
+    users: ReadonlyArray<{ user_id: string; mentioned: boolean }>,
+    cause: "message" | "change" = "message",
+  ): void {
     if (users.length === 0) return;
-    if (!this.isLarge()) return this.host.notifyActivity(new Map(users.map((u) => [u.user_id, u.mentioned])));
+    if (!this.isLarge())
+      return this.host.notifyActivity(new Map(users.map((u) => [u.user_id, u.mentioned])), cause === "change");
+    this.activityHasMessage ||= cause === "message";
     for (const u of users) this.activity.set(u.user_id, (this.activity.get(u.user_id) ?? false) || u.mentioned);
     this.pending();
   }
@@ -105,8 +118,10 @@ export class Coalescer implements TimedJob {
     this.typing.clear();
     if (this.activity.size) {
       const users = new Map(this.activity);
+      const changeOnly = !this.activityHasMessage;
       this.activity.clear();
-      this.host.notifyActivity(users);
+      this.activityHasMessage = false;
+      this.host.notifyActivity(users, changeOnly);
     }
   }
 

@@ -1,8 +1,9 @@
 // ChatRoom: one Durable Object per room, the data plane. It is the single writer of its room:
 // it orders (seq), dedupes, stores, acks after the write is durable, and broadcasts to the
 // streams it holds; members without a stream hear through their UserSession (activity), offline
-// members through the push outbox (push-flusher.ts, to the push-relay). This class only hosts the capabilities wired in
-// capabilities.ts: the RPC methods and the runtime's hooks each delegate in a few lines.
+// members through the push outbox (push-flusher.ts, to the push-relay). Edits and deletes take the
+// same path with a rev instead of a seq (change-applier.ts). This class only hosts the capabilities
+// wired in capabilities.ts: the RPC methods and the runtime's hooks each delegate in a few lines.
 import { DurableObject } from "cloudflare:workers";
 import {
   PING_FRAME,
@@ -25,6 +26,7 @@ import { TokenBuckets } from "../shared/token-bucket.js";
 import { mayMentionAll, readAccess, sendAccess, type AccessFacts, type Denied } from "./access.js";
 import { roomCapabilities, type RoomParts } from "./capabilities.js";
 import { roomHistory } from "./history.js";
+import type { ChangeFrame } from "./message-changes.js";
 import { normaliseSend } from "./inputs.js";
 import { effectiveReadSeq } from "./members.js";
 import { replayInto } from "./replay.js";
@@ -188,8 +190,23 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     const opened = sockets.acceptTicketed(claims, (id, exp) => store.useTicket(id, exp), Date.now());
     if (!opened) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
     if (opened.refused) return new Response(null, { status: 101, webSocket: opened.client });
-    const afterSeq = Number(new URL(request.url).searchParams.get("after_seq") ?? 0);
-    replayInto(opened.server, store.messages, meta!, access.member, afterSeq, this.room.replayBudget, Date.now());
+    // the Worker validated the query (StreamQuery)
+    const query = new URL(request.url).searchParams;
+    const afterRev = query.get("after_rev");
+    const resume = {
+      afterSeq: Number(query.get("after_seq") ?? 0),
+      ...(afterRev !== null ? { afterRev: Number(afterRev) } : {}),
+    };
+    replayInto(
+      opened.server,
+      store.messages,
+      meta!,
+      access.member,
+      resume,
+      store.rev(),
+      this.room.replayBudget,
+      Date.now(),
+    );
     this.room.offsets.caughtUp(claims.user_id);
     store.setMeta({ last_activity: Date.now() });
     await this.room.alarms.reschedule();
@@ -207,13 +224,14 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     if (!meta?.active) return sockets.close(ws, CloseCode.roomGone, "the room no longer exists");
     if (frame.type === "ping") return void sockets.send(ws, PONG_FRAME);
     if (frame.type === "auth") return void (await sockets.reauth(ws, info, frame.access_token, frame.id));
-    const ref = frame.type === "send" ? frame.client_message_id : frame.id;
+    const ref = frame.type === "send" ? frame.client_message_id : "op_id" in frame ? frame.op_id : frame.id;
     if (frame.room_id.toLowerCase() !== meta.room_id) {
       return sockets.refuse(ws, errorFrame("invalid", "room_id is not the room of this stream", ref));
     }
     const facts = this.facts(meta, info.userId);
     if (!facts.member) return sockets.close(ws, CloseCode.removed, "you are no longer a member of this room");
     if (frame.type === "send") return this.onSend(ws, info, facts, frame);
+    if (frame.type === "edit" || frame.type === "delete") return this.onChange(ws, info, frame);
     if (frame.type === "read") return this.room.offsets.read(info.userId, info.deviceId, frame.seq);
     this.room.coalescer.typingFrom(info.userId, ws, Date.now());
   }
@@ -241,6 +259,27 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
       });
     }
     await this.room.sends.enqueue({ ws, sender_id: info.userId, frame: normaliseSend(frame) });
+  }
+
+  /** An edit or delete: by a member who may send here, within the same rate as sends. */
+  private async onChange(ws: WebSocket, info: SocketInfo, frame: ChangeFrame): Promise<void> {
+    const { sockets, store } = this.room;
+    const ref = frame.op_id;
+    if (!(await this.recovered()))
+      return sockets.refuse(ws, errorFrame("unavailable", RECOVERING, ref), { counts: false });
+    // read after the wait: the membership may have changed meanwhile
+    const access = sendAccess(this.facts(store.meta(), info.userId), info.userId);
+    if (!access.ok) {
+      const error = errorFrame("forbidden", `you may not change messages here: ${access.message}`, ref);
+      return sockets.refuse(ws, error, { counts: false });
+    }
+    const wait = this.sendLimits.take(info.userId);
+    if (wait > 0) {
+      return sockets.refuse(ws, errorFrame("rate_limited", "changing messages too fast; slow down", ref, wait), {
+        counts: false,
+      });
+    }
+    this.room.changes.apply(ws, access.member, frame);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {

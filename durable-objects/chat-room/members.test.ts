@@ -109,4 +109,20 @@ describe("the mention_all permission", () => {
     // a snapshot that does not carry it leaves it unknown (decided by role)
     expect(planMembership(had, withPerm(undefined), 9, false).upserts[0]).not.toHaveProperty("can_mention_all");
   });
+
+  it("carries can_delete_any the same way: with a new member, and a change of it alone", () => {
+    const withPerm = (can: boolean | undefined): RoomSnapshot => {
+      const base = snap([["a", "admin", "t1"]]);
+      return {
+        ...base,
+        members: base.members.map((m) => ({ ...m, ...(can === undefined ? {} : { can_delete_any: can }) })),
+      };
+    };
+    expect(planMembership(new Map(), withPerm(true), 0, true).upserts[0]).toMatchObject({ can_delete_any: true });
+    const had = new Map([["a", state("a", "t1", { role: "admin", can_delete_any: true })]]);
+    expect(planMembership(had, withPerm(true), 9, false).upserts).toEqual([]);
+    const revoked = planMembership(had, withPerm(false), 9, false).upserts;
+    expect(revoked).toEqual([{ ...had.get("a"), hidden: false, muted: false, can_delete_any: false }]);
+    expect(planMembership(had, withPerm(undefined), 9, false).upserts[0]).not.toHaveProperty("can_delete_any");
+  });
 });

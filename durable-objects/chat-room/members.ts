@@ -8,6 +8,8 @@ export interface MemberState {
   can_send: boolean;
   /** may send `mention_all`; unknown (a snapshot from before the permission): by role */
   can_mention_all?: boolean;
+  /** may delete other members' messages; unknown (a snapshot from before the permission): by role */
+  can_delete_any?: boolean;
   joined_at: string;
   joined_seq: number;
   read_seq: number;
@@ -49,6 +51,7 @@ export function planMembership(
         role: m.role,
         can_send: m.can_send,
         ...(m.can_mention_all !== undefined ? { can_mention_all: m.can_mention_all } : {}),
+        ...(m.can_delete_any !== undefined ? { can_delete_any: m.can_delete_any } : {}),
         joined_at: m.joined_at,
         joined_seq: from,
         read_seq: from,
@@ -63,10 +66,11 @@ export function planMembership(
       had.role !== m.role ||
       had.can_send !== m.can_send ||
       had.can_mention_all !== m.can_mention_all ||
+      had.can_delete_any !== m.can_delete_any ||
       (had.hidden ?? false) !== (m.hidden ?? false) ||
       (had.muted ?? false) !== (m.muted ?? false)
     ) {
-      const { can_mention_all: _old, ...rest } = had;
+      const { can_mention_all: _old, can_delete_any: _oldDelete, ...rest } = had;
       upserts.push({
         ...rest,
         role: m.role,
@@ -74,6 +78,7 @@ export function planMembership(
         hidden: m.hidden ?? false,
         muted: m.muted ?? false,
         ...(m.can_mention_all !== undefined ? { can_mention_all: m.can_mention_all } : {}),
+        ...(m.can_delete_any !== undefined ? { can_delete_any: m.can_delete_any } : {}),
       });
     }
   }

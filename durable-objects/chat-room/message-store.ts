@@ -1,7 +1,9 @@
-// The room's messages: storing a batch of sends (dedupe, seq, time UUID), replay, history pages
-// of the hot tail, and upkeep's pruning (retention, dedupe window, hot-tail bounds).
+// The room's messages: storing a batch of sends (dedupe, seq, time UUID), edits and deletes
+// (message-changes.ts), replay, history pages of the hot tail, and upkeep's pruning (retention,
+// dedupe window, hot-tail bounds).
 import type { ArchiveHistoryQuery, Attachment, Message, SendFrame } from "../../protocol/index.js";
 import type { TimeUuidGenerator } from "../shared/timeuuid.js";
+import type { ChangedColumns, ChangeTarget, MessageStatus } from "./message-changes.js";
 import type { OutboxStore } from "./outbox-store.js";
 import type { RoomTables } from "./schema.js";
 import type { RoomStore } from "./store.js";
@@ -38,6 +40,11 @@ function toMessage(roomId: string, r: Row): Message {
   };
   if (r.reply_to_seq !== null && r.reply_to_seq !== undefined) m.reply_to_seq = r.reply_to_seq as number;
   if (r.attachments) m.attachments = JSON.parse(r.attachments as string) as Attachment[];
+  if (r.status) {
+    m.status = r.status as MessageStatus;
+    m.updated_at = new Date(r.updated_at as number).toISOString();
+    m.rev = r.rev as number;
+  }
   return m;
 }
 
@@ -149,6 +156,123 @@ export class MessageStore {
     return { results, lastSeq: seq };
   }
 
+  /** What a change needs to know of message `seq` (null: the hot tail does not hold it). */
+  changeTarget(seq: number): ChangeTarget | null {
+    const [r] = this.sql
+      .exec<{
+        sender_id: string;
+        mentions: string;
+        mention_all: number;
+        status: string | null;
+        created_at: number;
+        updated_at: number | null;
+      }>("SELECT sender_id, mentions, mention_all, status, created_at, updated_at FROM messages WHERE seq = ?", seq)
+      .toArray();
+    if (!r) return null;
+    return {
+      seq,
+      sender_id: r.sender_id,
+      mentions: JSON.parse(r.mentions) as string[],
+      mention_all: r.mention_all === 1,
+      status: (r.status as MessageStatus | null) ?? null,
+      created_at: r.created_at,
+      updated_at: r.updated_at,
+    };
+  }
+
+  /** The seq and rev of an edit or delete this user already applied with `opId` (null: a new op). */
+  appliedOp(userId: string, opId: string): { seq: number; rev: number } | null {
+    const [r] = this.sql
+      .exec<{ seq: number; rev: number }>(
+        "SELECT seq, rev FROM op_dedupe WHERE user_id = ? AND op_id = ?",
+        userId,
+        opId,
+      )
+      .toArray();
+    return r ?? null;
+  }
+
+  /**
+   * Writes a change of message `seq` inside the caller's transaction: its new version, the op's
+   * dedupe key and the archive's outbox row (the outbox reads the message when it flushes, so it
+   * sends this version, or a later one). The new version, as streams and history show it.
+   */
+  writeChange(roomId: string, userId: string, opId: string, seq: number, c: ChangedColumns, now: number): Message {
+    const [row] = this.sql
+      .exec(
+        `UPDATE messages SET body = ?, status = ?, updated_at = ?, rev = ?,
+           mentions = CASE WHEN ? THEN '[]' ELSE mentions END,
+           mention_all = CASE WHEN ? THEN 0 ELSE mention_all END,
+           attachments = CASE WHEN ? THEN NULL ELSE attachments END
+         WHERE seq = ? RETURNING *`,
+        c.body,
+        c.status,
+        c.updated_at,
+        c.rev,
+        c.clears ? 1 : 0,
+        c.clears ? 1 : 0,
+        c.clears ? 1 : 0,
+        seq,
+      )
+      .toArray();
+    if (!row) throw new Error(`message ${seq} is not in the hot tail`);
+    this.sql.exec(
+      "INSERT INTO op_dedupe (user_id, op_id, seq, rev, created_at) VALUES (?, ?, ?, ?, ?)",
+      userId,
+      opId,
+      seq,
+      c.rev,
+      now,
+    );
+    this.outbox.addMessage(seq, now);
+    return toMessage(roomId, row);
+  }
+
+  /**
+   * The newest `limit` changes after `afterRev` to messages with floorSeq < seq ≤ maxSeq, newest
+   * first, by rev, with the size of their frame (as replaySizes).
+   */
+  changeSizes(
+    afterRev: number,
+    floorSeq: number,
+    maxSeq: number,
+    limit: number,
+  ): Array<{ rev: number; bytes: number }> {
+    return this.sql
+      .exec<{ rev: number; bytes: number }>(
+        `SELECT rev, ${FRAME_OVERHEAD_BYTES} + length(CAST(body AS BLOB)) + length(CAST(mentions AS BLOB))
+           + coalesce(length(CAST(attachments AS BLOB)), 0) AS bytes
+         FROM messages WHERE rev > ? AND seq > ? AND seq <= ? ORDER BY rev DESC LIMIT ?`,
+        afterRev,
+        floorSeq,
+        maxSeq,
+        limit,
+      )
+      .toArray();
+  }
+
+  /** Messages changed with fromRev ≤ rev ≤ toRev and floorSeq < seq ≤ maxSeq, oldest change first, at most `limit`. */
+  changePage(
+    roomId: string,
+    fromRev: number,
+    toRev: number,
+    floorSeq: number,
+    maxSeq: number,
+    limit: number,
+  ): Message[] {
+    return this.sql
+      .exec(
+        "SELECT * FROM messages WHERE rev >= ? AND rev <= ? AND seq > ? AND seq <= ? ORDER BY rev ASC LIMIT ?",
+        fromRev,
+        toRev,
+        floorSeq,
+        maxSeq,
+        limit,
+      )
+      .toArray()
+      .map((r) => toMessage(roomId, r));
+  }
+
   /**
    * The newest `limit` messages after `afterSeq`, newest first, with the size of their frame
    * (the stored columns plus room for the fixed fields): replay decides from these what it sends
@@ -217,8 +341,9 @@ export class MessageStore {
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
     // dedupe keys and push rows (which carry a preview) never outlive the messages they describe
     this.sql.exec("DELETE FROM dedupe WHERE created_at <= ?", now - Math.min(c.dedupeMs, c.retentionMs));
+    this.sql.exec("DELETE FROM op_dedupe WHERE created_at <= ?", now - Math.min(c.dedupeMs, c.retentionMs));
     const pushGone = this.sql.exec(
-      "DELETE FROM outbox WHERE kind IN ('push', 'push_read') AND created_at <= ?",
+      "DELETE FROM outbox WHERE kind IN ('push', 'push_read', 'push_delete') AND created_at <= ?",
       now - Math.min(c.pushOutboxTtlMs, c.retentionMs),
     ).rowsWritten;
     if (pushGone > 0) console.warn(`outbox: dropped ${pushGone} push rows the relay did not take in time`);

@@ -1,9 +1,11 @@
 // The room's outbox: stored messages, moved read offsets and push requests waiting to be handed
 // on, in order, with their retry times. Rows enter in the same transaction as what they describe.
-// The archive's part ('message', 'read') and the relay's ('push', 'push_read') flush on their own.
+// The archive's part ('message', 'read') and the relay's ('push', 'push_read', 'push_delete') flush
+// on their own.
+import { PUSH_BATCH_MAX_DELETES } from "../../protocol/index.js";
 import type { RoomTables } from "./schema.js";
 
-const PUSH_KINDS = "('push', 'push_read')";
+const PUSH_KINDS = "('push', 'push_read', 'push_delete')";
 
 /** A push batch's rows are every push row up to `cut` (push-flusher.ts says why a range). */
 export interface PushClaim {
@@ -73,6 +75,11 @@ export class OutboxStore {
     this.add("push_read", payload, now);
   }
 
+  /** A message was deleted: the relay clears the preview of any notification that shows it. */
+  addPushDelete(seq: number, now: number): void {
+    this.sql.exec("INSERT INTO outbox (kind, seq, created_at, next_at) VALUES ('push_delete', ?, ?, ?)", seq, now, now);
+  }
+
   /** The push part's oldest row: when it was queued, its retry time and tries (null: nothing waits). */
   pushHead(): { createdAt: number; nextAt: number; attempts: number } | null {
     const [r] = this.sql
@@ -85,15 +92,23 @@ export class OutboxStore {
 
   /**
    * Takes the next push batch: the rows of the batch tried before (all rows a try claimed), or
-   * else every row waiting. Claiming counts the try in storage before the request leaves, so a
-   * batch interrupted by a restart is retried as the same batch.
+   * else every row waiting, up to the PUSH_BATCH_MAX_DELETES-th delete (the rest wait for the next
+   * batch). Claiming counts the try in storage before the request leaves, so a batch interrupted
+   * by a restart is retried as the same batch.
    */
   claimPush(): PushClaim | null {
     const retried = this.sql
       .exec<{ cut: number | null }>(`SELECT max(id) AS cut FROM outbox WHERE kind IN ${PUSH_KINDS} AND attempts > 0`)
       .one().cut;
+    const lastDelete = this.sql
+      .exec<{ id: number }>(
+        "SELECT id FROM outbox WHERE kind = 'push_delete' ORDER BY id LIMIT 1 OFFSET ?",
+        PUSH_BATCH_MAX_DELETES - 1,
+      )
+      .toArray()[0]?.id;
     const cut =
       retried ??
+      lastDelete ??
       this.sql.exec<{ cut: number | null }>(`SELECT max(id) AS cut FROM outbox WHERE kind IN ${PUSH_KINDS}`).one().cut;
     if (cut === null) return null;
     this.sql.exec(`UPDATE outbox SET attempts = attempts + 1 WHERE kind IN ${PUSH_KINDS} AND id <= ?`, cut);
@@ -106,8 +121,11 @@ export class OutboxStore {
     return { firstId: r.first, cut, attempts: r.attempts };
   }
 
-  /** A claimed batch's contents: its newest `maxMessages` seqs (newest first) and its read offsets. */
-  pushRows(cut: number, maxMessages: number): { seqs: number[]; reads: Array<{ user_id: string; read_seq: number }> } {
+  /** A claimed batch's contents: its newest `maxMessages` seqs (newest first), its read offsets and deleted seqs. */
+  pushRows(
+    cut: number,
+    maxMessages: number,
+  ): { seqs: number[]; reads: Array<{ user_id: string; read_seq: number }>; deleted: number[] } {
     const seqs = this.sql
       .exec<{ seq: number }>(
         "SELECT DISTINCT seq FROM outbox WHERE kind = 'push' AND id <= ? ORDER BY seq DESC LIMIT ?",
@@ -120,7 +138,11 @@ export class OutboxStore {
       .exec<{ payload: string }>("SELECT payload FROM outbox WHERE kind = 'push_read' AND id <= ? ORDER BY id", cut)
       .toArray()
       .map((r) => JSON.parse(r.payload) as { user_id: string; read_seq: number });
-    return { seqs, reads };
+    const deleted = this.sql
+      .exec<{ seq: number }>("SELECT DISTINCT seq FROM outbox WHERE kind = 'push_delete' AND id <= ? ORDER BY seq", cut)
+      .toArray()
+      .map((r) => r.seq);
+    return { seqs, reads, deleted };
   }
 
   settlePush(cut: number): void {

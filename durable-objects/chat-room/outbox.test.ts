@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Message } from "../../protocol/index.js";
 import { ArchiveBatch } from "../../protocol/index.js";
-import { backoffMs, buildBatch, type OutboxRow } from "./outbox.js";
+import { backoffMs, buildBatch, toArchiveMessage, type OutboxRow } from "./outbox.js";
 
 const room = "6c1a4a52-8b1e-4b8e-9a3e-0e4a1c2b3d4e";
 const user = "0b6c5bb5-5d3f-4a43-9b2f-3f7b3b4f5e61";
@@ -61,5 +61,22 @@ describe("buildBatch", () => {
     const { batch, ids } = buildBatch([row(7, "message", 9)], () => null, "b", { maxItems: 5, maxBytes: 1000 });
     expect(batch).toBeNull();
     expect(ids).toEqual([7]);
+  });
+});
+
+describe("toArchiveMessage", () => {
+  it("sends a changed message as its current version, with status and updated_at; one as sent as active", () => {
+    expect(ArchiveBatch.parse({ batch_id: "b", messages: [toArchiveMessage(msg(1))] }).messages[0]).toMatchObject({
+      status: "active",
+    });
+    const changed = { updated_at: "2026-11-24T00:05:00.000Z", rev: 3 };
+    const edited = toArchiveMessage({ ...msg(2), body: "new", status: "edited", ...changed });
+    const deleted = toArchiveMessage({ ...msg(3), body: "", status: "deleted", ...changed });
+    const [e, d] = ArchiveBatch.parse({ batch_id: "b", messages: [edited, deleted] }).messages;
+    expect(e).toMatchObject({ seq: 2, body: "new", status: "edited", updated_at: changed.updated_at });
+    expect(d).toMatchObject({ seq: 3, body: "", status: "deleted", updated_at: changed.updated_at });
+    // the archive knows no rev; created_at (its time-to-live's start) is the message's own
+    expect(e).not.toHaveProperty("rev");
+    expect(e!.created_at).toBe("2026-11-24T00:00:00.000Z");
   });
 });

@@ -43,6 +43,11 @@ export interface OutboxRow {
 
 const utf8 = new TextEncoder();
 
+/**
+ * The archive's version of a message: the current one (an edit or delete sends the message again,
+ * through the same insert, with its status and updated_at: the archive keeps the latest version,
+ * and its time-to-live still runs from created_at).
+ */
 export function toArchiveMessage(m: Message): ArchiveMessageInput {
   return {
     room_id: m.room_id,
@@ -55,7 +60,9 @@ export function toArchiveMessage(m: Message): ArchiveMessageInput {
     mention_all: m.mention_all,
     reply_to_seq: m.reply_to_seq ?? null,
     attachments: m.attachments ?? [],
+    status: m.status ?? "active",
     created_at: m.created_at,
+    ...(m.updated_at ? { updated_at: m.updated_at } : {}),
   };
 }
 

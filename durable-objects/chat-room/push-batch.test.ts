@@ -196,4 +196,20 @@ describe("buildPushBatch", () => {
     expect(cut.messages.at(-1)!.seq).toBe(100);
     expect(PushBatch.safeParse(cut).success).toBe(true);
   });
+
+  it("never pushes a deleted message, and names the seqs deleted since the last batch", () => {
+    const deleted = msg(2, { body: "", status: "deleted", updated_at: new Date(0).toISOString(), rev: 1 });
+    const built = buildPushBatch(input([member(1)], [msg(1), deleted, msg(3)], { deleted: [2, 2, 1] }));
+    expect(built.batch!.messages.map((m) => m.seq)).toEqual([1, 3]);
+    expect(built.batch!.deleted_seqs).toEqual([1, 2]);
+    expect(PushBatch.safeParse(built.batch).success).toBe(true);
+    // only deletes: a batch of its own, for the relay to clear what it shows
+    const onlyDeletes = buildPushBatch(input([member(1)], [deleted], { deleted: [2] }));
+    expect(onlyDeletes.batch).toMatchObject({ messages: [], audience: null, reads: [], deleted_seqs: [2] });
+    expect(onlyDeletes.lastSeq).toBeNull();
+    expect(PushBatch.safeParse(onlyDeletes.batch).success).toBe(true);
+    // a batch with nothing deleted says nothing of it
+    expect(buildPushBatch(input([member(1)], [msg(1)])).batch).not.toHaveProperty("deleted_seqs");
+    expect(buildPushBatch(input([member(1)], [deleted]))).toEqual({ batch: null, audience: [], lastSeq: null });
+  });
 });

@@ -9,6 +9,10 @@
 // stored it only for a sender whose role may). Rooms up to PUSH_AUDIENCE_LIST_MAX members name
 // that audience (`only`, the muted and hidden ones also as `quiet`); larger rooms name everyone
 // else (`except`), and the relay resolves the rest from chat_members.
+//
+// A message deleted before its batch left is not pushed at all; one deleted after it may show in
+// a notification the relay holds (pending, or sent): the batch names it in `deleted_seqs` and the
+// relay clears that preview.
 import {
   PUSH_AUDIENCE_LIST_MAX,
   PUSH_BATCH_MAX_BYTES,
@@ -122,6 +126,8 @@ export interface PushBatchInput {
   /** users holding a stream here */
   streaming: ReadonlySet<string>;
   reads: readonly PushRead[];
+  /** seqs deleted since the last batch (outbox rows 'push_delete') */
+  deleted?: readonly number[];
 }
 
 export interface BuiltPushBatch {
@@ -157,6 +163,7 @@ export function buildPushBatch(input: PushBatchInput, s: PushSettings = DEFAULT_
     const gone = reads.filter((r) => !byId.has(r.user_id));
     return [...reads.filter((r) => byId.has(r.user_id)), ...gone].slice(0, MAX_GROUP_MEMBERS);
   };
+  const deleted = [...new Set(input.deleted ?? [])].sort((a, b) => a - b);
   const shell = (msgs: PushMessage[], audience: PushAudience | null, reads: PushRead[]): PushBatch => ({
     batch_id: input.batchId,
     room_id: input.meta.room_id,
@@ -167,8 +174,12 @@ export function buildPushBatch(input: PushBatchInput, s: PushSettings = DEFAULT_
     messages: msgs,
     audience,
     reads,
+    ...(deleted.length ? { deleted_seqs: deleted } : {}),
   });
-  let messages = [...input.messages].sort((a, b) => a.seq - b.seq).slice(-s.maxMessages);
+  let messages = [...input.messages]
+    .filter((m) => m.status !== "deleted")
+    .sort((a, b) => a.seq - b.seq)
+    .slice(-s.maxMessages);
   let who = pushAudience(input.members, input.streaming, messages);
   if (who.user_ids.length === 0) messages = [];
   let pushMessages = messages.map((m) => toPushMessage(m, s));
@@ -185,7 +196,8 @@ export function buildPushBatch(input: PushBatchInput, s: PushSettings = DEFAULT_
   }
   const audienceIds = pushMessages.length ? who.user_ids : [];
   const reads = readsFor(audienceIds);
-  if (pushMessages.length === 0 && reads.length === 0) return { batch: null, audience: [], lastSeq: null };
+  if (pushMessages.length === 0 && reads.length === 0 && deleted.length === 0)
+    return { batch: null, audience: [], lastSeq: null };
   return {
     batch: shell(pushMessages, pushMessages.length ? audienceFor(input.members, who, s) : null, reads),
     audience: audienceIds,

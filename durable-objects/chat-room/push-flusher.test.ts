@@ -1,7 +1,7 @@
 // The push outbox's flush against the room's own store over a real SQLite (no runtime): the window,
 // the batch a retry resends, backoff, parking, reads, and what settles without a request.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { PushBatch } from "../../protocol/index.js";
+import { PUSH_BATCH_MAX_DELETES, PushBatch } from "../../protocol/index.js";
 import { memorySql } from "../../test/support/sqlite-storage.js";
 import { TimeUuidGenerator } from "../shared/timeuuid.js";
 import { backoffMs } from "./outbox.js";
@@ -234,5 +234,39 @@ describe("PushFlusher", () => {
     ]);
     expect(next).toMatchObject({ messages: [], audience: null, reads: [{ user_id: B, read_seq: 3 }] });
     expect(r.store.outbox.counts()).toEqual({ message: 3 });
+  });
+
+  it("tells the relay of deleted messages, and pushes no message deleted before its batch left", async () => {
+    const r = room();
+    r.send(2);
+    await r.alarm(200); // seqs 1 and 2 pushed
+    const deleteSeq = (seq: number, at: number) => {
+      r.store.messages.writeChange(
+        ROOM,
+        A,
+        `op-${seq}`,
+        seq,
+        { status: "deleted", body: "", clears: true, updated_at: at, rev: seq },
+        at,
+      );
+      r.store.outbox.addPushDelete(seq, at);
+    };
+    r.setNow(300);
+    deleteSeq(1, 300);
+    r.send(1); // seq 3, deleted before its batch leaves
+    deleteSeq(3, 300);
+    await r.drain();
+    expect(r.posted.map((b) => [b.messages.map((m) => m.seq), b.deleted_seqs])).toEqual([
+      [[1, 2], undefined],
+      [[], [1, 3]],
+    ]);
+    expect(r.store.outbox.counts().push_delete ?? 0).toBe(0);
+  });
+
+  it("cuts a batch at PUSH_BATCH_MAX_DELETES deleted seqs; the rest go in the next", async () => {
+    const r = room();
+    for (let seq = 1; seq <= PUSH_BATCH_MAX_DELETES + 5; seq++) r.store.outbox.addPushDelete(seq, 0);
+    await r.drain();
+    expect(r.posted.map((b) => b.deleted_seqs?.length)).toEqual([PUSH_BATCH_MAX_DELETES, 5]);
   });
 });

@@ -23,7 +23,10 @@ export interface PushFlusherHost {
   outbox: {
     head(): { createdAt: number; nextAt: number; attempts: number } | null;
     claim(): PushClaim | null;
-    rows(cut: number, maxMessages: number): { seqs: number[]; reads: Array<{ user_id: string; read_seq: number }> };
+    rows(
+      cut: number,
+      maxMessages: number,
+    ): { seqs: number[]; reads: Array<{ user_id: string; read_seq: number }>; deleted: number[] };
     settle(cut: number): void;
     defer(cut: number, nextAt: number): void;
     park(cut: number): void;
@@ -95,7 +98,7 @@ export class PushFlusher implements TimedJob {
     if (!head || Math.max(head.nextAt, this.lastSentAt + this.s.intervalMs) > now) return;
     const claim = this.host.transaction(() => outbox.claim());
     if (!claim) return;
-    const { seqs, reads } = outbox.rows(claim.cut, this.s.maxMessages);
+    const { seqs, reads, deleted } = outbox.rows(claim.cut, this.s.maxMessages);
     const messages = seqs.map((seq) => this.host.message(seq)).filter((m): m is Message => m !== null);
     const built = buildPushBatch(
       {
@@ -105,6 +108,7 @@ export class PushFlusher implements TimedJob {
         members: this.host.members(),
         streaming: this.host.streaming(),
         reads,
+        deleted,
       },
       this.s,
     );

@@ -52,6 +52,17 @@ export const ROOM_SCHEMA = [
   // the push part is read by id behind an archive backlog of any length
   `CREATE INDEX IF NOT EXISTS outbox_kind_id ON outbox (kind, id)`,
   USED_TICKETS_TABLE,
+  // edits and deletes applied, by the client's op_id: a retried op answers its first op_ack (kept
+  // as long as the send dedupe keys)
+  `CREATE TABLE IF NOT EXISTS op_dedupe (
+     user_id TEXT NOT NULL,
+     op_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     rev INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (user_id, op_id)
+   ) WITHOUT ROWID`,
+  `CREATE INDEX IF NOT EXISTS op_dedupe_created_at ON op_dedupe (created_at)`,
 ];
 
 /** Columns added to a table after it was first made (ALTER TABLE is not idempotent: added when missing). */
@@ -62,6 +73,19 @@ export const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: strin
   ["members", "muted", "INTEGER NOT NULL DEFAULT 0"],
   // the newest seq a push batch carried for the member (push-audience.ts): nobody is pushed twice
   ["members", "pushed_seq", "INTEGER NOT NULL DEFAULT 0"],
+  // null: a member stored before the permission existed (decided by role until the next sync)
+  ["members", "can_delete_any", "INTEGER"],
+  // edits and deletes (message-changes.ts): null while a message is as sent; rev is the room's
+  // change cursor (meta 'rev') at its latest change, updated_at that change's time (epoch ms)
+  ["messages", "status", "TEXT"],
+  ["messages", "updated_at", "INTEGER"],
+  ["messages", "rev", "INTEGER"],
+];
+
+/** Statements over added columns, run after them (each idempotent). */
+export const LATE_SCHEMA = [
+  // a stream resuming from after_rev reads the changes after it, newest first (replay.ts)
+  `CREATE INDEX IF NOT EXISTS messages_rev ON messages (rev) WHERE rev IS NOT NULL`,
 ];
 
 /**
@@ -86,6 +110,7 @@ export class RoomTables {
         .one().n;
       if (!has) this.raw.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
     }
+    for (const stmt of LATE_SCHEMA) this.raw.exec(stmt);
     this.created = true;
   }
 

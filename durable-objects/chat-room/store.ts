@@ -32,6 +32,7 @@ function toMember(r: Row): MemberState {
     ...(r.can_mention_all === null || r.can_mention_all === undefined
       ? {}
       : { can_mention_all: r.can_mention_all === 1 }),
+    ...(r.can_delete_any === null || r.can_delete_any === undefined ? {} : { can_delete_any: r.can_delete_any === 1 }),
     joined_at: r.joined_at as string,
     joined_seq: r.joined_seq as number,
     read_seq: r.read_seq as number,
@@ -42,9 +43,10 @@ function toMember(r: Row): MemberState {
     pushed_seq: (r.pushed_seq as number | null) ?? 0,
   };
 }
-/** kv keys: "1" while the room has not learned its sequence; the seq PostgreSQL confirmed */
+/** kv keys: "1" while the room has not learned its sequence; the seq PostgreSQL confirmed; the change cursor */
 const SEQ_UNKNOWN = "seq_unknown";
 const SEQ_REPORTED = "seq_reported";
+const REV = "rev";
 
 export class RoomStore {
   private readonly tables: RoomTables;
@@ -135,8 +137,8 @@ export class RoomStore {
   upsertMember(m: MemberState): void {
     this.memberCache = null;
     this.sql.exec(
-      `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed, hidden, can_mention_all, muted, pushed_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, can_send = excluded.can_send, can_mention_all = excluded.can_mention_all, joined_at = excluded.joined_at,
+      `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed, hidden, can_mention_all, muted, pushed_seq, can_delete_any) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, can_send = excluded.can_send, can_mention_all = excluded.can_mention_all, can_delete_any = excluded.can_delete_any, joined_at = excluded.joined_at,
          joined_seq = excluded.joined_seq, read_seq = excluded.read_seq, delivered_seq = excluded.delivered_seq, hidden = excluded.hidden, muted = excluded.muted`,
       m.user_id,
       m.role,
@@ -150,6 +152,7 @@ export class RoomStore {
       m.can_mention_all === undefined ? null : m.can_mention_all ? 1 : 0,
       m.muted ? 1 : 0,
       m.pushed_seq ?? 0,
+      m.can_delete_any === undefined ? null : m.can_delete_any ? 1 : 0,
     );
   }
 
@@ -292,6 +295,15 @@ export class RoomStore {
       seq,
       userId,
     );
+  }
+
+  // ---- changes (message-changes.ts) ----
+  /** the room's change cursor: the rev of its latest edit or delete (0: none yet) */
+  rev(): number {
+    return Number(this.kv(REV) ?? 0);
+  }
+  setRev(rev: number): void {
+    this.setKv(REV, String(rev));
   }
 
   // ---- tickets ----

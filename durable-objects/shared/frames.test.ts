@@ -54,4 +54,16 @@ describe("parseClientFrame", () => {
     );
     expect(r.ok || r.error.ref).toBe("m-7");
   });
+  it("echoes the op_id of a bad edit or delete as ref, before its frame id", () => {
+    const edit = parseClientFrame(
+      JSON.stringify({ type: "edit", id: "f-1", room_id: room, seq: 3, op_id: "op-9", body: " " }),
+      RoomClientFrame,
+    );
+    expect(edit.ok || edit.error.ref).toBe("op-9");
+    const del = parseClientFrame(
+      JSON.stringify({ type: "delete", room_id: room, seq: 0, op_id: "op-10" }),
+      RoomClientFrame,
+    );
+    expect(del.ok || del.error.ref).toBe("op-10");
+  });
 });

@@ -8,11 +8,11 @@ export type Parsed<T> = { ok: true; frame: T } | { ok: false; error: ErrorFrame 
 
 const describe = (err: z.ZodError) => z.prettifyError(err).replace(/\n\s*/g, "; ");
 
-/** The `id` (or `client_message_id`) of whatever object arrived, so an error can point at it. */
+/** The `client_message_id`, `op_id` or `id` of whatever object arrived, so an error can point at it. */
 function refOf(raw: unknown): string | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
   const r = raw as Record<string, unknown>;
-  for (const key of ["client_message_id", "id"]) {
+  for (const key of ["client_message_id", "op_id", "id"]) {
     const v = r[key];
     if (typeof v === "string" && v.length > 0 && v.length <= 64) return v;
   }

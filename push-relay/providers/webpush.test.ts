@@ -72,6 +72,24 @@ describe("Web Push provider against a local push service", () => {
     expect(rec!.claims).toMatchObject({ aud: service.origin, sub: "mailto:ops@example.org" });
   });
 
+  it("signs one VAPID token per push service and reuses it until an hour before it expires", async () => {
+    let now = Date.now();
+    const p = provider({ now: () => now });
+    const [a, b] = [target(), target()];
+    await p.send(a, content());
+    await p.send(b, content());
+    const first = service.recordsFor(a.token)[0]!;
+    expect(service.recordsFor(b.token)[0]!.headers.authorization).toBe(first.headers.authorization);
+    const exp = first.claims.exp as number;
+    expect(exp - Math.floor(now / 1000)).toBeLessThanOrEqual(24 * 3600);
+    now += (exp - Math.floor(now / 1000) - 3600 + 5) * 1000; // within the last hour of its life
+    const c = target();
+    await p.send(c, content());
+    const renewed = service.recordsFor(c.token)[0]!;
+    expect(renewed.headers.authorization).not.toBe(first.headers.authorization);
+    expect(renewed.claims.exp as number).toBeGreaterThan(exp);
+  });
+
   it("marks a mention urgent", async () => {
     const t = target();
     await provider().send(t, content({ mentioned: true }));

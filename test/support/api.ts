@@ -30,7 +30,11 @@ export async function call<T = any>(
   } catch (err) {
     // Under load workerd may close an idle keep-alive connection just as the client reuses it
     // ("other side closed" before any byte of the answer): the request never ran, so send it again.
-    if ((err as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET") throw err;
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    if (cause?.code !== "UND_ERR_SOCKET")
+      throw new Error(`${method} ${path}: ${String(err)} (${cause?.code ?? "no code"}: ${cause?.message ?? ""})`, {
+        cause: err,
+      });
     res = await edge.fetch(path, { method, headers, body });
   }
   const text = await res.text();

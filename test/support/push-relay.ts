@@ -134,6 +134,7 @@ export interface BatchInput {
   reads?: Array<{ user_id: string; read_seq: number }>;
   last_seq?: number;
   batch_id?: string;
+  deleted_seqs?: number[];
 }
 
 export function batch(b: BatchInput) {
@@ -147,6 +148,7 @@ export function batch(b: BatchInput) {
     messages,
     audience: b.audience ?? (messages.length ? { mode: "except", user_ids: [] } : null),
     reads: b.reads ?? [],
+    ...(b.deleted_seqs ? { deleted_seqs: b.deleted_seqs } : {}),
   };
 }
 

@@ -257,7 +257,58 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
         mention_all: false,
         created_at: original.created_at,
         status: "deleted",
+        updated_at: deleted.updated_at,
       });
+    });
+
+    it("an edited version replaces the body, keeps mentions and attachments, and gives way to a later delete", async () => {
+      const c = client(sink());
+      const room = randomUUID();
+      const t0 = new Date(Date.now() - 10_000);
+      const mentioned = randomUUID();
+      const original = message(room, 1, {
+        created_at: t0.toISOString(),
+        mentions: [mentioned],
+        attachments: [{ id: "a", url: "https://x.test/a", mime: "image/png", size: 1, name: "a.png" }],
+      });
+      const edited: ArchiveMessageInput = {
+        ...original,
+        body: "fixed typo",
+        status: "edited",
+        updated_at: new Date(t0.getTime() + 1000).toISOString(),
+      };
+      const edited2: ArchiveMessageInput = {
+        ...edited,
+        body: "fixed it again",
+        updated_at: new Date(t0.getTime() + 2000).toISOString(),
+      };
+      await c.ok({ batch_id: batchId(), messages: [original] });
+      await c.ok({ batch_id: batchId(), messages: [edited2] });
+      await c.ok({ batch_id: batchId(), messages: [edited, original] }); // older versions arriving late
+      const [m] = (await c.page(room)).body.messages;
+      expect(m).toEqual({
+        room_id: room,
+        seq: 1,
+        message_id: original.message_id,
+        sender_id: original.sender_id,
+        client_message_id: original.client_message_id,
+        body: "fixed it again",
+        mentions: [mentioned],
+        mention_all: false,
+        attachments: original.attachments,
+        created_at: original.created_at,
+        status: "edited",
+        updated_at: edited2.updated_at,
+      });
+      const deleted: ArchiveMessageInput = {
+        ...edited2,
+        status: "deleted",
+        updated_at: new Date(t0.getTime() + 3000).toISOString(),
+      };
+      await c.ok({ batch_id: batchId(), messages: [deleted, edited2] });
+      const [gone] = (await c.page(room, "after_seq=0")).body.messages;
+      expect(gone).toMatchObject({ seq: 1, body: "", mentions: [], status: "deleted", updated_at: deleted.updated_at });
+      expect(gone).not.toHaveProperty("attachments");
     });
   });
 
@@ -573,6 +624,35 @@ export function sinkBehaviour(target: () => SuiteTarget, sink: () => RunningSink
         await sleep(writtenAt + 8300 - Date.now());
         expect((await c.seqs(room)).seqs).toEqual([]);
         expect((await c.seqs(room, "after_seq=0")).seqs).toEqual([]);
+      } finally {
+        await ttlSink.stop();
+      }
+    }, 30_000);
+
+    it("keeps a message's time to live when a later version of it arrives: it still ends at created_at + retention", async () => {
+      const ttlSink = await target().start({ retentionSeconds: 8, bucketSize: 10 });
+      try {
+        const c = client(ttlSink);
+        const room = randomUUID();
+        const now = Date.now();
+        const original = message(room, 1, { created_at: new Date(now - 4500).toISOString() }); // ~3.5 s left
+        const keeper = message(room, 2, { created_at: new Date(now).toISOString() }); // ~8 s left
+        await c.ok({ batch_id: batchId(), messages: [original, keeper] });
+        const edited: ArchiveMessageInput = {
+          ...original,
+          body: "edited just now",
+          status: "edited",
+          updated_at: new Date().toISOString(),
+        };
+        await c.ok({ batch_id: batchId(), messages: [edited] });
+        const writtenAt = Date.now();
+        expect((await c.page(room)).body.messages.map((m) => [m.seq, m.body])).toEqual([
+          [2, keeper.body],
+          [1, "edited just now"],
+        ]);
+        // an edit that restarted the retention would keep seq 1 for another 8 s
+        await sleep(writtenAt + 3600 - Date.now());
+        expect((await c.seqs(room)).seqs).toEqual([2]);
       } finally {
         await ttlSink.stop();
       }

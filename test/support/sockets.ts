@@ -130,12 +130,13 @@ export async function openStream(
   edge: Edge,
   user: { token: string },
   roomId: string,
-  opts: { device?: string; afterSeq?: number; waitSynced?: boolean } = {},
+  opts: { device?: string; afterSeq?: number; afterRev?: number; waitSynced?: boolean } = {},
 ): Promise<TestSocket> {
   const t = await ticket(edge, user.token, opts.device ?? "dev-1", roomId);
   const q = new URLSearchParams({
     ticket: t,
     ...(opts.afterSeq !== undefined ? { after_seq: String(opts.afterSeq) } : {}),
+    ...(opts.afterRev !== undefined ? { after_rev: String(opts.afterRev) } : {}),
   });
   const s = await TestSocket.open(wsUrl(edge, `/v1/rooms/${roomId}/stream?${q}`));
   if (opts.waitSynced !== false) await s.take((f) => f.type === "synced");

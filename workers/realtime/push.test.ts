@@ -8,7 +8,7 @@
 // batches carried). Who is named, muted and hidden members, the one-request-a-second window, an
 // outage, a refused secret, reads, and a room above 100 members.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { PushStatus } from "../../db/codes.js";
+import { PushStatus } from "../../db/index.js";
 import { PUSH_AUDIENCE_LIST_MAX } from "../../protocol/index.js";
 import { startRelay, type RunningRelay } from "../../push-relay/index.js";
 import { call, closeDb, db } from "../../test/support/api.js";
@@ -342,6 +342,33 @@ describe("the push outbox", () => {
     expect(await batchesOf(d.id)).toHaveLength(before + 1);
     expect(await told(d.id)).toEqual({ [b.id]: { seq: 2, count: 2, mentioned: false } });
     await Promise.all([sa.close(), sb.close()]);
+  });
+
+  it("strips the preview of a deleted message from the notification the relay holds, and never pushes one deleted in time", async () => {
+    const [a, b] = (await people(2)) as [Seeded, Seeded];
+    const g = await group(edge, a, [b], "deletes");
+    const sa = await openStream(edge, a, g.id);
+    await send(sa, g.id, "sent by mistake");
+    await toldOf(g.id, b.id, 1);
+    expect(await banner(g.id, b.id)).toMatchObject({ body: `${a.display_name}: sent by mistake` });
+    sa.send({ type: "delete", room_id: g.id, seq: 1, op_id: "push-del-1" });
+    await sa.take((f) => f.type === "op_ack" && f.op_id === "push-del-1");
+    // the relay keeps the notification (its count, its title) without the text
+    await eventually(async () => (await banner(g.id, b.id))?.body === null, 10_000);
+    expect(await banner(g.id, b.id)).toMatchObject({ sender_id: a.id, title: "deletes" });
+    // sent and deleted within the collect window: never pushed (the batch tells only of the delete)
+    const ack = await send(sa, g.id, "gone before it left");
+    sa.send({ type: "delete", room_id: g.id, seq: ack.seq, op_id: "push-del-2" });
+    await sa.take((f) => f.type === "op_ack" && f.op_id === "push-del-2");
+    await send(sa, g.id, "this one stays");
+    const t = await toldOf(g.id, b.id, 3);
+    expect(t[b.id]).toMatchObject({ seq: 3, count: 2 });
+    expect(await banner(g.id, b.id)).toMatchObject({ body: `${a.display_name}: this one stays` });
+    await eventually(async () => {
+      const { outbox } = await inspect(g.id);
+      return !outbox.push && !outbox.push_delete;
+    }, 10_000);
+    await sa.close();
   });
 
   it("names only who to leave out in a room above 100 members", async () => {

@@ -28,6 +28,7 @@ describe("default role permissions", () => {
       canInvite: true,
       canRename: true,
       canMentionAll: true,
+      canDeleteAny: true,
     });
     expect(GROUP_ROLE_PERMISSIONS.member).toEqual({
       canSend: true,
@@ -37,6 +38,7 @@ describe("default role permissions", () => {
       canInvite: true,
       canRename: false,
       canMentionAll: false,
+      canDeleteAny: false,
     });
   });
 

@@ -14,6 +14,8 @@ export interface Permissions {
   canInvite: boolean;
   canRename: boolean;
   canMentionAll: boolean;
+  /** delete other members' messages (everyone may edit and delete their own) */
+  canDeleteAny: boolean;
 }
 export type Permission = keyof Permissions;
 
@@ -25,6 +27,7 @@ const ALL: Permissions = {
   canInvite: true,
   canRename: true,
   canMentionAll: true,
+  canDeleteAny: true,
 };
 
 /** A member whose role has no chat_room_roles row gets nothing: a missing row must fail closed. */
@@ -36,6 +39,7 @@ export const NO_PERMISSIONS: Permissions = {
   canInvite: false,
   canRename: false,
   canMentionAll: false,
+  canDeleteAny: false,
 };
 
 // Defaults written into chat_room_roles when a group is created. They live in rows (not only
@@ -110,6 +114,7 @@ const DESCRIBE: Record<Permission, string> = {
   canInvite: "add members",
   canRename: "rename the room",
   canMentionAll: "mention everyone",
+  canDeleteAny: "delete other members' messages",
 };
 
 export function describePermissions(ps: Permission[]): string {

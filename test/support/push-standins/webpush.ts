@@ -36,6 +36,8 @@ export interface WebPushRecord {
   /** the decrypted payload */
   plaintext: string;
   status: number;
+  /** epoch ms it arrived (benchmarks time deliveries by it) */
+  at: number;
 }
 
 interface Subscriber {
@@ -181,7 +183,7 @@ export class WebPushStandIn {
       return this.refuse(res, id, 400, `decryption failed: ${(err as Error).message}`);
     }
     const answer = this.answers.get(id)?.shift() ?? { status: 201 };
-    this.records.push({ id, headers: req.headers, claims, plaintext, status: answer.status });
+    this.records.push({ id, headers: req.headers, claims, plaintext, status: answer.status, at: Date.now() });
     const headers: Record<string, string> = {};
     if (answer.retryAfter !== undefined) headers["retry-after"] = String(answer.retryAfter);
     if (answer.status === 201) headers.location = `${this.origin}/message/${randomUUID()}`;
