@@ -114,6 +114,12 @@ describe("the web client in a real browser", { timeout: 120_000 }, () => {
       expect(await p.bodies()).toEqual(["Hello Bob!", "Hi Ada", "How are you?"]);
     }
     await ada.waitForTick("How are you?", "read");
+    // a reload keeps the session (the SDK's IndexedDB) and the room (its path, which the edge answers with the app)
+    await bob.page.reload();
+    await bob.waitForChat("Ada");
+    await bob.waitForMessage("How are you?");
+    expect(await bob.bodies()).toEqual(["Hello Bob!", "Hi Ada", "How are you?"]);
+    expect(new URL(bob.page.url()).pathname).toMatch(/^\/rooms\/[0-9a-f-]{36}$/);
     await ada.screenshot("direct-chat-ada");
     await bob.screenshot("direct-chat-bob");
   });

@@ -56,6 +56,7 @@ export function bundleWorker(outdir: string): string {
 }
 
 export async function startEdge(o: EdgeOptions): Promise<Edge> {
+  // wrangler.toml's bindings, and its [assets]: the edge serves the web client (web/dist) as a deployment does
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, "wrangler.toml"));
   const mf = new Miniflare({
     ...(workerOptions as object),
