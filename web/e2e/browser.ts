@@ -77,7 +77,7 @@ export async function launchChromium(): Promise<RunningBrowser> {
   const proc = spawn(
     CHROMIUM,
     [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, "--remote-debugging-port=0", "about:blank"],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { stdio: ["ignore", "ignore", "pipe"], detached: true },
   );
   let stderr = "";
   const endpoint = await new Promise<string>((resolve, reject) => {
@@ -99,7 +99,7 @@ export async function launchChromium(): Promise<RunningBrowser> {
       reject(err);
     });
   }).catch((err) => {
-    stop(proc);
+    void stop(proc, 0);
     fs.rmSync(profile, { recursive: true, force: true });
     throw err;
   });
@@ -110,23 +110,48 @@ export async function launchChromium(): Promise<RunningBrowser> {
     browser,
     version: browser.version(),
     async close() {
+      // Browser.close ends it as a person closing it would, its helper processes included; the
+      // connection then only has to go
+      const session = await browser.newBrowserCDPSession().catch(() => null);
+      await session?.send("Browser.close").catch(() => {});
       await browser.close().catch(() => {});
       await stop(proc);
-      // the browser's helper processes may still be writing as they go
-      fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+      try {
+        fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+      } catch (err) {
+        // a helper still writing into it leaves a temporary directory behind, not a failed test
+        log(`could not remove ${profile}: ${err instanceof Error ? err.message : err}`);
+      }
     },
   };
 }
 
-/** Ends the browser process we started (by its own pid), waiting for it to go. */
-function stop(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+/**
+ * Ends the browser we started: it runs in a process group of its own (detached), so its helper
+ * processes (zygote, renderers, GPU) go with it. It is given `graceMs` to exit by itself (after
+ * Browser.close), then SIGTERM, then SIGKILL.
+ */
+function stop(proc: ChildProcess, graceMs = 5_000): Promise<void> {
+  const group = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-proc.pid!, signal);
+    } catch {
+      /* already gone */
+    }
+  };
+  if (proc.exitCode !== null || proc.signalCode !== null) {
+    group("SIGKILL");
+    return Promise.resolve();
+  }
   return new Promise((resolve) => {
-    const kill = setTimeout(() => proc.kill("SIGKILL"), 5_000);
+    const wait = setTimeout(() => group("SIGTERM"), graceMs);
+    const kill = setTimeout(() => group("SIGKILL"), graceMs + 5_000);
     proc.once("exit", () => {
+      clearTimeout(wait);
       clearTimeout(kill);
+      // the helpers of a browser that exited on its own
+      group("SIGKILL");
       resolve();
     });
-    proc.kill("SIGTERM");
   });
 }
