@@ -84,8 +84,14 @@ export function buildWebBundle(log: (line: string) => void = () => {}): void {
     throw new Error(`building the web client failed:\n${build.stdout}\n${build.stderr}`);
   }
   const old = path.join(root, "web", `.dist-old-${process.pid}`);
-  if (fs.existsSync(WEB_DIST)) fs.renameSync(WEB_DIST, old);
-  fs.renameSync(tmp, WEB_DIST);
+  try {
+    if (fs.existsSync(WEB_DIST)) fs.renameSync(WEB_DIST, old);
+    fs.renameSync(tmp, WEB_DIST);
+  } catch (err) {
+    // another build (a second test run) swapped its bundle in between our two renames: same inputs, keep it
+    if (!fs.existsSync(path.join(WEB_DIST, "index.html"))) throw err;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
   fs.rmSync(old, { recursive: true, force: true });
   fs.writeFileSync(STAMP, hash + "\n");
   log(`built the web client into ${path.relative(root, WEB_DIST)}/ in ${((Date.now() - started) / 1000).toFixed(1)} s`);

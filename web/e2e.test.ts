@@ -206,6 +206,14 @@ describe("the web client in a real browser", { timeout: 120_000 }, () => {
     const [ada, bob, cyd] = [await newPerson("Ada"), await newPerson("Bob"), await newPerson("Cyd")];
     await ada.befriend(bob);
     await ada.befriend(cyd);
+    // favorites first: Cyd, starred, moves above Bob
+    expect(await ada.friendNames()).toEqual(["Bob", "Cyd"]);
+    await ada.page.getByRole("button", { name: `Favorite ${cyd.name}` }).click();
+    await eventually(async () => (await ada.friendNames())[0] === "Cyd", 10_000);
+    expect(await ada.page.getByRole("button", { name: `Favorite ${cyd.name}` }).getAttribute("aria-pressed")).toBe(
+      "true",
+    );
+    await ada.screenshot("people-ada");
 
     await ada.tab("Chats");
     await ada.page.getByRole("button", { name: "New group" }).click();

@@ -59,6 +59,16 @@ export class Person {
     await p.getByRole("list", { name: "Friends" }).getByText(other.name).waitFor({ timeout: WAIT_MS });
   }
 
+  /** The display names in my friends list, in its order. */
+  async friendNames(): Promise<string[]> {
+    return this.page
+      .getByRole("list", { name: "Friends" })
+      .locator("li.person")
+      .evaluateAll((items) =>
+        items.map((li) => li.querySelector(".person-name")?.firstChild?.textContent?.trim() ?? ""),
+      );
+  }
+
   /** Opens the direct chat with a friend from the People tab. */
   async messageFriend(other: Person): Promise<void> {
     await this.tab("People");
