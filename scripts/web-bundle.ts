@@ -11,17 +11,18 @@ import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..");
 export const WEB_DIST = path.join(root, "web/dist");
-const STAMP = path.join(root, "web/.dist-inputs.sha256");
+const stampOf = (dir: string) => path.join(dir, "web/.dist-inputs.sha256");
+const STAMP = stampOf(root);
 
 /** What the bundle is made of: the app, the SDK and the protocol it imports, and the locked tool versions. */
 const INPUT_DIRS = ["web", "client", "protocol"];
 const INPUT_FILES = ["package-lock.json"];
 const SKIP = new Set(["dist", "node_modules", "e2e"]);
 
-function inputFiles(): string[] {
+function inputFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
-    const abs = path.join(root, rel);
+    const abs = path.join(dir, rel);
     if (!fs.existsSync(abs)) return;
     for (const entry of fs.readdirSync(abs, { withFileTypes: true })) {
       const child = path.join(rel, entry.name);
@@ -33,24 +34,26 @@ function inputFiles(): string[] {
     }
   };
   for (const dir of INPUT_DIRS) walk(dir);
-  for (const file of INPUT_FILES) if (fs.existsSync(path.join(root, file))) out.push(file);
+  for (const file of INPUT_FILES) if (fs.existsSync(path.join(dir, file))) out.push(file);
   return out.sort();
 }
 
-/** One hash over every input's path and content. */
-export function webInputsHash(): string {
+/** One hash over every input's path and content (`dir`: a checkout, this one by default). */
+export function webInputsHash(dir = root): string {
   const hash = createHash("sha256");
-  for (const file of inputFiles()) {
+  for (const file of inputFiles(dir)) {
     hash.update(file.split(path.sep).join("/") + "\0");
-    hash.update(fs.readFileSync(path.join(root, file)));
+    hash.update(fs.readFileSync(path.join(dir, file)));
     hash.update("\0");
   }
   return hash.digest("hex");
 }
 
-export function webBundleIsFresh(): boolean {
-  if (!fs.existsSync(path.join(WEB_DIST, "index.html")) || !fs.existsSync(STAMP)) return false;
-  return fs.readFileSync(STAMP, "utf8").trim() === webInputsHash();
+/** Whether `dir`'s web/dist was built from its current inputs. */
+export function webBundleIsFresh(dir = root): boolean {
+  const stamp = stampOf(dir);
+  if (!fs.existsSync(path.join(dir, "web/dist/index.html")) || !fs.existsSync(stamp)) return false;
+  return fs.readFileSync(stamp, "utf8").trim() === webInputsHash(dir);
 }
 
 /**
