@@ -216,6 +216,16 @@ export class ChatApp {
     await view.open();
   }
 
+  /** Opens the room on screen afresh (a new stream, after its last one stopped). */
+  async reopenRoom(): Promise<void> {
+    const id = this.view.value?.roomId;
+    if (!id) return;
+    this.view.value?.close();
+    this.view.value = null;
+    await this.loadRooms();
+    await this.openRoom(id, { push: false });
+  }
+
   closeRoom() {
     this.view.value?.close();
     this.view.value = null;

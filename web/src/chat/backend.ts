@@ -69,6 +69,8 @@ export interface ChannelEvents {
   typing: { user_id: string };
   /** what this device still has to send here (after every change of it) */
   outbox: Queued;
+  /** the stream stopped for good: removed from the room, or the room is gone (`message` says why) */
+  closed: { reason: string; message?: string };
 }
 
 export interface SendInput {

@@ -49,6 +49,8 @@ export class RoomView {
   readonly ready = signal(false);
   readonly loadingOlder = signal(false);
   readonly error = signal<string | null>(null);
+  /** why the room's stream stopped for good (removed, gone), or null while it runs */
+  readonly stopped = signal<string | null>(null);
 
   private channel: Channel | null = null;
   private offs: Unsubscribe[] = [];
@@ -119,6 +121,13 @@ export class RoomView {
         this.scheduleTypingExpiry();
       }),
       channel.on("outbox", (q) => this.followOutbox(q)),
+      channel.on("closed", ({ reason, message }) => {
+        // closing it ourselves (leaving the view, signing out) is no news
+        if (reason === "closed" || reason === "signed_out" || this.closed) return;
+        this.stopped.value =
+          message ??
+          (reason === "removed" ? "You are no longer a member of this chat." : "This chat no longer exists.");
+      }),
     );
   }
 
@@ -153,8 +162,12 @@ export class RoomView {
     const body = text.trim();
     if (!body || !this.channel) return false;
     const { mentions, mention_all } = mentionsIn(body, this.members.value, this.host.meId);
-    // a refusal shows on the pending message (failed, with retry and cancel), not here
-    this.channel.send({ body, mentions, ...(mention_all ? { mention_all } : {}) }).catch(() => {});
+    this.channel.send({ body, mentions, ...(mention_all ? { mention_all } : {}) }).catch((err) => {
+      // a refusal of a queued send shows on its pending message (failed, with retry and cancel);
+      // one that never got into the outbox (refused before it was queued) shows here
+      const queued = this.timeline.value.pending.some((p) => p.body === body && p.state === "failed");
+      if (!queued) this.error.value = `Not sent: ${describeError(err)}`;
+    });
     return true;
   }
 

@@ -138,6 +138,9 @@ class RoomChannel implements Channel {
       case "outbox":
         off = this.room.on("outbox", ({ items }) => emit(queued(items)));
         break;
+      case "closed":
+        off = this.room.on("closed", emit);
+        break;
       default:
         off = () => {};
     }

@@ -37,6 +37,14 @@ export function ChatView({ app, view }: { app: ChatApp; view: RoomView }) {
           </button>
         )}
       </header>
+      {view.stopped.value && (
+        <div class="notice" role="alert">
+          <span>This chat stopped: {view.stopped.value}</span>
+          <button type="button" class="link" onClick={() => void app.reopenRoom()}>
+            Try again
+          </button>
+        </div>
+      )}
       {view.error.value && (
         <div class="notice" role="alert">
           <span>{view.error.value}</span>
@@ -115,7 +123,7 @@ function Messages({ app, view }: { app: ChatApp; view: RoomView }) {
   };
 
   return (
-    <div class="messages" ref={box} onScroll={onScroll} tabIndex={0} aria-label="Messages">
+    <div class="messages" ref={box} onScroll={onScroll} tabIndex={0} role="log" aria-label="Messages">
       {view.ready.value && t.hasOlder && (
         <div class="older">
           <button type="button" class="link" onClick={older} disabled={view.loadingOlder.value}>
@@ -130,7 +138,7 @@ function Messages({ app, view }: { app: ChatApp; view: RoomView }) {
       {view.ready.value && t.messages.length === 0 && t.pending.length === 0 && (
         <p class="hint start">No messages yet. Say hello!</p>
       )}
-      <ol class="message-list" aria-live="polite" aria-relevant="additions">
+      <ol class="message-list">
         {t.messages.map((m, i) => (
           <MessageItem
             key={m.seq}
@@ -179,6 +187,12 @@ function TypingLine({ app, view }: { app: ChatApp; view: RoomView }) {
   );
 }
 
+/** The composer grows with its text (up to the CSS max-height), and shrinks back. */
+function grow(el: HTMLTextAreaElement) {
+  el.style.height = "auto";
+  el.style.height = `${el.scrollHeight + 2}px`;
+}
+
 function Composer({ view }: { view: RoomView }) {
   const text = useSignal("");
   const ref = useRef<HTMLTextAreaElement>(null);
@@ -188,7 +202,11 @@ function Composer({ view }: { view: RoomView }) {
 
   const send = () => {
     if (tooLong) return;
-    if (view.send(text.value)) text.value = "";
+    if (view.send(text.value)) {
+      text.value = "";
+      // after the cleared value renders
+      requestAnimationFrame(() => ref.current && grow(ref.current));
+    }
   };
 
   return (
@@ -210,7 +228,9 @@ function Composer({ view }: { view: RoomView }) {
         value={text.value}
         aria-invalid={tooLong}
         onInput={(e) => {
-          text.value = (e.currentTarget as HTMLTextAreaElement).value;
+          const el = e.currentTarget as HTMLTextAreaElement;
+          text.value = el.value;
+          grow(el);
           if (text.value.trim()) view.typed();
         }}
         onKeyDown={(e) => {
