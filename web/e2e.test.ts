@@ -221,6 +221,8 @@ describe("the web client in a real browser", { timeout: 120_000 }, () => {
     await dialog.getByLabel("Group name").fill("Trio");
     await dialog.getByLabel(new RegExp(`^${bob.name}`)).check();
     await dialog.getByRole("button", { name: "Create group" }).click();
+    // a modal dialog leaves the page inert until it closes
+    await dialog.waitFor({ state: "hidden", timeout: 20_000 });
     await ada.waitForChat("Trio");
     expect(await ada.chatSubtitle().textContent()).toBe("2 members");
 
@@ -228,6 +230,7 @@ describe("the web client in a real browser", { timeout: 120_000 }, () => {
     const add = ada.page.getByRole("dialog", { name: "Add people to Trio" });
     await add.getByLabel(new RegExp(`^${cyd.name}`)).check();
     await add.getByRole("button", { name: "Add", exact: true }).click();
+    await add.waitFor({ state: "hidden", timeout: 20_000 });
     await ada.chatSubtitle().getByText("3 members").waitFor({ timeout: 20_000 });
 
     await ada.send(`Welcome @${bob.handle} and @${cyd.handle}!`);
