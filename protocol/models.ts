@@ -44,6 +44,12 @@ export interface RoomMember {
   role: RoleName;
 }
 
+/** GET /rooms/:id: a member with the names a client shows (members need not be friends, and a client cannot look names up by id otherwise) */
+export interface RoomMemberDetail extends RoomMember {
+  handle: string;
+  display_name: string;
+}
+
 export interface RoomListEntry {
   room: Room;
   last_message: Message | null;

@@ -1,7 +1,7 @@
 // Answers of the /v1/rooms endpoints (PROTOCOL.md), built from the shapes in models.ts.
 import { z } from "zod";
 import { ROOM_LIST_LIMIT_DEFAULT, ROOM_LIST_LIMIT_MAX } from "./limits.js";
-import type { Room, RoomListEntry, RoomMember } from "./models.js";
+import type { Room, RoomListEntry, RoomMember, RoomMemberDetail } from "./models.js";
 
 /** GET /rooms?limit=&cursor=: a page, latest activity first; `cursor` is the previous page's next_cursor */
 export const RoomListQuery = z.strictObject({
@@ -22,10 +22,10 @@ export interface RoomListResponse {
   next_cursor: string | null;
 }
 
-/** GET /rooms/:id: the active members, owner first, then admins, then members by tenure */
+/** GET /rooms/:id: the active members with their names, owner first, then admins, then members by tenure */
 export interface RoomDetailResponse {
   room: Room;
-  members: RoomMember[];
+  members: RoomMemberDetail[];
 }
 
 /** POST /rooms/:id/members: `added` holds the ids that were not active members before */

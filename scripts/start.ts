@@ -5,7 +5,8 @@
 //               or the Cassandra cluster CASSANDRA_CONTACT_POINTS names (cassandra-sink/README.md)
 //   relay       the push relay on 127.0.0.1:8791 (push-relay/), over the same PostgreSQL; APNs and FCM
 //               record-only until their APNS_* / FCM_* credentials are in the environment
-//   edge        wrangler's dev server (workerd, inspector off) on 127.0.0.1:8787, state under .wrangler/state
+//   edge        wrangler's dev server (workerd, inspector off) on 127.0.0.1:8787, state under .wrangler/state;
+//               it serves the web client (web/dist, built first when its sources changed) at its root
 // The sink and the relay are child processes (node --import tsx) under scripts/supervisor.ts:
 // restarted with backoff whenever they die, and the edge starts once both answer their /healthz.
 // Ctrl-C stops everything it started.
@@ -26,6 +27,7 @@ import {
 import type { unstable_startWorker } from "wrangler";
 import { edgeSecrets, loadOrCreateDevSecrets, toEnvFile, type DevSecrets } from "./dev-secrets.js";
 import { Supervisor } from "./supervisor.js";
+import { ensureWebBundle, WEB_DIST } from "./web-bundle.js";
 import { configFromEnv as sinkConfigFromEnv } from "../cassandra-sink/config.js";
 import { ConfigError, wholeNumber } from "../lib/config/index.js";
 import { pushOriginRule } from "../lib/push-origins/index.js";
@@ -206,6 +208,8 @@ async function main() {
     { mode: 0o600 },
   );
 
+  // wrangler.toml's [assets]: the edge refuses to start without the bundle
+  if (!ensureWebBundle((l) => log("web", l))) log("web", `web client up to date in ${path.relative(root, WEB_DIST)}/`);
   const edge = await startEdge(envFile);
   cleanups.push(() => edge.dispose());
   ownSignals();
@@ -214,7 +218,8 @@ async function main() {
 
   console.log(`
   edge-chat is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)
-    edge (HTTP + WebSocket)  ${base}            health: ${base}/v1/healthz
+    web client               ${base}/           open it in a browser (web/dist, served by the edge)
+    edge (HTTP + WebSocket)  ${base}/v1         health: ${base}/v1/healthz
     PostgreSQL               ${new URL(databaseUrl).host}${server.origin === "embedded" ? " (embedded, .data/postgres)" : ""}
     Neon WebSocket proxy     ws://${proxy.endpoint}
     archive sink             ${sinkUrl}   health: ${sinkUrl}/healthz  (${sinkStore}; pid ${sink.pid}, supervised)

@@ -14,12 +14,13 @@ interface Import {
   to: string; // repo-relative target (relative imports only)
 }
 
-function filesUnder(dir: string): string[] {
+function filesUnder(dir: string, extensions = [".ts"]): string[] {
   const abs = path.join(root, dir);
   if (!fs.existsSync(abs)) return [];
   return fs.readdirSync(abs, { recursive: true, encoding: "utf8" }).flatMap((f) => {
     const rel = path.join(dir, f);
-    return rel.endsWith(".ts") && !rel.includes("node_modules") && !rel.includes("migrations") ? [rel] : [];
+    const source = extensions.some((e) => rel.endsWith(e));
+    return source && !rel.includes("node_modules") && !rel.includes("migrations") ? [rel] : [];
   });
 }
 
@@ -41,7 +42,7 @@ function importsOf(file: string): Import[] {
 
 const top = (p: string) => p.split(path.sep)[0]!;
 const isTest = (f: string) => f.endsWith(".test.ts") || top(f) === "test";
-const imports = ALL.flatMap(filesUnder).flatMap(importsOf);
+const imports = ALL.flatMap((d) => filesUnder(d)).flatMap(importsOf);
 
 function violations(rule: (i: Import) => boolean): string[] {
   return imports.filter(rule).map((i) => `${i.from} -> ${i.to}`);
@@ -98,6 +99,15 @@ describe("dependency direction", () => {
       violations(
         (i) => PRODUCTION.includes(top(i.from)) && !isTest(i.from) && ["test", "bench", "vitest"].includes(top(i.to)),
       ),
+    ).toEqual([]);
+  });
+
+  it("keeps the web client on the SDK: web/src imports only itself, client/ and protocol/", () => {
+    const web = filesUnder("web/src", [".ts", ".tsx"]).flatMap(importsOf);
+    expect(web.some((i) => top(i.to) === "client")).toBe(true);
+    const allowed = (to: string) => to.startsWith(path.join("web", "src")) || ["client", "protocol"].includes(top(to));
+    expect(
+      web.filter((i) => !allowed(i.to) && !(isTest(i.from) && i.to === "vitest")).map((i) => `${i.from} -> ${i.to}`),
     ).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { ensureWebBundle } from "../../scripts/web-bundle.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -29,8 +30,13 @@ export interface EdgeOptions {
   onOutput?: (text: string) => void;
 }
 
-/** Bundles the Worker into `outdir` exactly as `wrangler deploy` would; returns the entry script. */
+/**
+ * Bundles the Worker into `outdir` exactly as `wrangler deploy` would; returns the entry script.
+ * The web client's bundle (wrangler.toml [assets]) comes first: wrangler refuses an assets
+ * directory that is not there, and every edge started from the bundle serves it.
+ */
 export function bundleWorker(outdir: string): string {
+  ensureWebBundle((line) => console.log(`[test] ${line}`));
   const build = spawnSync(
     process.execPath,
     [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir],
@@ -50,6 +56,7 @@ export function bundleWorker(outdir: string): string {
 }
 
 export async function startEdge(o: EdgeOptions): Promise<Edge> {
+  // wrangler.toml's bindings, and its [assets]: the edge serves the web client (web/dist) as a deployment does
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, "wrangler.toml"));
   const mf = new Miniflare({
     ...(workerOptions as object),

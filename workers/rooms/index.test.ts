@@ -291,11 +291,14 @@ describe("GET /rooms/:id", () => {
     const res = await call(edge, "GET", `/v1/rooms/${room.id}`, { token: x.token });
     expect(res.status).toBe(200);
     expect(res.body.room).toEqual(room);
-    expect(res.body.members).toEqual([
-      { user_id: me.id, role: "owner" },
-      { user_id: y.id, role: "admin" },
-      { user_id: x.id, role: "member" },
-    ]);
+    // with their names: members need not be friends, and there is no other lookup by id
+    const named = (u: Seeded, role: string) => ({
+      user_id: u.id,
+      role,
+      handle: u.handle,
+      display_name: u.display_name,
+    });
+    expect(res.body.members).toEqual([named(me, "owner"), named(y, "admin"), named(x, "member")]);
 
     const outsider = await call(edge, "GET", `/v1/rooms/${room.id}`, { token: stranger.token });
     expect(outsider.status).toBe(403);

@@ -16,6 +16,7 @@ import {
   type Room,
   type RoomListEntry,
   type RoomMember,
+  type RoomMemberDetail,
   type RoomSummary,
 } from "../../protocol/index.js";
 import type {
@@ -33,6 +34,7 @@ import { enforceRateLimit } from "../http/rate-limit.js";
 import { idParam, readJson, readQuery } from "../http/validate.js";
 import { roomStub, sessionStub } from "../realtime/room-sync.js";
 import { whoBlocked } from "../users/blocks.js";
+import { publicUsersById } from "../users/public-user.js";
 import {
   activeMemberIds,
   activeMembers,
@@ -173,7 +175,17 @@ roomsRoutes.get("/:id", async (c) => {
   const me = c.get("auth").userId;
   await requireMember(db, roomId, me);
   const [room, rows] = await Promise.all([roomView(db, roomId, me), activeMembers(db, roomId)]);
-  const members: RoomMember[] = rows.map((r) => ({ user_id: r.userId, role: roleName(r.role) }));
+  // the user store apart from the chat store (no join across stores): one lookup for every member
+  const names = await publicUsersById(
+    db,
+    rows.map((r) => r.userId),
+  );
+  const members: RoomMemberDetail[] = rows.map((r) => ({
+    user_id: r.userId,
+    role: roleName(r.role),
+    handle: names.get(r.userId)?.handle ?? "",
+    display_name: names.get(r.userId)?.display_name ?? "",
+  }));
   return c.json({ room, members } satisfies RoomDetailResponse);
 });
 
