@@ -5,14 +5,15 @@ import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Message, RoomClient } from "./index.js";
 import { uniqueHandle } from "../test/support/api.js";
-import { launchChromium, type Browser, type Page } from "../test/support/cdp-browser.js";
+import type { Page } from "playwright-core";
+import { launchChromium, type RunningBrowser } from "../test/support/browser.js";
 import { useEdge } from "../test/support/edge.js";
 import { signedUp, until } from "../test/support/chat-clients.js";
 import { startSameOrigin, type SameOrigin } from "../test/support/same-origin.js";
 
 const edge = useEdge();
 let site: SameOrigin;
-let browser: Browser;
+let browser: RunningBrowser;
 let page: Page;
 let peer: Awaited<ReturnType<typeof signedUp>>;
 
@@ -30,7 +31,7 @@ beforeAll(async () => {
     "/sdk-test/sdk.js": { type: "text/javascript", body: bundle.outputFiles[0]!.text },
   });
   browser = await launchChromium();
-  page = await browser.newPage();
+  page = await (await browser.browser.newContext()).newPage();
   peer = await signedUp(edge.url);
 }, 60_000);
 afterAll(async () => {
@@ -52,7 +53,7 @@ describe("the SDK in Chromium", () => {
       const again = sdk.indexedDbStorage({ name: "storage-check" });
       return [got, await again.entries("a:"), await again.get("a:2"), await again.get("b:1")];
     })()`);
-    expect(out).toEqual([{ n: 1, list: ["a"] }, [["a:1", { n: 1, list: ["a"] }]], null, "other"]);
+    expect(out).toEqual([{ n: 1, list: ["a"] }, [["a:1", { n: 1, list: ["a"] }]], undefined, "other"]);
   });
 
   it("signs up and talks with a Node client; after a reload it is still signed in and resends its outbox from IndexedDB", async () => {

@@ -3,6 +3,7 @@
 // Implementations: memoryStorage() here, indexedDbStorage() for browsers (indexeddb-storage.ts),
 // jsonFileStorage() for Node (node-storage.ts, a separate entry: it imports node:fs).
 export interface ChatStorage {
+  /** undefined when the key is absent */
   get(key: string): Promise<unknown>;
   set(key: string, value: unknown): Promise<void>;
   delete(key: string): Promise<void>;

@@ -12,8 +12,8 @@ import {
   launchChromium,
   playwrightVersion,
   type RunningBrowser,
-} from "./e2e/browser.js";
-import { startCutProxy, type CutProxy } from "./e2e/cut-proxy.js";
+} from "../test/support/browser.js";
+import { startTcpProxy, type TcpProxy } from "../test/support/tcp-proxy.js";
 import { Person } from "./e2e/person.js";
 
 // the history scenario sends 620 messages from one socket at once: lift the per-user send rate
@@ -26,7 +26,7 @@ const edge = useEdge({
 });
 let chrome: RunningBrowser;
 const people: Person[] = [];
-const proxies: CutProxy[] = [];
+const proxies: TcpProxy[] = [];
 
 beforeAll(async () => {
   ensureChromium();
@@ -156,7 +156,7 @@ describe("the web client in a real browser", { timeout: 120_000 }, () => {
   });
 
   it("someone whose connection drops gets what was sent meanwhile once each, in order, and their pending send goes out", async () => {
-    const proxy = await startCutProxy(edge.url);
+    const proxy = await startTcpProxy({ port: Number(new URL(edge.url).port) });
     proxies.push(proxy);
     const [ada, bob] = [await newPerson("Ada", proxy.url), await newPerson("Bob")];
     await friends(ada, bob);
@@ -165,6 +165,7 @@ describe("the web client in a real browser", { timeout: 120_000 }, () => {
     await bob.waitForMessage("before the drop");
 
     // the network goes: every TCP connection of Ada's browser is cut, and the browser knows it is offline
+    proxy.block(true);
     proxy.cut();
     await ada.context.setOffline(true);
     await ada.banner().waitFor({ state: "visible", timeout: 20_000 });
@@ -179,7 +180,7 @@ describe("the web client in a real browser", { timeout: 120_000 }, () => {
     await ada.screenshot("offline-ada-pending");
 
     // back: the browser fires `online`, and the app reconnects and catches up
-    proxy.restore();
+    proxy.block(false);
     await ada.context.setOffline(false);
     await ada.banner().waitFor({ state: "hidden", timeout: 30_000 });
     await ada.waitForMessage("while you were away 3", 30_000);

@@ -22,7 +22,7 @@ export const CHROMIUM_FLAGS = [
   "--no-first-run",
 ];
 
-const log = (line: string) => console.log(`[e2e] ${line}`);
+const log = (line: string) => console.log(`[browser] ${line}`);
 
 /** Installs Debian's chromium package when /usr/bin/chromium is missing, and says so. */
 export function ensureChromium(): void {
@@ -73,6 +73,7 @@ export interface RunningBrowser {
  * their own from `browser.newContext()` (separate cookies and storage, like separate profiles).
  */
 export async function launchChromium(): Promise<RunningBrowser> {
+  ensureChromium();
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "edge-chat-chromium-"));
   const proc = spawn(
     CHROMIUM,
