@@ -1,4 +1,4 @@
-// Tokens over time, against an edge whose access tokens live 6 seconds: refreshed before expiry
+// Tokens over time, against an edge whose access tokens live 8 seconds: refreshed before expiry
 // (and handed to the open sockets in `auth` frames), after a 4001 close, and on a 401.
 import { afterEach, describe, expect, it } from "vitest";
 import type { ChatClient, Message } from "./index.js";
@@ -6,7 +6,7 @@ import { memoryStorage } from "./index.js";
 import { useEdge } from "../test/support/edge.js";
 import { chatClient, signedUp, until } from "../test/support/chat-clients.js";
 
-const TTL_S = 6;
+const TTL_S = 8;
 const edge = useEdge({ ACCESS_TOKEN_TTL_SECONDS: String(TTL_S) });
 const open: ChatClient[] = [];
 afterEach(() => {

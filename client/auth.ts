@@ -38,9 +38,9 @@ export interface AuthOptions {
   now?: () => number;
 }
 
-/** Refresh this long before expiry: a minute for long-lived tokens, a fifth of the life of short ones. */
+/** Refresh this long before expiry: a minute for long-lived tokens, a third of the life of short ones. */
 export function refreshLeadMs(lifetimeMs: number): number {
-  return Math.max(500, Math.min(60_000, lifetimeMs / 5));
+  return Math.max(500, Math.min(60_000, lifetimeMs / 3));
 }
 
 export class Auth implements TokenSource {

@@ -17,9 +17,9 @@ describe("an access token's lifetime", () => {
     expect(tokenLifetimeMs(jwt({ iat: 5, exp: 5 }))).toBeNull();
   });
 
-  it("is refreshed a minute ahead when long-lived, a fifth of its life ahead when short", () => {
+  it("is refreshed a minute ahead when long-lived, a third of its life ahead when short", () => {
     expect(refreshLeadMs(900_000)).toBe(60_000);
-    expect(refreshLeadMs(6_000)).toBe(1_200);
+    expect(refreshLeadMs(9_000)).toBe(3_000);
     expect(refreshLeadMs(1_000)).toBe(500);
   });
 });

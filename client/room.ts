@@ -613,7 +613,18 @@ export class RoomClient {
 
   /** Sends the oldest pending item of the room, one at a time: FIFO even when one is refused. */
   private pump(): void {
-    if (!this.live || this.inFlight || this.stopped || Date.now() < this.pausedUntil) return;
+    if (!this.live || this.inFlight || this.stopped) return;
+    if (Date.now() < this.pausedUntil) {
+      // timers and the wall clock may disagree by a millisecond: never stop without a timer to resume
+      this.pauseTimer ??= setTimeout(
+        () => {
+          this.pauseTimer = null;
+          this.pump();
+        },
+        Math.max(1, this.pausedUntil - Date.now()),
+      );
+      return;
+    }
     const item = this.host.outbox.nextPending(this.id);
     if (!item) return;
     if (!this.conn.send(JSON.stringify(item.frame))) return;
@@ -693,6 +704,7 @@ export class RoomClient {
     this.pauseTimer = setTimeout(
       () => {
         this.pauseTimer = null;
+        this.pausedUntil = 0;
         this.pump();
       },
       Math.max(0, this.pausedUntil - Date.now()),
