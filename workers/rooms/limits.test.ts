@@ -63,7 +63,13 @@ describe("the 1,000-member limit", () => {
     expect(await activeCount(full.body.room.id)).toBe(1000);
     const listed = await call(edge, "GET", `/v1/rooms/${full.body.room.id}`, { token: rest[500]!.token });
     expect(listed.body.members).toHaveLength(1000);
-    expect(listed.body.members[0]).toEqual({ user_id: owner.id, role: "owner" });
+    expect(listed.body.members[0]).toEqual({
+      user_id: owner.id,
+      role: "owner",
+      handle: owner.handle,
+      display_name: expect.any(String),
+    });
+    expect(new Set(listed.body.members.map((m: { user_id: string }) => m.user_id)).size).toBe(1000);
 
     // full: one more is refused with a conflict, and nothing changes
     const refused = await add(full.body.room.id, owner, [extra.id]);
