@@ -8,7 +8,7 @@ import { sql } from "drizzle-orm";
 import { PushEnvironment, PushOutcome, PushPlatform, PushStatus } from "../db/index.js";
 import { MAX_ACTIVE_DEVICES_PER_USER } from "../protocol/limits.js";
 import type { DispatchSettings } from "./config.js";
-import { contentFor } from "./content.js";
+import { contentFor, type PendingNotice } from "./content.js";
 import type { RelayMetrics } from "./metrics.js";
 import { actionFor, decide, logCode, reasonLabel, type DeviceAction, type Decision } from "./outcomes.js";
 import type { Providers } from "./providers/index.js";
@@ -25,16 +25,9 @@ export interface DispatcherOptions {
   random?: () => number;
 }
 
-interface Claimed {
+interface Claimed extends PendingNotice {
   id: string;
   user_id: string;
-  room_id: string;
-  seq: number;
-  count: number;
-  mentioned: boolean;
-  collapse_key: string;
-  title: string | null;
-  body: string | null;
   attempts: number;
   /** the scheduled_at our claim set, as PostgreSQL's text (exact): our lease, checked when the outcome is written */
   lease: string;
