@@ -1,27 +1,17 @@
 // Edit and delete through the SDK, against the contract in protocol/frames.ts (EditFrame and
 // DeleteFrame with op_id; `op_ack`; `update` frames; Message.status / rev; after_rev on resume).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { ChatClient, Message, OpAck } from "./index.js";
-import { useEdge } from "../test/support/edge.js";
-import { signedUp, until } from "../test/support/chat-clients.js";
-import { startTcpProxy, type TcpProxy } from "../test/support/tcp-proxy.js";
+import { describe, expect, it } from "vitest";
+import type { Message, OpAck } from "./index.js";
+import { signedUp, until, useEdgeBehindProxy } from "../test/support/chat-clients.js";
 
-const edge = useEdge();
-let proxy: TcpProxy;
-beforeAll(async () => {
-  proxy = await startTcpProxy({ port: Number(new URL(edge.url).port) });
-});
-afterAll(() => proxy?.close());
-const open: ChatClient[] = [];
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-  proxy.block(false);
-});
+const stack = useEdgeBehindProxy();
+const edge = stack.edge;
+const open = stack.open;
 
 /** A (the sender) straight to the edge, B through the proxy; their direct room open on both. */
 async function pair() {
   const a = await signedUp(edge.url);
-  const b = await signedUp(proxy.url);
+  const b = await signedUp(stack.proxy.url);
   open.push(a.chat, b.chat);
   const ra = await a.chat.openDirect(b.user.id);
   const rb = await b.chat.openRoom(ra.id);
@@ -69,12 +59,12 @@ describe("edit and delete through the SDK", () => {
     const one = await ra.send({ body: "one" });
     const two = await ra.send({ body: "two" });
     await until(() => messages.length === 2, 5000, "B has both");
-    proxy.block(true);
-    proxy.cut();
+    stack.proxy.block(true);
+    stack.proxy.cut();
     await until(() => rb.state === "reconnecting", 5000, "B lost its stream");
     const e = await within(ra.edit(one.seq, "one, edited"), 5000, "edit");
     const d = await within(ra.remove(two.seq), 5000, "delete");
-    proxy.block(false);
+    stack.proxy.block(false);
     await until(() => updates.length === 2, 15_000, "B's two updates after resuming");
     expect(updates.map((u) => [u.rev, u.message.seq, u.message.status])).toEqual([
       [e.rev, one.seq, "edited"],
@@ -94,13 +84,13 @@ describe("edit and delete through the SDK", () => {
     const sent = await rb.send({ body: "typo" });
     await until(() => ra.messages().length === 1, 5000, "A has B's message");
     // B edits with its answers lost on the way down, then its connections are cut
-    proxy.freeze("down");
+    stack.proxy.freeze("down");
     const edit = rb.edit(sent.seq, "fixed");
     edit.catch(() => {}); // awaited below; a failure before that must not go unhandled
     const aUpdates: Array<{ rev: number }> = [];
     ra.on("update", (u) => aUpdates.push(u));
     await until(() => aUpdates.length === 1, 5000, "the edit applied (A saw it)");
-    proxy.cut();
+    stack.proxy.cut();
     const ack = await within(edit, 15_000, "the resent edit's op_ack");
     expect(ack).toMatchObject({ seq: sent.seq, rev: aUpdates[0]!.rev, duplicate: true });
     await new Promise((r) => setTimeout(r, 500));

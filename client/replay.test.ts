@@ -1,35 +1,25 @@
 // Resuming past what the replay carries (an edge with the smallest replay byte budget): the stream
 // replays the newest messages that fit and says has_more; the SDK pages the range before them over
 // HTTP and delivers everything once, in seq order, before anything after it.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { ChatClient, Message } from "./index.js";
-import { useEdge } from "../test/support/edge.js";
-import { PASSWORD, chatClient, signedUp, until } from "../test/support/chat-clients.js";
-import { startTcpProxy, type TcpProxy } from "../test/support/tcp-proxy.js";
+import { describe, expect, it } from "vitest";
+import type { Message } from "./index.js";
+import { PASSWORD, chatClient, signedUp, until, useEdgeBehindProxy } from "../test/support/chat-clients.js";
 
-const edge = useEdge({
+const stack = useEdgeBehindProxy({
   REPLAY_BURST_BYTES: String(64 * 1024),
   REPLAY_BYTES_PER_SECOND: "1024",
   SEND_RATE_PER_SECOND: "1000",
   SEND_BURST: "1000",
 });
-let proxy: TcpProxy;
-beforeAll(async () => {
-  proxy = await startTcpProxy({ port: Number(new URL(edge.url).port) });
-});
-afterAll(() => proxy?.close());
-const open: ChatClient[] = [];
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-  proxy.block(false);
-});
+const edge = stack.edge;
+const open = stack.open;
 
 const big = (i: number) => `${i} `.padEnd(3000, "x");
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe("a replay that does not reach back to after_seq", () => {
   it("pages the missing range over HTTP before delivering the replayed and live messages", async () => {
-    const a = await signedUp(proxy.url);
+    const a = await signedUp(stack.proxy.url);
     const b = await signedUp(edge.url);
     open.push(a.chat, b.chat);
     const ra = await a.chat.openDirect(b.user.id);
@@ -41,11 +31,11 @@ describe("a replay that does not reach back to after_seq", () => {
     await ra.send({ body: "before the outage" });
     await until(() => got.length === 1, 5000, "A has its own message");
 
-    proxy.block(true);
-    proxy.cut();
+    stack.proxy.block(true);
+    stack.proxy.cut();
     await until(() => ra.state === "reconnecting", 5000, "A is away");
     await Promise.all(range(2, 41).map((i) => rb.send({ body: big(i) })));
-    proxy.block(false);
+    stack.proxy.block(false);
     await until(() => got.length === 41, 20_000, "A has all 41");
     const live = await rb.send({ body: "live after the resume" });
     await until(() => got.length === 42, 5000, "and the live one");

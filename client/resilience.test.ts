@@ -1,30 +1,20 @@
 // The SDK over a network that fails: a TCP proxy between the clients and the real edge cuts every
 // connection, freezes them, or refuses new ones, while the clients keep talking.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ChatClient, Message, OutboxItem, SendAck } from "./index.js";
 import { memoryStorage } from "./index.js";
 import { call } from "../test/support/api.js";
-import { useEdge } from "../test/support/edge.js";
-import { chatClient, signedUp, until } from "../test/support/chat-clients.js";
-import { startTcpProxy, type TcpProxy } from "../test/support/tcp-proxy.js";
+import { chatClient, signedUp, until, useEdgeBehindProxy } from "../test/support/chat-clients.js";
 
-const edge = useEdge();
-let proxy: TcpProxy;
-beforeAll(async () => {
-  proxy = await startTcpProxy({ port: Number(new URL(edge.url).port) });
-});
-afterAll(() => proxy?.close());
-const open: ChatClient[] = [];
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-  proxy.block(false);
-});
+const stack = useEdgeBehindProxy();
+const edge = stack.edge;
+const open = stack.open;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A through the proxy; B through it too, or straight to the edge (to see what A missed). */
 async function pair(aOptions = {}, bVia: "proxy" | "edge" = "proxy") {
-  const a = await signedUp(proxy.url, aOptions);
-  const b = await signedUp(bVia === "proxy" ? proxy.url : edge.url);
+  const a = await signedUp(stack.proxy.url, aOptions);
+  const b = await signedUp(bVia === "proxy" ? stack.proxy.url : edge.url);
   open.push(a.chat, b.chat);
   const room = await a.chat.createDirect(b.user.id);
   return { a, b, room };
@@ -69,7 +59,7 @@ describe("the SDK through a proxy that cuts every connection", () => {
     const cuts: Array<{ cut: number; resolvedBefore: number }> = [];
     for (let k = 0; k < 5; k++) {
       await sleep(1200);
-      cuts.push({ resolvedBefore: resolutions, cut: proxy.cut() });
+      cuts.push({ resolvedBefore: resolutions, cut: stack.proxy.cut() });
     }
     const settled = () => resolutions + rejections === 200 && got.a.length >= 200 && got.b.length >= 200;
     await until(settled, 60_000, "200 sends settled and 200 messages on both sides").catch((err: Error) => {
@@ -118,7 +108,7 @@ describe("the SDK through a proxy that cuts every connection", () => {
     await until(() => a.chat.state === "open", 10_000, "session open");
     const gaps: unknown[] = [];
     ra.on("gap", (g) => gaps.push(g));
-    expect(proxy.freeze()).toBeGreaterThan(0);
+    expect(stack.proxy.freeze()).toBeGreaterThan(0);
     const ack = await rb.send({ body: "while you were away" });
     await until(() => got.length === 1, 10_000, "the message after the heartbeat replaced the socket");
     expect(got[0]).toMatchObject({ seq: ack.seq, body: "while you were away" });
@@ -128,7 +118,7 @@ describe("the SDK through a proxy that cuts every connection", () => {
     expect(gaps).toEqual([]);
     await new Promise((r) => setTimeout(r, 300));
     expect(got).toHaveLength(1);
-    proxy.cut(); // the frozen ones
+    stack.proxy.cut(); // the frozen ones
     await sleep(200); // and let this process's HTTP pool see its connections go
   }, 30_000);
 
@@ -141,12 +131,12 @@ describe("the SDK through a proxy that cuts every connection", () => {
     rb.on("message", (m) => bGot.push(m));
 
     // 1: stored by the room, but its ack (and everything else down) is lost
-    proxy.freeze("down");
+    stack.proxy.freeze("down");
     const lostAck = ra.send({ body: "one" }).catch((e: unknown) => e);
     await until(() => bGot.length === 1, 10_000, "B saw the first message");
     // 2-4 pending and one the room will refuse, queued while nothing gets through
-    proxy.block(true);
-    proxy.cut();
+    stack.proxy.block(true);
+    stack.proxy.cut();
     const later = [
       ra.send({ body: "two" }),
       ra.send({ body: "three" }),
@@ -157,9 +147,9 @@ describe("the SDK through a proxy that cuts every connection", () => {
     a.chat.close(); // the page goes away
     for (const p of [lostAck, ...later]) expect(await p).toMatchObject({ code: "closed" });
     expect((await storage.entries("")).filter(([k]) => k.includes("outbox:")).length).toBe(5);
-    proxy.block(false);
+    stack.proxy.block(false);
 
-    const again = chatClient(proxy.url, { storage });
+    const again = chatClient(stack.proxy.url, { storage });
     open.push(again);
     expect(await again.restore()).toEqual(a.user);
     const ra2 = await again.openRoom(room.id);

@@ -1,8 +1,11 @@
 // SDK clients for tests: Node 20 with `ws` as the WebSocket, a device id of their own, and a user
 // registered through the SDK itself.
 import WebSocket from "ws";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { createChatClient, memoryStorage, type ChatClient, type ChatClientOptions } from "../../client/index.js";
 import { uniqueHandle } from "./api.js";
+import { useEdge } from "./edge.js";
+import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
 let devices = 0;
 
@@ -33,4 +36,30 @@ export async function until(check: () => boolean, timeoutMs = 10_000, what = "co
     if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * One edge for the test file with a cutting TCP proxy in front of it (tcp-proxy.ts), and the
+ * clients a test opens (pushed to `open`), closed after each test with the proxy unblocked.
+ */
+export function useEdgeBehindProxy(vars: Record<string, string> = {}) {
+  const edge = useEdge(vars);
+  let proxy: TcpProxy | undefined;
+  const open: ChatClient[] = [];
+  beforeAll(async () => {
+    proxy = await startTcpProxy({ port: Number(new URL(edge.url).port) });
+  });
+  afterAll(() => proxy?.close());
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+    proxy?.block(false);
+  });
+  return {
+    edge,
+    open,
+    get proxy(): TcpProxy {
+      if (!proxy) throw new Error("the proxy starts in beforeAll; use it inside hooks and tests");
+      return proxy;
+    },
+  };
 }
