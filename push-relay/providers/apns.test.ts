@@ -3,7 +3,8 @@ import { ApnsStandIn, apnsDeviceToken, type ApnsSigningKey } from "../../test/su
 import { makeTestTls, testTls, type TestTls } from "../../test/support/push-standins/tls.js";
 import { freePort } from "../../test/support/ports.js";
 import { ApnsProvider, type ApnsOptions } from "./apns.js";
-import type { PushContent, PushTarget } from "./types.js";
+import type { PushTarget } from "./types.js";
+import { pushContent } from "../../test/support/push-standins/content.js";
 
 const TEAM = "TEAM123456";
 const TOPIC = "com.example.chat";
@@ -56,20 +57,7 @@ function target(over: Partial<PushTarget> = {}): PushTarget {
   return { device_id: "dev-1", platform: "apns", token: apnsDeviceToken(), environment: "production", ...over };
 }
 
-function content(over: Partial<PushContent> = {}): PushContent {
-  return {
-    room_id: "room-1",
-    seq: 7,
-    title: "Team chat",
-    body: "lunch at noon?",
-    count: 2,
-    badge: 5,
-    mentioned: false,
-    collapse_key: "room-1",
-    ttl_seconds: 3600,
-    ...over,
-  };
-}
+const content = pushContent;
 
 const recordsFor = (s: ApnsStandIn, token: string) => s.records.filter((r) => r.token === token);
 

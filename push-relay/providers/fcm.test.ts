@@ -3,7 +3,8 @@ import { FcmStandIn, fcmRegistrationToken } from "../../test/support/push-standi
 import { makeTestTls, testTls, type TestTls } from "../../test/support/push-standins/tls.js";
 import { freePort } from "../../test/support/ports.js";
 import { FcmProvider, parseServiceAccount, type FcmOptions } from "./fcm.js";
-import type { PushContent, PushTarget } from "./types.js";
+import type { PushTarget } from "./types.js";
+import { pushContent } from "../../test/support/push-standins/content.js";
 
 const PROJECT = "edge-chat-test";
 const MINUTE = 60_000;
@@ -47,20 +48,7 @@ function target(over: Partial<PushTarget> = {}): PushTarget {
   return { device_id: "dev-1", platform: "fcm", token: fcmRegistrationToken(), ...over };
 }
 
-function content(over: Partial<PushContent> = {}): PushContent {
-  return {
-    room_id: "room-1",
-    seq: 7,
-    title: "Team chat",
-    body: "lunch at noon?",
-    count: 2,
-    badge: 5,
-    mentioned: false,
-    collapse_key: "room-1",
-    ttl_seconds: 3600,
-    ...over,
-  };
-}
+const content = pushContent;
 
 const recordsFor = (token: string) => google.records.filter((r) => r.token === token);
 

@@ -4,8 +4,9 @@ import { ConfigError } from "../../lib/config/index.js";
 import { pushOriginRule } from "../../lib/push-origins/index.js";
 import { makeTestTls, testTls, type TestTls } from "../../test/support/push-standins/tls.js";
 import { WebPushStandIn, type BrowserSubscription } from "../../test/support/push-standins/webpush.js";
-import type { PushContent, PushTarget } from "./types.js";
+import type { PushTarget } from "./types.js";
 import { checkVapidKeys, WebPushProvider, type WebPushOptions } from "./webpush.js";
+import { pushContent } from "../../test/support/push-standins/content.js";
 
 let tls: TestTls;
 let service: WebPushStandIn;
@@ -35,20 +36,7 @@ function target(sub: BrowserSubscription = service.subscribe({ applicationServer
   return { device_id: "dev-1", platform: "webpush", token: sub.endpoint, p256dh: sub.keys.p256dh, auth: sub.keys.auth };
 }
 
-function content(over: Partial<PushContent> = {}): PushContent {
-  return {
-    room_id: "room-1",
-    seq: 7,
-    title: "Team chat",
-    body: "lunch at noon?",
-    count: 2,
-    badge: 5,
-    mentioned: false,
-    collapse_key: "room-1",
-    ttl_seconds: 3600,
-    ...over,
-  };
-}
+const content = pushContent;
 
 describe("Web Push provider against a local push service", () => {
   it("delivers a VAPID-signed, aes128gcm-encrypted payload the subscriber decrypts to what was sent", async () => {
