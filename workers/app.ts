@@ -1,12 +1,12 @@
 // The edge HTTP API (PROTOCOL.md, prefix /v1).
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { MAX_HTTP_BODY_BYTES, type ErrorBody } from "../protocol/index.js";
 import { authRoutes } from "./auth/index.js";
 import { requireAuth } from "./auth/require-auth.js";
 import type { AppBindings } from "./env.js";
+import { bodyLimit } from "./http/body-limit.js";
 import { closeDb } from "./http/db.js";
-import { HttpError, errorResponse } from "./http/errors.js";
+import { errorResponse } from "./http/errors.js";
 import { healthRoutes } from "./health/index.js";
 import { realtimeRoutes, upgradeRoutes } from "./realtime/index.js";
 import { devicesRoutes } from "./devices/index.js";
@@ -24,14 +24,7 @@ export function createApp() {
       404,
     ),
   );
-  app.use(
-    bodyLimit({
-      maxSize: MAX_HTTP_BODY_BYTES,
-      onError: () => {
-        throw new HttpError(413, "too_large", `the body is larger than ${MAX_HTTP_BODY_BYTES} bytes`);
-      },
-    }),
-  );
+  app.use(bodyLimit(MAX_HTTP_BODY_BYTES));
   app.use(closeDb);
 
   app.route("/", healthRoutes);
