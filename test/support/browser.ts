@@ -24,7 +24,11 @@ export const CHROMIUM_FLAGS = [
 
 const log = (line: string) => console.log(`[browser] ${line}`);
 
-/** Installs Debian's chromium package when /usr/bin/chromium is missing, and says so. */
+/**
+ * Installs Debian's chromium package when /usr/bin/chromium is missing, and says so. The global
+ * setup calls it once before any test file runs: two files installing at once would race (the
+ * binary exists while dpkg is still unpacking the rest).
+ */
 export function ensureChromium(): void {
   if (fs.existsSync(CHROMIUM)) return;
   log(`${CHROMIUM} is missing: installing Debian's chromium package (apt-get install -y chromium)…`);
@@ -38,12 +42,14 @@ export function ensureChromium(): void {
     });
     return { ok: res.status === 0, out: `${res.stdout ?? ""}${res.stderr ?? ""}${res.error ? String(res.error) : ""}` };
   };
-  let install = run(["apt-get", "install", "-y", "chromium"]);
+  // wait for another dpkg (an unattended upgrade, a second test run) instead of failing on its lock
+  const apt = (...args: string[]) => run(["apt-get", "-o", "DPkg::Lock::Timeout=600", ...args]);
+  let install = apt("install", "-y", "chromium");
   if (!install.ok) {
     // a machine that never fetched the package lists (or holds old ones) knows no such package yet
     log("apt-get install failed; running apt-get update and trying again");
-    run(["apt-get", "update"]);
-    install = run(["apt-get", "install", "-y", "chromium"]);
+    apt("update");
+    install = apt("install", "-y", "chromium");
   }
   if (!install.ok || !fs.existsSync(CHROMIUM))
     throw new Error(`installing chromium failed:\n${install.out.split("\n").slice(-20).join("\n")}`);

@@ -13,6 +13,7 @@ import {
   withDatabase,
   type RunningPostgres,
 } from "../../db/local/index.js";
+import { ensureChromium } from "./browser.js";
 import { newSigningJwk } from "./keys.js";
 import { bundleWorker } from "./miniflare.js";
 
@@ -36,6 +37,8 @@ export default async function setup(project: TestProject) {
   const databaseUrl = withDatabase(server.adminUrl, dbName);
   await migrateDatabase(databaseUrl);
 
+  // the SDK's and the web app's browser tests share one Chromium install, made before they start
+  ensureChromium();
   const proxy = await startWsProxy();
   // per run: several test runs (or developers) may bundle at once
   const workerScript = bundleWorker(path.join(root, ".test-dist", String(process.pid)));
