@@ -33,7 +33,13 @@ import { ConfigError, wholeNumber } from "../lib/config/index.js";
 import { pushOriginRule } from "../lib/push-origins/index.js";
 
 const root = path.resolve(import.meta.dirname, "..");
-const dataDir = path.join(root, ".data");
+// Every piece of local state (secrets, the edge's settings, logs, the embedded PostgreSQL, the SQLite
+// archive) lives under .data/, and the objects' storage under .wrangler/state/. START_DATA_DIR moves
+// all of it into one folder: a second stack beside the first (its tests run one).
+const dataDir = path.resolve(root, process.env.START_DATA_DIR || ".data");
+const objectStateDir = process.env.START_DATA_DIR
+  ? path.join(dataDir, "wrangler-state")
+  : path.join(root, ".wrangler/state");
 const host = process.env.HOST ?? "127.0.0.1";
 const port = Number(process.env.PORT ?? 8787);
 const pgPort = Number(process.env.EMBEDDED_PG_PORT ?? 54329);
@@ -121,7 +127,7 @@ async function startEdge(envFile: string): Promise<Worker> {
     dev: {
       server: { hostname: host, port },
       inspector,
-      persist: path.join(root, ".wrangler/state"),
+      persist: objectStateDir,
       logLevel: "warn",
     },
   });
@@ -168,7 +174,11 @@ async function main() {
 
   // the sink's own env rules (README there), read here too so a bad setting stops npm start once
   // instead of failing every restart; the secret is the generated dev one
-  const sinkEnv = { ...process.env, SINK_SECRET: secrets.SINK_SECRET };
+  const sinkEnv = {
+    ...process.env,
+    SINK_SECRET: secrets.SINK_SECRET,
+    ARCHIVE_SQLITE_PATH: process.env.ARCHIVE_SQLITE_PATH || path.join(dataDir, "archive.sqlite"),
+  };
   const sinkConfig = sinkConfigFromEnv(sinkEnv, root);
   const sinkUrl = serviceUrl(sinkConfig.host, sinkConfig.port);
   const sinkStore =
@@ -220,7 +230,7 @@ async function main() {
   edge-chat is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)
     web client               ${base}/           open it in a browser (web/dist, served by the edge)
     edge (HTTP + WebSocket)  ${base}/v1         health: ${base}/v1/healthz
-    PostgreSQL               ${new URL(databaseUrl).host}${server.origin === "embedded" ? " (embedded, .data/postgres)" : ""}
+    PostgreSQL               ${new URL(databaseUrl).host}${server.origin === "embedded" ? ` (embedded, ${path.relative(root, path.join(dataDir, "postgres"))})` : ""}
     Neon WebSocket proxy     ws://${proxy.endpoint}
     archive sink             ${sinkUrl}   health: ${sinkUrl}/healthz  (${sinkStore}; pid ${sink.pid}, supervised)
     push relay               ${relay.url}   health: ${relay.url}/healthz  (pid ${relay.supervisor.pid}, supervised)

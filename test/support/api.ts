@@ -2,7 +2,7 @@
 import pg from "pg";
 import { inject } from "vitest";
 import type { AuthResponse, PublicUser } from "../../protocol/index.js";
-import type { Edge } from "./edge.js";
+import type { EdgeLike as Edge } from "./miniflare.js";
 import { accessToken } from "./tokens.js";
 
 export interface Answer<T = any> {

@@ -10,7 +10,18 @@ import { ensureWebBundle } from "../../scripts/web-bundle.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
-export interface Edge {
+/** What a client needs of an edge: where it is, and a fetch relative to it (any running edge has it). */
+export interface EdgeLike {
+  url: string;
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/** An edge somebody else started (npm start), reached over HTTP. */
+export function edgeAt(url: string): EdgeLike {
+  return { url, fetch: (p, init) => fetch(new URL(p, url), init) };
+}
+
+export interface Edge extends EdgeLike {
   url: string;
   mf: Miniflare;
   fetch(path: string, init?: RequestInit): Promise<Response>;

@@ -1,7 +1,7 @@
 // Rooms and their rows as tests set them up and read them back (rooms and realtime tests alike).
 import { expect } from "vitest";
 import { call, db, seedUsers } from "./api.js";
-import type { Edge } from "./edge.js";
+import type { EdgeLike as Edge } from "./miniflare.js";
 import type { Room } from "../../protocol/index.js";
 
 export type Seeded = Awaited<ReturnType<typeof seedUsers>>[number];

@@ -3,7 +3,7 @@
 import WebSocket from "ws";
 import type { ServerFrame } from "../../protocol/index.js";
 import { call } from "./api.js";
-import type { Edge } from "./edge.js";
+import type { EdgeLike as Edge } from "./miniflare.js";
 
 export type Frame = ServerFrame & Record<string, any>;
 
