@@ -22,7 +22,7 @@ import { ActivityPlanner } from "./activity.js";
 import { Coalescer } from "./coalescer.js";
 import type { FanoutPlan } from "./fanout.js";
 import { Membership } from "./membership.js";
-import { Offsets } from "./offsets.js";
+import { Offsets, type SenderReads } from "./offsets.js";
 import { DEFAULT_OUTBOX } from "./outbox.js";
 import { OutboxFlusher } from "./outbox-flusher.js";
 import { PushClient } from "./push-client.js";
@@ -156,6 +156,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
   const offsets = new Offsets({
     meta,
     transaction,
+    readSeq: (userId) => store.member(userId)?.read_seq ?? null,
     markRead: (userId, seq, lastSeq) => store.markRead(userId, seq, lastSeq),
     markDelivered: (users, seq) => store.markDelivered(users, seq),
     isMember: (userId) => store.member(userId) !== null,
@@ -231,16 +232,18 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
   });
   const storageLimit = new StorageLimit(() => ctx.storage.sql.databaseSize, cfg.roomStorageLimitBytes, roomId);
   const ids = new TimeUuidGenerator();
-  const sends = new SendBatcher<FanoutPlan>({
+  const sends = new SendBatcher<FanoutPlan, SenderReads>({
     meta,
     members,
     transaction,
     commitSends: (m, queued, now) => store.messages.commitSends(m.room_id, queued, now, ids, m.last_seq),
     planFanout: (all, stored, now) => activity.planCommit(all, stored, now),
+    sendersRead: (stored, lastSeqBefore, now) => offsets.sent(stored, lastSeqBefore, now),
     broadcast: (frame) => sockets.broadcast(frame),
     send: (ws, frame) => sockets.send(ws, frame),
     refuse: (ws, error) => sockets.refuse(ws, error, { counts: false }),
-    committed: (m, plan, stored, lastSeq, now) => {
+    committed: (m, plan, reads, stored, lastSeq, now) => {
+      offsets.sentCommitted(reads, now);
       // the first message makes the room's upkeep (retention) due
       if (m.last_seq === 0) waitUntil(alarms.reschedule());
       outbox.noted(now);

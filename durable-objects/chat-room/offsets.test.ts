@@ -13,6 +13,7 @@ function fake(pushedSeq = 0) {
       log.push("tx");
       return fn();
     },
+    readSeq: (u) => (u === "a" ? readSeq : null),
     markRead: (_u, seq, last) => {
       const to = Math.min(seq, last);
       if (to <= readSeq) return null;
@@ -69,5 +70,56 @@ describe("Offsets", () => {
     offsets.caughtUp("a");
     offsets.caughtUp("z");
     expect(log).toEqual(["delivered a 10"]);
+  });
+
+  describe("sending is reading", () => {
+    const msg = (seq: number, sender_id: string) => ({ seq, sender_id });
+
+    it("moves the sender's read_seq to their newest message, with a receipt when it passed someone else's", () => {
+      const { offsets, log } = fake();
+      // a had read nothing; 1-10 were others': sending 11 reads them too
+      const reads = offsets.sent([msg(11, "a")], 10, 0);
+      expect(reads).toEqual({ receipts: [["a", 11]], relay: false });
+      expect(log).toEqual(["outbox read 11"]);
+      log.length = 0;
+      offsets.sentCommitted(reads, 0);
+      expect(log).toEqual(["receipt a 11"]);
+    });
+
+    it("says nothing to the room when the read passed only the sender's own messages", () => {
+      const { offsets, log } = fake();
+      offsets.sent([msg(11, "a")], 10, 0);
+      log.length = 0;
+      // 12 and 13 are a's own, right after what a read
+      const reads = offsets.sent([msg(12, "a"), msg(13, "a")], 11, 0);
+      expect(reads).toEqual({ receipts: [], relay: false });
+      expect(log).toEqual(["outbox read 13"]);
+    });
+
+    it("counts a message of someone else's in the same batch as passed", () => {
+      const { offsets } = fake();
+      offsets.sent([msg(11, "a")], 10, 0);
+      // 12 is b's, 13 a's: a has read b's 12 by replying after it
+      expect(offsets.sent([msg(12, "b"), msg(13, "a")], 11, 0).receipts).toEqual([["a", 13]]);
+    });
+
+    it("clears the notifications the relay holds for the sender", () => {
+      const { offsets, log } = fake(6);
+      const reads = offsets.sent([msg(11, "a")], 10, 0);
+      expect(reads.relay).toBe(true);
+      expect(log).toEqual(["outbox read 11", "push read a 11"]);
+      log.length = 0;
+      offsets.sentCommitted(reads, 0);
+      expect(log).toEqual(["push noted", "receipt a 11"]);
+    });
+
+    it("moves nothing for a sender who is no member any more, or whose read is already ahead", () => {
+      const { offsets, log } = fake();
+      expect(offsets.sent([msg(11, "z")], 10, 0)).toEqual({ receipts: [], relay: false });
+      offsets.read("a", "phone", 10);
+      log.length = 0;
+      expect(offsets.sent([msg(9, "a")], 10, 0)).toEqual({ receipts: [], relay: false });
+      expect(log).toEqual([]);
+    });
   });
 });

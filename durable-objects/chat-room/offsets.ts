@@ -9,6 +9,8 @@ import type { RoomMeta } from "./store.js";
 export interface OffsetsHost {
   meta(): RoomMeta | null;
   transaction<T>(fn: () => T): T;
+  /** the member's read_seq, or null for a non-member */
+  readSeq(userId: string): number | null;
   /** moves read_seq forward; the new value, or null when it did not move */
   markRead(userId: string, seq: number, lastSeq: number): number | null;
   markDelivered(userIds: readonly string[], seq: number): void;
@@ -27,6 +29,12 @@ export interface OffsetsHost {
   readSync(userId: string, roomId: string, readSeq: number, fromDevice: string): Promise<void>;
   waitUntil(p: Promise<unknown>): void;
   clock(): number;
+}
+
+/** What a send batch's reads moved: receipts to send, and whether the push outbox got a read. */
+export interface SenderReads {
+  receipts: Array<[userId: string, readSeq: number]>;
+  relay: boolean;
 }
 
 export class Offsets {
@@ -60,6 +68,47 @@ export class Offsets {
     h.waitUntil(
       h.readSync(userId, meta.room_id, moved, deviceId).catch((err: unknown) => console.warn("read_sync failed", err)),
     );
+  }
+
+  /**
+   * Inside a send batch's transaction: sending is reading, as in every chat app. Each sender's
+   * read_seq moves to their newest message of the batch, so their own messages never count as
+   * unread (the activity their other devices get carries the new read_seq: no read_sync needed), and
+   * a reply from one device clears the notifications another was pushed. Returns the reads that
+   * passed someone else's message: those get a receipt once the frames left; a read over one's own
+   * messages only tells nobody anything.
+   */
+  sent(stored: ReadonlyArray<{ seq: number; sender_id: string }>, lastSeqBefore: number, now: number): SenderReads {
+    const h = this.host;
+    const meta = h.meta();
+    const out: SenderReads = { receipts: [], relay: false };
+    if (!meta || stored.length === 0) return out;
+    const newest = new Map<string, number>();
+    for (const m of stored) newest.set(m.sender_id, Math.max(newest.get(m.sender_id) ?? 0, m.seq));
+    for (const [userId, seq] of newest) {
+      const before = h.readSeq(userId);
+      if (before === null) continue;
+      const push = h.pushState(userId);
+      const to = h.markRead(userId, seq, seq);
+      if (to === null) continue;
+      h.addReadRow(
+        { room_id: meta.room_id, user_id: userId, read_seq: to, updated_at: new Date(now).toISOString() },
+        now,
+      );
+      if (push !== null && push.pushed_seq > push.read_seq) {
+        h.addPushReadRow({ user_id: userId, read_seq: to }, now);
+        out.relay = true;
+      }
+      const passedOthers = before < lastSeqBefore || stored.some((m) => m.sender_id !== userId && m.seq <= to);
+      if (passedOthers) out.receipts.push([userId, to]);
+    }
+    return out;
+  }
+
+  /** After the batch's frames left: the receipts and the outboxes' alarms of what sent() moved. */
+  sentCommitted(reads: SenderReads, now: number): void {
+    if (reads.relay) this.host.pushNoted(now);
+    for (const [userId, seq] of reads.receipts) this.host.receipts.read(userId, seq);
   }
 
   /** Members who hold a stream have everything up to the room's last seq (written, not reported). */

@@ -21,7 +21,7 @@ function fakeRoom(opts: { failCommit?: boolean; members?: string[]; full?: boole
   const framesTo = new Map<WebSocket, ServerFrame[]>();
   let meta: RoomMeta = { room_id: "r", type: "group", version: 1, active: true, last_seq: 0, last_activity: 0 };
   const seen = new Map<string, number>();
-  const batcher = new SendBatcher<string>({
+  const batcher = new SendBatcher<string, string>({
     meta: () => meta,
     members: () => (opts.members ?? ["a", "b"]).map(member),
     transaction: (fn) => {
@@ -63,10 +63,15 @@ function fakeRoom(opts: { failCommit?: boolean; members?: string[]; full?: boole
       return { results, lastSeq: seq };
     },
     planFanout: (_m, stored) => `plan of ${stored.length}`,
+    sendersRead: (stored, before) => {
+      log.push(`read by ${[...new Set(stored.map((m) => m.sender_id))].join()} after ${before}`);
+      return "reads";
+    },
     broadcast: (frame) => log.push(`broadcast ${JSON.parse(frame).seq}`),
     send: (ws, frame) => framesTo.set(ws, [...(framesTo.get(ws) ?? []), frame]),
     refuse: (ws, frame) => framesTo.set(ws, [...(framesTo.get(ws) ?? []), frame]),
-    committed: (_m, plan, stored, lastSeq) => log.push(`committed ${plan} up to ${lastSeq} (${stored.length})`),
+    committed: (_m, plan, reads, stored, lastSeq) =>
+      log.push(`committed ${plan} and ${reads} up to ${lastSeq} (${stored.length})`),
     storageFull: () => opts.full ?? false,
     nextTurn: (fn) => turns.push(fn),
     clock: () => 1000,
@@ -90,11 +95,12 @@ describe("SendBatcher", () => {
     expect(log).toEqual([
       "begin",
       "stored 3",
+      "read by a,b after 0",
       "commit",
       "broadcast 1",
       "broadcast 2",
       "broadcast 3",
-      "committed plan of 3 up to 3 (3)",
+      "committed plan of 3 and reads up to 3 (3)",
     ]);
     expect(sends.map((s) => framesTo.get(s.ws)?.[0])).toMatchObject([
       { type: "ack", seq: 1, client_message_id: "1" },

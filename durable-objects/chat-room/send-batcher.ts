@@ -15,7 +15,7 @@ export interface QueuedSend extends PendingSend {
   ws: WebSocket;
 }
 
-export interface SendBatcherHost<Plan> {
+export interface SendBatcherHost<Plan, Reads = unknown> {
   meta(): RoomMeta | null;
   members(): readonly MemberState[];
   /** runs `fn` as one storage transaction */
@@ -24,11 +24,13 @@ export interface SendBatcherHost<Plan> {
   commitSends(meta: RoomMeta, sends: readonly QueuedSend[], now: number): { results: SendResult[]; lastSeq: number };
   /** what the fan-out writes with the messages (push rows); inside the transaction */
   planFanout(members: readonly MemberState[], stored: readonly Message[], now: number): Plan;
+  /** each sender has read up to their newest message (offsets.ts); inside the transaction */
+  sendersRead(stored: readonly Message[], lastSeqBefore: number, now: number): Reads;
   broadcast(frame: string): void;
   send(ws: WebSocket, frame: ServerFrame): void;
   refuse(ws: WebSocket, error: ServerFrame): void;
   /** after the frames left: activity, receipts, the outbox's and upkeep's alarms */
-  committed(meta: RoomMeta, plan: Plan, stored: readonly Message[], lastSeq: number, now: number): void;
+  committed(meta: RoomMeta, plan: Plan, reads: Reads, stored: readonly Message[], lastSeq: number, now: number): void;
   /**
    * whether the room's storage is at its limit: sends are refused `unavailable` (nothing stored,
    * nothing acked) instead of a transaction failing part way when the database is really full
@@ -39,11 +41,11 @@ export interface SendBatcherHost<Plan> {
   clock(): number;
 }
 
-export class SendBatcher<Plan> {
+export class SendBatcher<Plan, Reads = unknown> {
   private queue: QueuedSend[] = [];
   private turn: Promise<void> | null = null;
 
-  constructor(private readonly host: SendBatcherHost<Plan>) {}
+  constructor(private readonly host: SendBatcherHost<Plan, Reads>) {}
 
   /** Resolves once the send was committed (and acked) or refused. */
   async enqueue(send: QueuedSend): Promise<void> {
@@ -93,10 +95,13 @@ export class SendBatcher<Plan> {
       return;
     }
     const now = h.clock();
-    const { results, stored, plan, lastSeq } = h.transaction(() => {
+    const lastSeqBefore = meta.last_seq;
+    const { results, stored, plan, reads, lastSeq } = h.transaction(() => {
       const { results, lastSeq } = h.commitSends(meta, admitted, now);
       const stored = results.flatMap((r) => (r.message ? [r.message] : []));
-      return { results, stored, plan: h.planFanout(members, stored, now), lastSeq };
+      // the senders' reads first: the fan-out's activity carries their read_seq to their other devices
+      const reads = h.sendersRead(stored, lastSeqBefore, now);
+      return { results, stored, plan: h.planFanout(members, stored, now), reads, lastSeq };
     });
     for (const m of stored) h.broadcast(JSON.stringify({ type: "message", ...m } satisfies ServerFrame));
     results.forEach((r, i) => {
@@ -110,7 +115,7 @@ export class SendBatcher<Plan> {
         ...(r.duplicate ? { duplicate: true } : {}),
       });
     });
-    if (stored.length) h.committed(meta, plan, stored, lastSeq, now);
+    if (stored.length) h.committed(meta, plan, reads, stored, lastSeq, now);
   }
 }
 

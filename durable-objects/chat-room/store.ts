@@ -234,7 +234,6 @@ export class RoomStore {
 
   /** Moves read_seq forward only, clamped to the last seq; the new value, or null when it did not move. */
   markRead(userId: string, seq: number, lastSeq: number): number | null {
-    this.memberCache = null;
     const to = Math.min(seq, lastSeq);
     const res = this.sql
       .exec<{ read_seq: number }>(
@@ -244,7 +243,11 @@ export class RoomStore {
         to,
       )
       .toArray();
-    return res[0]?.read_seq ?? null;
+    const read = res[0]?.read_seq ?? null;
+    // every send moves its sender's read: the cache of a 1,000-member room is patched, not reloaded
+    if (read !== null && this.memberCache)
+      this.memberCache = this.memberCache.map((m) => (m.user_id === userId ? { ...m, read_seq: read } : m));
+    return read;
   }
 
   // ---- sequence (recovery.ts, seq-mark.ts) ----

@@ -144,6 +144,39 @@ describe("session sockets", () => {
     await Promise.all([sa.close(), bs.close()]);
   });
 
+  it("counts nobody's own messages as unread: sending reads the room, on every device of the sender", async () => {
+    const [a, b] = (await people(2)) as [Seeded, Seeded];
+    const room = await direct(edge, a, b);
+    const entry = async (u: Seeded) =>
+      (await call(edge, "GET", "/v1/rooms", { token: u.token })).body.rooms.find(
+        (r: { room: { id: string } }) => r.room.id === room.id,
+      );
+    const sb = await openStream(edge, b, room.id);
+    for (const id of ["b1", "b2"]) {
+      sb.send({ type: "send", room_id: room.id, client_message_id: id, body: `from b ${id}` });
+      await sb.take((f) => f.type === "ack" && f.client_message_id === id);
+    }
+    // a's laptop has the room open and replies; a's phone has only the session socket
+    const phone = await openSession(edge, a, "phone");
+    await eventually(async () => (await inspectRoom(room.id)).subscribed.includes(a.id));
+    const laptop = await openStream(edge, a, room.id, { device: "laptop" });
+    laptop.send({ type: "send", room_id: room.id, client_message_id: "a1", body: "a replies" });
+    await laptop.take((f) => f.type === "ack");
+    expect(await phone.take((f) => f.type === "activity" && f.last_seq === 3)).toMatchObject({ unread_count: 0 });
+    // b sees that a read b's messages by replying after them
+    expect(await sb.take((f) => f.type === "receipt" && f.user_id === a.id)).toMatchObject({ read_seq: 3 });
+    expect(await entry(a)).toMatchObject({ unread_count: 0, read_seq: 3 });
+    // a's own messages in a row: still nothing unread for a, and no receipt that tells b nothing
+    laptop.send({ type: "send", room_id: room.id, client_message_id: "a2", body: "and again" });
+    await laptop.take((f) => f.type === "ack" && f.client_message_id === "a2");
+    expect(await phone.take((f) => f.type === "activity" && f.last_seq === 4)).toMatchObject({ unread_count: 0 });
+    expect(await entry(a)).toMatchObject({ unread_count: 0, read_seq: 4 });
+    expect(await entry(b)).toMatchObject({ unread_count: 2, read_seq: 2 });
+    await sb.take((f) => f.type === "message" && f.seq === 4);
+    expect(sb.frames.filter((f) => f.type === "receipt" && f.user_id === a.id && f.read_seq === 4)).toEqual([]);
+    await Promise.all([sb.close(), phone.close(), laptop.close()]);
+  });
+
   it("tells sessions about rooms they join, leave, or that change, and follows new rooms", async () => {
     const [owner, m, n] = (await people(3)) as [Seeded, Seeded, Seeded];
     const ms = await openSession(edge, m);
