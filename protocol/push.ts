@@ -1,6 +1,7 @@
 // The push contract between a ChatRoom's push outbox and the push-relay (snake_case JSON over
 // HTTP, `Authorization: Bearer <PUSH_RELAY_SECRET>`). One request per room per flush window (at
-// most one a second) carries every message waiting and names the audience once: the offline
+// most one a second) carries the oldest messages waiting, as many as its bounds take (a longer
+// backlog goes in the requests after), and names the audience once: the offline
 // members themselves in rooms up to PUSH_AUDIENCE_LIST_MAX members, above that only the online
 // members to leave out (the relay resolves the rest from chat_members). The relay refuses a batch
 // whole when anything is malformed (400: the room parks it, a retry cannot fix it) and treats a
@@ -11,7 +12,7 @@ import { Id } from "./http.js";
 import { MAX_GROUP_MEMBERS } from "./limits.js";
 
 export const PUSH_AUTH_SCHEME = "Bearer";
-/** messages one batch may carry (a busier window sends the newest; older ones are collapsed anyway) */
+/** messages one batch may carry (a longer backlog goes, oldest first, in the batches after) */
 export const PUSH_BATCH_MAX_MESSAGES = 100;
 /** code points of a message preview; APNs and FCM payloads stay far under 4 KB with it */
 export const PUSH_PREVIEW_MAX_CHARS = 200;

@@ -73,4 +73,29 @@ describe("who hears of which messages", () => {
     expect(plans.map((p) => p.user_id)).toEqual([cat, dan].sort());
     expect(plans.find((p) => p.user_id === cat)).toMatchObject({ seq: 6, count: 1 });
   });
+
+  it("skips what came before the member joined: at or below joined_seq, or created before joined_at while that is unknown", () => {
+    const at = Date.parse("2026-03-01T12:00:00.000Z");
+    const messages = [
+      msg(5, ann, { created_at: new Date(at - 1).toISOString() }),
+      msg(6, ann, { created_at: new Date(at).toISOString() }),
+    ];
+    const plans = planNotifications(messages, [
+      { user_id: bob, quiet: false, joined_seq: 5, joined_ms: at + 10_000 }, // joined_seq says it, not the time
+      { user_id: cat, quiet: false, joined_seq: 6 },
+      { user_id: dan, quiet: false, joined_seq: null, joined_ms: at },
+      { user_id: ann.toUpperCase(), quiet: false, joined_seq: 0 },
+    ]);
+    const byUser = new Map(plans.map((p) => [p.user_id, p]));
+    expect(byUser.get(bob)).toMatchObject({ seq: 6, count: 1 });
+    expect(byUser.has(cat)).toBe(false);
+    expect(byUser.get(dan)).toMatchObject({ seq: 6, count: 1 });
+    expect(byUser.has(ann)).toBe(false); // their own messages
+    // the first members (0), and members with nothing known of their joining, hear of all of it
+    const all = planNotifications(messages, [
+      { user_id: bob, quiet: false, joined_seq: 0 },
+      { user_id: cat, quiet: false },
+    ]);
+    expect(all.map((p) => p.count)).toEqual([2, 2]);
+  });
 });

@@ -1,13 +1,27 @@
 // Who hears of which messages of a batch, decided in memory so the store writes the result in a few
 // bulk statements whatever the room's size. The rules: never your own message; a member who muted
 // or hid the room (quiet) hears only of messages that mention them (or @all); nothing at or below
-// the member's read offset (a read that arrived before a late message batch).
+// the member's read offset (a read that arrived before a late message batch); nothing from before
+// they joined the room.
 import type { PushMessage } from "../protocol/push.js";
 
 export interface Candidate {
   user_id: string;
   /** muted or hid the room */
   quiet: boolean;
+  /**
+   * chat_members.joined_seq: the room's last seq when they joined, so only later messages are
+   * theirs (0: a first member); null until the room records it
+   */
+  joined_seq?: number | null;
+  /** when they joined (ms), which says it while joined_seq is null: messages created before are not theirs */
+  joined_ms?: number | null;
+}
+
+/** A message from before the member joined is none of theirs. */
+function before(c: Candidate, m: Pick<PushMessage, "seq" | "created_at">): boolean {
+  if (c.joined_seq != null) return m.seq <= c.joined_seq;
+  return c.joined_ms != null && Date.parse(m.created_at) < c.joined_ms;
 }
 
 /** one recipient's notification of the room after this batch */
@@ -39,7 +53,7 @@ export function planNotifications(
     const readSeq = readSeqs.get(user) ?? 0;
     let plan: Planned | undefined;
     for (const m of ordered) {
-      if (m.sender === user || m.seq <= readSeq) continue;
+      if (m.sender === user || m.seq <= readSeq || before(c, m)) continue;
       const mentioned = m.mention_all || m.named.has(user);
       if (c.quiet && !mentioned) continue;
       plan ??= { user_id: user, seq: 0, sender_id: "", preview: "", count: 0, mentioned: false };

@@ -2,11 +2,14 @@
 // tells them: one send per device, collapse, badges and reads, and what every outcome does to the
 // token, the notification and the provider. Short backoffs and pauses stand in for the real
 // minutes.
+import webpush from "web-push";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { pushOriginRule } from "../lib/push-origins/index.js";
 import { PushOutcome, PushStatus } from "../db/index.js";
 import { collapseKeyFor } from "./content.js";
 import { Dispatcher } from "./dispatcher.js";
 import { DEFAULT_DISPATCH, startRelay, type DispatchSettings, type Providers, type RunningRelay } from "./index.js";
+import { WebPushProvider } from "./providers/webpush.js";
 import {
   batch,
   message,
@@ -287,6 +290,33 @@ describe("push relay dispatcher", () => {
     await settled(bob!, room, 2);
     expect(providers.apns.callsFor(dead)).toHaveLength(1);
     expect(providers.fcm.callsFor(alive).map((c) => c.content.seq)).toEqual([1, 2]);
+  });
+
+  it("retires a Web Push subscription whose endpoint the allow-list no longer takes, and never tries it again", async () => {
+    // the real provider, allowing one push service; seedDevice's endpoints are on another
+    const vapid = { subject: "mailto:ops@example.org", ...webpush.generateVAPIDKeys() };
+    const real = new WebPushProvider({ vapid, allow: pushOriginRule("https://push.allowed.test") });
+    extraStops.push(() => real.close());
+    const relay = await relayWith({ ...recordingProviders(), webpush: real });
+    const [ann, bob] = await seedUsers(database.pool, 2);
+    const room = await seedRoom(database.pool, { members: [{ user: ann! }, { user: bob! }] });
+    const offList = await seedDevice(database.pool, bob!, "webpush");
+
+    await post(relay, batch({ room, messages: [message(1, ann!)], audience: only(bob!) }));
+    const [first] = await settled(bob!, room);
+    expect(first).toMatchObject({ status: PushStatus.failed, failed_reason: "token_retired: endpoint_not_allowed" });
+    const device = await sql(`select active, retired_reason from user_devices where id = $1`, [offList]);
+    expect(device.rows[0]).toEqual({ active: false, retired_reason: "endpoint_not_allowed" });
+    expect(
+      await metricValue(relay, "push_tokens_retired_total", { provider: "webpush", reason: "endpoint_not_allowed" }),
+    ).toBe(1);
+
+    // the next notification has no device left to try: one attempt at it in all
+    await post(relay, batch({ room, messages: [message(2, ann!)], audience: only(bob!) }));
+    const [, second] = await settled(bob!, room, 2);
+    expect(second).toMatchObject({ status: PushStatus.failed, failed_reason: "no_active_device" });
+    const attempts = await sql(`select count(*)::int as n from push_delivery_logs where device_id = $1`, [offList]);
+    expect(attempts.rows[0].n).toBe(1);
   });
 
   it("retries only the devices that need it, not before retry_after_ms, at most 3 tries, then gives up", async () => {

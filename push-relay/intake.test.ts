@@ -240,6 +240,55 @@ describe("push relay intake", () => {
     expect(rows.filter((r) => r.count === 2 && r.seq === 8 && r.mentioned === false)).toHaveLength(expected.length - 2);
   });
 
+  it('"except": nobody hears of a message from before they joined (joined_seq, or joined_at until the room records it)', async () => {
+    const users = await seedUsers(database.pool, 150);
+    const [sender, first, atSix, atSeven, quietAtSeven, atEight, unrecorded, legacy] = users;
+    const room = await seedRoom(database.pool, {
+      members: users.map((user) => ({ user, muted: user === quietAtSeven })),
+    });
+    const joined = (user: string, seq: number | null, at = "now()") =>
+      sql(`update chat_members set joined_seq = $3, joined_at = ${at} where room_id = $1 and user_id = $2`, [
+        room,
+        user,
+        seq,
+      ]);
+    await sql(`update chat_members set joined_seq = 0 where room_id = $1`, [room]);
+    await joined(atSix!, 6);
+    await joined(atSeven!, 7);
+    await joined(quietAtSeven!, 7);
+    await joined(atEight!, 8);
+    // joined between the two messages, and long before both; the room has not recorded either yet
+    await joined(unrecorded!, null, "now()");
+    await joined(legacy!, null, "now() - interval '1 day'");
+    const now = Date.now();
+    const res = await post(
+      relay,
+      batch({
+        room,
+        messages: [
+          // @all reaches muted members, but not one who joined after it
+          message(7, sender!, { mention_all: true, created_at: new Date(now - 60_000).toISOString() }),
+          message(8, sender!, { created_at: new Date(now + 60_000).toISOString() }),
+        ],
+        audience: { mode: "except", user_ids: [] },
+      }),
+    );
+    expect(res.status).toBe(200);
+    const rows = new Map((await notificationsOf(room)).map((r) => [r.user_id, [r.seq, r.count, r.mentioned]]));
+    expect(rows.get(first!)).toEqual([8, 2, true]);
+    expect(rows.get(atSix!)).toEqual([8, 2, true]);
+    expect(rows.get(atSeven!)).toEqual([8, 1, false]);
+    expect(rows.has(quietAtSeven!)).toBe(false);
+    expect(rows.has(atEight!)).toBe(false);
+    expect(rows.get(unrecorded!)).toEqual([8, 1, false]);
+    expect(rows.get(legacy!)).toEqual([8, 2, true]);
+    expect(rows.size).toBe(150 - 1 - 2);
+    expect(res.body.notifications).toBe(rows.size);
+    // nor is a member who joined after the batch's messages counted unread for it
+    const unread = await sql(`select user_id from push_unread where room_id = $1`, [room]);
+    expect(unread.rows.map((r) => r.user_id)).not.toContain(atEight);
+  });
+
   it("takes a 1,000-member room's batch (999 recipients) in a handful of statements", async () => {
     const users: string[] = Array.from({ length: 1000 }, () => randomUUID());
     const [sender] = await seedUsers(database.pool, 1);

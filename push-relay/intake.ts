@@ -36,11 +36,19 @@ async function audienceOf(tx: RelayExec, room: string, audience: NonNullable<Pus
     return audience.user_ids.map((u): Candidate => ({ user_id: u.toLowerCase(), quiet: quiet.has(u.toLowerCase()) }));
   }
   const except = audience.user_ids.map((u) => u.toLowerCase());
-  const r = await tx.execute<{ user_id: string; quiet: boolean }>(sql`
-    select user_id, (muted or hidden) as quiet from chat_members
+  // the room names only who to leave out, so a member who joined after some of the batch's
+  // messages (or whom the room has not heard of yet) is among the rest: joined_seq says which are theirs
+  const r = await tx.execute<{ user_id: string; quiet: boolean; joined_seq: string | null; joined_ms: number }>(sql`
+    select user_id, (muted or hidden) as quiet, joined_seq, (extract(epoch from joined_at) * 1000)::float8 as joined_ms
+    from chat_members
     where room_id = ${room} and status = ${MemberStatus.active}
       and not (user_id = any(${list(except)}::uuid[]))`);
-  return r.rows;
+  return r.rows.map((m): Candidate => ({
+    user_id: m.user_id,
+    quiet: m.quiet,
+    joined_seq: m.joined_seq === null ? null : Number(m.joined_seq),
+    joined_ms: m.joined_ms,
+  }));
 }
 
 async function writeNotifications(

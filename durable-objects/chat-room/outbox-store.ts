@@ -2,7 +2,7 @@
 // on, in order, with their retry times. Rows enter in the same transaction as what they describe.
 // The archive's part ('message', 'read') and the relay's ('push', 'push_read', 'push_delete') flush
 // on their own.
-import { PUSH_BATCH_MAX_DELETES } from "../../protocol/index.js";
+import { PUSH_BATCH_MAX_DELETES, PUSH_BATCH_MAX_MESSAGES } from "../../protocol/index.js";
 import type { RoomTables } from "./schema.js";
 
 const PUSH_KINDS = "('push', 'push_read', 'push_delete')";
@@ -90,50 +90,64 @@ export class OutboxStore {
     return r ? { createdAt: r.created_at, nextAt: r.next_at, attempts: r.attempts } : null;
   }
 
-  /**
-   * Takes the next push batch: the rows of the batch tried before (all rows a try claimed), or
-   * else every row waiting, up to the PUSH_BATCH_MAX_DELETES-th delete (the rest wait for the next
-   * batch). Claiming counts the try in storage before the request leaves, so a batch interrupted
-   * by a restart is retried as the same batch.
-   */
-  claimPush(): PushClaim | null {
-    const retried = this.sql
+  /** The batch tried before: the last row a try claimed (null: none waits for a retry). */
+  retriedPush(): number | null {
+    return this.sql
       .exec<{ cut: number | null }>(`SELECT max(id) AS cut FROM outbox WHERE kind IN ${PUSH_KINDS} AND attempts > 0`)
       .one().cut;
-    const lastDelete = this.sql
-      .exec<{ id: number }>(
-        "SELECT id FROM outbox WHERE kind = 'push_delete' ORDER BY id LIMIT 1 OFFSET ?",
-        PUSH_BATCH_MAX_DELETES - 1,
-      )
-      .toArray()[0]?.id;
-    const cut =
-      retried ??
-      lastDelete ??
-      this.sql.exec<{ cut: number | null }>(`SELECT max(id) AS cut FROM outbox WHERE kind IN ${PUSH_KINDS}`).one().cut;
+  }
+
+  /**
+   * Where a new batch ends: the oldest rows waiting, up to the `maxMessages`-th message and the
+   * PUSH_BATCH_MAX_DELETES-th delete (what is past them waits for the batches after, so nothing
+   * is lost to a bound). No message waits twice in no batch (addPush), so rows are messages.
+   */
+  nextPushCut(maxMessages: number): number | null {
+    const nth = (kind: string, n: number) =>
+      this.sql
+        .exec<{ id: number }>(`SELECT id FROM outbox WHERE kind = ? ORDER BY id LIMIT 1 OFFSET ?`, kind, n - 1)
+        .toArray()[0]?.id;
+    const last = this.sql
+      .exec<{ cut: number | null }>(`SELECT max(id) AS cut FROM outbox WHERE kind IN ${PUSH_KINDS}`)
+      .one().cut;
+    if (last === null) return null;
+    return Math.min(last, nth("push", maxMessages) ?? last, nth("push_delete", PUSH_BATCH_MAX_DELETES) ?? last);
+  }
+
+  /** The last push row before `id` (null: none), for a batch cut shorter by its bytes. */
+  pushCutBefore(id: number): number | null {
+    return this.sql
+      .exec<{ cut: number | null }>(`SELECT max(id) AS cut FROM outbox WHERE kind IN ${PUSH_KINDS} AND id < ?`, id)
+      .one().cut;
+  }
+
+  /**
+   * Claims every push row up to `cut` as one batch (by default the batch tried before, or else a
+   * new one of the oldest rows). Claiming counts the try in storage before the request leaves, so
+   * a batch interrupted by a restart is retried as the same batch.
+   */
+  claimPush(cut: number | null = this.retriedPush() ?? this.nextPushCut(PUSH_BATCH_MAX_MESSAGES)): PushClaim | null {
     if (cut === null) return null;
     this.sql.exec(`UPDATE outbox SET attempts = attempts + 1 WHERE kind IN ${PUSH_KINDS} AND id <= ?`, cut);
     const r = this.sql
-      .exec<{ first: number; attempts: number }>(
+      .exec<{ first: number | null; attempts: number }>(
         `SELECT min(id) AS first, max(attempts) AS attempts FROM outbox WHERE kind IN ${PUSH_KINDS} AND id <= ?`,
         cut,
       )
       .one();
-    return { firstId: r.first, cut, attempts: r.attempts };
+    return r.first === null ? null : { firstId: r.first, cut, attempts: r.attempts };
   }
 
-  /** A claimed batch's contents: its newest `maxMessages` seqs (newest first), its read offsets and deleted seqs. */
-  pushRows(
-    cut: number,
-    maxMessages: number,
-  ): { seqs: number[]; reads: Array<{ user_id: string; read_seq: number }>; deleted: number[] } {
-    const seqs = this.sql
-      .exec<{ seq: number }>(
-        "SELECT DISTINCT seq FROM outbox WHERE kind = 'push' AND id <= ? ORDER BY seq DESC LIMIT ?",
-        cut,
-        maxMessages,
-      )
+  /** A batch's contents: its messages in the order they were queued (row ids), its read offsets and deleted seqs. */
+  pushRows(cut: number): {
+    pushes: Array<{ id: number; seq: number }>;
+    reads: Array<{ user_id: string; read_seq: number }>;
+    deleted: number[];
+  } {
+    const pushes = this.sql
+      .exec<{ id: number; seq: number }>("SELECT id, seq FROM outbox WHERE kind = 'push' AND id <= ? ORDER BY id", cut)
       .toArray()
-      .map((r) => r.seq);
+      .map((r) => ({ id: r.id, seq: r.seq }));
     const reads = this.sql
       .exec<{ payload: string }>("SELECT payload FROM outbox WHERE kind = 'push_read' AND id <= ? ORDER BY id", cut)
       .toArray()
@@ -142,7 +156,12 @@ export class OutboxStore {
       .exec<{ seq: number }>("SELECT DISTINCT seq FROM outbox WHERE kind = 'push_delete' AND id <= ? ORDER BY seq", cut)
       .toArray()
       .map((r) => r.seq);
-    return { seqs, reads, deleted };
+    return { pushes, reads, deleted };
+  }
+
+  /** Messages a batch left out for its bounds: queued again, behind what waits now. */
+  requeuePush(seqs: readonly number[], now: number): void {
+    for (const seq of seqs) this.addPush(seq, now);
   }
 
   settlePush(cut: number): void {

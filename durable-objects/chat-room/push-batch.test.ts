@@ -172,29 +172,66 @@ describe("buildPushBatch", () => {
 
   it("sends nothing when nobody is to be pushed and no read moved, and only the reads when just they did", () => {
     const online = [member(1, { subscribed: true })];
-    expect(buildPushBatch(input(online, [msg(1)]))).toEqual({ batch: null, audience: [], lastSeq: null });
+    expect(buildPushBatch(input(online, [msg(1)]))).toEqual({ batch: null, audience: [], lastSeq: null, left: [] });
     const reads = buildPushBatch(input(online, [msg(1)], { reads: [{ user_id: id(1), read_seq: 1 }] }));
     expect(reads.batch).toMatchObject({ messages: [], audience: null, reads: [{ user_id: id(1), read_seq: 1 }] });
     expect(PushBatch.safeParse(reads.batch).success).toBe(true);
     expect(reads.lastSeq).toBeNull();
   });
 
-  it("takes the newest messages of a busier window, within the count and the relay's byte bound", () => {
-    const many = Array.from({ length: 150 }, (_, i) => msg(i + 1));
-    const counted = buildPushBatch(input([member(1)], many)).batch!;
-    expect(counted.messages.map((m) => m.seq)).toEqual(Array.from({ length: 100 }, (_, i) => 51 + i));
+  it("takes the oldest messages waiting, within the count and the relay's byte bound, and says which are left", async () => {
+    // an early mention of a muted member stays in: a batch of the newest would have lost it
+    const many = Array.from({ length: 150 }, (_, i) => msg(i + 1, i === 0 ? { mentions: [id(2)] } : {}));
+    const members = [member(1), member(2, { muted: true })];
+    const counted = buildPushBatch(input(members, many));
+    expect(counted.batch!.messages.map((m) => m.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(counted.batch!.audience).toEqual({ mode: "only", user_ids: [id(1), id(2)], quiet: [id(2)] });
+    expect(counted.left).toEqual(Array.from({ length: 50 }, (_, i) => 101 + i));
+    expect(counted.lastSeq).toBe(100);
+    // the queue's order, not the seqs', says which are oldest (a seq queued again waits its turn)
+    const requeued = buildPushBatch(input([member(1)], [msg(5), msg(6), msg(2)]), { ...DEFAULT_PUSH, maxMessages: 2 });
+    expect(requeued.batch!.messages.map((m) => m.seq)).toEqual([5, 6]);
+    expect(requeued.left).toEqual([2]);
 
     // 100 mentions and a 200-emoji preview each: far more than the relay takes in one body
     const mentions = Array.from({ length: 100 }, (_, i) => id(i));
     const heavy = Array.from({ length: 100 }, (_, i) => msg(i + 1, { body: "😀".repeat(300), mentions }));
-    const members = Array.from({ length: 100 }, (_, i) => member(i));
-    const cut = buildPushBatch(input(members, heavy)).batch!;
-    const size = new TextEncoder().encode(JSON.stringify(cut)).length;
+    const hundred = Array.from({ length: 100 }, (_, i) => member(i));
+    const cut = buildPushBatch(input(hundred, heavy));
+    const size = new TextEncoder().encode(JSON.stringify(cut.batch)).length;
     expect(size).toBeLessThanOrEqual(PUSH_BATCH_MAX_BYTES);
-    expect(cut.messages.length).toBeGreaterThan(10);
-    expect(cut.messages.length).toBeLessThan(100);
-    expect(cut.messages.at(-1)!.seq).toBe(100);
-    expect(PushBatch.safeParse(cut).success).toBe(true);
+    const sent = cut.batch!.messages.map((m) => m.seq);
+    expect(sent.length).toBeGreaterThan(10);
+    expect(sent.length).toBeLessThan(100);
+    expect(sent).toEqual(Array.from({ length: sent.length }, (_, i) => i + 1));
+    expect(cut.left).toEqual(Array.from({ length: 100 - sent.length }, (_, i) => sent.length + 1 + i));
+    expect(PushBatch.safeParse(cut.batch).success).toBe(true);
+    // nothing left when everything fits, nor when nobody is to hear of any of it
+    expect(buildPushBatch(input([member(1)], [msg(1), msg(2)])).left).toEqual([]);
+    expect(buildPushBatch(input([member(1, { subscribed: true })], many.slice(0, 100))).left).toEqual([]);
+  });
+
+  it("measures the frame again after a cut: fewer messages can leave more members out in a large room", () => {
+    // 1,000 members with a moved read each (so the reads do not shrink with the audience), 900
+    // muted: the newest messages mention 800 of those, so a cut that drops them names 800 more
+    // members to leave out (31 KB) than the first measure counted
+    const members = Array.from({ length: 1000 }, (_, i) => member(i, { muted: i >= 100 }));
+    const reads = members.map((m) => ({ user_id: m.user_id, read_seq: 0 }));
+    const muted = members.slice(100).map((m) => m.user_id);
+    const plain = Array.from({ length: 60 }, (_, i) => msg(i + 1, { body: "😀".repeat(200) }));
+    const loud = Array.from({ length: 40 }, (_, i) =>
+      msg(61 + i, { body: "😀".repeat(200), mentions: muted.slice(i * 20, i * 20 + 20) }),
+    );
+    const built = buildPushBatch(input(members, [...plain, ...loud], { reads }), {
+      ...DEFAULT_PUSH,
+      maxBytes: 120_000,
+    });
+    expect(built.batch!.audience).toMatchObject({ mode: "except" });
+    expect(built.batch!.audience!.user_ids.length).toBeGreaterThan(800);
+    const size = new TextEncoder().encode(JSON.stringify(built.batch)).length;
+    expect(size).toBeLessThanOrEqual(120_000);
+    expect(built.left).toEqual(Array.from({ length: built.left.length }, (_, i) => 101 - built.left.length + i));
+    expect(PushBatch.safeParse(built.batch).success).toBe(true);
   });
 
   it("never pushes a deleted message, and names the seqs deleted since the last batch", () => {
@@ -210,6 +247,11 @@ describe("buildPushBatch", () => {
     expect(PushBatch.safeParse(onlyDeletes.batch).success).toBe(true);
     // a batch with nothing deleted says nothing of it
     expect(buildPushBatch(input([member(1)], [msg(1)])).batch).not.toHaveProperty("deleted_seqs");
-    expect(buildPushBatch(input([member(1)], [deleted]))).toEqual({ batch: null, audience: [], lastSeq: null });
+    expect(buildPushBatch(input([member(1)], [deleted]))).toEqual({
+      batch: null,
+      audience: [],
+      lastSeq: null,
+      left: [],
+    });
   });
 });

@@ -120,7 +120,7 @@ export function newestReads(reads: readonly PushRead[]): PushRead[] {
 export interface PushBatchInput {
   batchId: string;
   meta: Pick<RoomMeta, "room_id" | "type" | "last_seq" | "name">;
-  /** the waiting messages still in storage, in any order */
+  /** the waiting messages still in storage, in the order they were queued (oldest first) */
   messages: readonly Message[];
   members: readonly PushMember[];
   /** users holding a stream here */
@@ -136,17 +136,19 @@ export interface BuiltPushBatch {
   /** who the batch's messages are for (named, or left to the relay), and the newest seq they carry */
   audience: string[];
   lastSeq: number | null;
+  /** seqs of the waiting messages past the batch's bounds (count, bytes), in queue order: not sent */
+  left: number[];
 }
 
 const utf8 = new TextEncoder();
 const bytes = (v: unknown) => utf8.encode(JSON.stringify(v)).length;
 
 /**
- * One batch: the newest `maxMessages` waiting messages that fit in `maxBytes` (the older ones of
- * a busier window are collapsed into the newer: the relay shows one banner per room, and the
- * unread count comes from last_seq), the audience computed over them, and the reads: the newest
- * moved offset of each member, and the offset of each member in the audience (so the relay counts
- * their unread from where they are, not from 0). A batch with no one to push to carries no messages.
+ * One batch: the oldest waiting messages, at most `maxMessages` and what fits in `maxBytes` (the
+ * rest are `left` for the next batch: dropping them would lose a muted member's mention and the
+ * count of a notification), the audience computed over them, and the reads: the newest moved
+ * offset of each member, and the offset of each member in the audience (so the relay counts their
+ * unread from where they are, not from 0). A batch with no one to push to carries no messages.
  */
 export function buildPushBatch(input: PushBatchInput, s: PushSettings = DEFAULT_PUSH): BuiltPushBatch {
   const byId = new Map(input.members.map((m) => [m.user_id, m]));
@@ -176,31 +178,31 @@ export function buildPushBatch(input: PushBatchInput, s: PushSettings = DEFAULT_
     reads,
     ...(deleted.length ? { deleted_seqs: deleted } : {}),
   });
-  let messages = [...input.messages]
-    .filter((m) => m.status !== "deleted")
-    .sort((a, b) => a.seq - b.seq)
-    .slice(-s.maxMessages);
-  let who = pushAudience(input.members, input.streaming, messages);
-  if (who.user_ids.length === 0) messages = [];
-  let pushMessages = messages.map((m) => toPushMessage(m, s));
-  // cut by bytes, oldest first; the audience only shrinks with the messages, and so do its reads
+  const live = input.messages.filter((m) => m.status !== "deleted");
+  const pushMessages = live.map((m) => toPushMessage(m, s));
   const sizes = pushMessages.map((m) => bytes(m) + 1);
-  const frame = bytes(shell([], audienceFor(input.members, who, s), readsFor(who.user_ids)));
-  let total = frame + sizes.reduce((a, b) => a + b, 0);
-  let drop = 0;
-  while (total > s.maxBytes && drop < pushMessages.length - 1) total -= sizes[drop++]!;
-  if (drop > 0) {
-    messages = messages.slice(drop);
-    who = pushAudience(input.members, input.streaming, messages);
-    pushMessages = who.user_ids.length ? pushMessages.slice(drop) : [];
+  // the oldest queued first, as many as the bounds take: the rest wait for the next batch
+  let k = Math.min(live.length, s.maxMessages);
+  let who = pushAudience(input.members, input.streaming, live.slice(0, k));
+  // Cut by bytes from the newest end. The frame is measured again after each cut: fewer messages
+  // can mean a smaller audience, and in a large room a longer list of members to leave out.
+  while (who.user_ids.length > 0 && k > 1) {
+    const frame = bytes(shell([], audienceFor(input.members, who, s), readsFor(who.user_ids)));
+    let total = frame + sizes.slice(0, k).reduce((a, b) => a + b, 0);
+    if (total <= s.maxBytes) break;
+    while (k > 1 && total > s.maxBytes) total -= sizes[--k]!;
+    who = pushAudience(input.members, input.streaming, live.slice(0, k));
   }
-  const audienceIds = pushMessages.length ? who.user_ids : [];
+  const left = live.slice(k).map((m) => m.seq);
+  const sent = who.user_ids.length ? pushMessages.slice(0, k).sort((a, b) => a.seq - b.seq) : [];
+  const audienceIds = sent.length ? who.user_ids : [];
   const reads = readsFor(audienceIds);
-  if (pushMessages.length === 0 && reads.length === 0 && deleted.length === 0)
-    return { batch: null, audience: [], lastSeq: null };
+  if (sent.length === 0 && reads.length === 0 && deleted.length === 0)
+    return { batch: null, audience: [], lastSeq: null, left };
   return {
-    batch: shell(pushMessages, pushMessages.length ? audienceFor(input.members, who, s) : null, reads),
+    batch: shell(sent, sent.length ? audienceFor(input.members, who, s) : null, reads),
     audience: audienceIds,
-    lastSeq: pushMessages.at(-1)?.seq ?? null,
+    lastSeq: sent.at(-1)?.seq ?? null,
+    left,
   };
 }

@@ -13,7 +13,14 @@ const ROOM = "00000000-0000-4000-8000-00000000000a";
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
 const [A, B, C] = [id(1), id(2), id(3)];
 
-function room(opts: { answers?: number[]; random?: () => number } = {}) {
+function room(
+  opts: {
+    answers?: number[];
+    random?: () => number;
+    settings?: Partial<typeof DEFAULT_PUSH_FLUSH>;
+    muted?: string[];
+  } = {},
+) {
   const store = new RoomStore(memorySql());
   store.setMeta({ room_id: ROOM, type: "group", version: 1, active: true, last_seq: 0 });
   for (const user_id of [A, B, C]) {
@@ -26,6 +33,7 @@ function room(opts: { answers?: number[]; random?: () => number } = {}) {
       read_seq: 0,
       delivered_seq: 0,
       subscribed: false,
+      muted: opts.muted?.includes(user_id) ?? false,
     });
   }
   const answers = opts.answers ?? [];
@@ -47,9 +55,13 @@ function room(opts: { answers?: number[]; random?: () => number } = {}) {
       },
       outbox: {
         head: () => store.outbox.pushHead(),
-        claim: () => store.outbox.claimPush(),
-        rows: (cut, max) => store.outbox.pushRows(cut, max),
+        retried: () => store.outbox.retriedPush(),
+        nextCut: (max) => store.outbox.nextPushCut(max),
+        cutBefore: (id) => store.outbox.pushCutBefore(id),
+        claim: (cut) => store.outbox.claimPush(cut),
+        rows: (cut) => store.outbox.pushRows(cut),
         settle: (cut) => store.outbox.settlePush(cut),
+        requeue: (seqs, now) => store.outbox.requeuePush(seqs, now),
         defer: (cut, at) => store.outbox.deferPush(cut, at),
         park: (cut) => store.outbox.parkPush(cut),
       },
@@ -61,7 +73,7 @@ function room(opts: { answers?: number[]; random?: () => number } = {}) {
       wake: () => {},
       clock: () => now,
     },
-    DEFAULT_PUSH_FLUSH,
+    { ...DEFAULT_PUSH_FLUSH, ...opts.settings },
     opts.random ?? (() => 0.5),
   );
   /** A sends `n` messages now, each queued for a push as the fan-out does */
@@ -268,5 +280,58 @@ describe("PushFlusher", () => {
     for (let seq = 1; seq <= PUSH_BATCH_MAX_DELETES + 5; seq++) r.store.outbox.addPushDelete(seq, 0);
     await r.drain();
     expect(r.posted.map((b) => b.deleted_seqs?.length)).toEqual([PUSH_BATCH_MAX_DELETES, 5]);
+  });
+
+  it("sends a backlog oldest first, at most 100 messages a batch, a batch a second, and loses none of it", async () => {
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    // the relay is down for the first two tries; C muted the room and only the first message mentions C
+    const r = room({ answers: [503, 0], muted: [C] });
+    r.send(1, { mentions: [C] });
+    r.setNow(1);
+    r.send(249);
+    const dues = await r.drain();
+    const ok = r.posted.slice(2);
+    expect(r.seqs()).toEqual([
+      ...Array(2).fill(Array.from({ length: 100 }, (_, i) => i + 1)),
+      Array.from({ length: 100 }, (_, i) => i + 1),
+      Array.from({ length: 100 }, (_, i) => i + 101),
+      Array.from({ length: 50 }, (_, i) => i + 201),
+    ]);
+    // the mention went in the first batch, C named for it as quiet; C is not named after it
+    expect(ok[0]!.audience).toEqual({ mode: "only", user_ids: [B, C], quiet: [C] });
+    expect(ok.slice(1).map((b) => b.audience)).toEqual(Array(2).fill({ mode: "only", user_ids: [B], quiet: [] }));
+    expect(new Set(r.posted.map((b) => b.batch_id)).size).toBe(3);
+    // once the relay took one, the next followed a second later, not after a backoff
+    const last = dues.slice(-3);
+    expect([last[1]! - last[0]!, last[2]! - last[1]!]).toEqual([1000, 1000]);
+    expect(r.store.outbox.counts().push ?? 0).toBe(0);
+    expect(r.store.member(B)!.pushed_seq).toBe(250);
+    expect(r.store.member(C)!.pushed_seq).toBe(100);
+  });
+
+  it("claims and settles only what fits in the relay's byte bound; the rest goes in the next batch", async () => {
+    const r = room({ settings: { maxBytes: 2_000 } });
+    r.send(30);
+    await r.drain();
+    const seqs = r.seqs();
+    expect(seqs.length).toBeGreaterThan(2);
+    expect(seqs.flat()).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    for (const b of r.posted) expect(new TextEncoder().encode(JSON.stringify(b)).length).toBeLessThanOrEqual(2_000);
+    expect(new Set(r.posted.map((b) => b.batch_id)).size).toBe(r.posted.length);
+    expect(r.store.outbox.counts().push ?? 0).toBe(0);
+  });
+
+  it("sends a batch claimed past the bound (before a restart) oldest first and queues the rest again", async () => {
+    const r = room();
+    r.send(150);
+    // every row waiting, as one try took them before batches were bounded
+    const claimed = r.store.outbox.claimPush(r.store.outbox.nextPushCut(1000))!;
+    await r.drain();
+    expect(r.posted[0]!.batch_id).toBe(`${ROOM}:${claimed.firstId}:${claimed.cut}`);
+    expect(r.seqs()).toEqual([
+      Array.from({ length: 100 }, (_, i) => i + 1),
+      Array.from({ length: 50 }, (_, i) => i + 101),
+    ]);
+    expect(r.store.outbox.counts().push ?? 0).toBe(0);
   });
 });

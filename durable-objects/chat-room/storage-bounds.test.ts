@@ -97,7 +97,7 @@ describe("push rows", () => {
     expect(store.outbox.counts()).toEqual({ push: 2, push_read: 6 });
     expect(
       store.outbox
-        .pushRows(Number.MAX_SAFE_INTEGER, 100)
+        .pushRows(Number.MAX_SAFE_INTEGER)
         .reads.map((r) => r.read_seq)
         .sort((x, y) => x - y),
     ).toEqual([298, 299, 300, 598, 599, 600]);

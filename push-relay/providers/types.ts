@@ -46,7 +46,10 @@ export type Outcome =
   | { kind: "sent"; status: number; id?: string }
   /** record-only provider (no credentials): what would have been sent is logged */
   | { kind: "recorded" }
-  /** the token is dead (410 Unregistered, BadDeviceToken, UNREGISTERED, Web Push 404/410): retire it */
+  /**
+   * the token is dead (410 Unregistered, BadDeviceToken, UNREGISTERED, Web Push 404/410), or can
+   * never be sent to (a Web Push endpoint off the allow-list): retire it
+   */
   | { kind: "retire"; status: number; reason: string }
   /** try again later (429, 5xx, transport errors); quota: a provider quota, back off longer */
   | { kind: "retry"; status: number; reason: string; retry_after_ms?: number; quota?: boolean }

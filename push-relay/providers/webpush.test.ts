@@ -121,17 +121,18 @@ describe("Web Push provider against a local push service", () => {
     expect(await p.send(t, content())).toMatchObject({ kind: "failed", status: 400 });
   });
 
-  it("an endpoint off the allow-list never reaches any server", async () => {
+  it("an endpoint off the allow-list never reaches any server, and is retired: it can never be sent to", async () => {
     const elsewhere = await WebPushStandIn.start(tls);
     try {
       const t = target(elsewhere.subscribe());
       const outcome = await provider().send(t, content());
-      expect(outcome).toEqual({ kind: "failed", status: 0, reason: "endpoint not allowed" });
+      expect(outcome).toEqual({ kind: "retire", status: 0, reason: "endpoint_not_allowed" });
       // http: on an allowed host and port is refused too
       const plain = { ...t, token: t.token.replace("https:", "http:") };
-      expect(await provider({ allow: pushOriginRule(elsewhere.origin) }).send(plain, content())).toMatchObject({
-        kind: "failed",
-        reason: "endpoint not allowed",
+      expect(await provider({ allow: pushOriginRule(elsewhere.origin) }).send(plain, content())).toEqual({
+        kind: "retire",
+        status: 0,
+        reason: "endpoint_not_allowed",
       });
       expect(elsewhere.connections).toBe(0);
     } finally {

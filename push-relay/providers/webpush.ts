@@ -92,8 +92,10 @@ export class WebPushProvider implements PushProvider {
   }
 
   async send(target: PushTarget, content: PushContent): Promise<Outcome> {
+    // registered under another allow-list (POST /devices checks the same one): it can never be
+    // sent to under this one, and failing it on every notification would keep it forever
     if (!isAllowedPushEndpoint(target.token, this.opts.allow))
-      return { kind: "failed", status: 0, reason: "endpoint not allowed" };
+      return { kind: "retire", status: 0, reason: "endpoint_not_allowed" };
     if (!target.p256dh || !target.auth) return { kind: "failed", status: 0, reason: "subscription has no keys" };
     const payload = this.payload(content);
     if (payload === undefined)

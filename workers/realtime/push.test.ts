@@ -288,6 +288,37 @@ describe("the push outbox", () => {
     await sa.close();
   });
 
+  it("loses none of a backlog over 100 messages: a muted member hears of an early mention, counts cover all", async () => {
+    const [a, m, other] = (await people(3)) as [Seeded, Seeded, Seeded];
+    const g = await group(edge, a, [m, other], "backlog");
+    const muted = await call(edge, "PATCH", `/v1/rooms/${g.id}/me`, { token: m.token, body: { muted: true } });
+    expect(muted.status).toBe(200);
+    const sa = await openStream(edge, a, g.id);
+    const total = 151;
+    await relay.stop();
+    try {
+      // the mention comes first: a batch of the newest 100 would leave it behind
+      sa.send({ type: "send", room_id: g.id, client_message_id: "backlog-0", body: "@m early", mentions: [m.id] });
+      for (let i = 1; i < total; i++)
+        sa.send({ type: "send", room_id: g.id, client_message_id: `backlog-${i}`, body: `while down ${i}` });
+      const acks = await sa.takeN("ack", total, 20_000);
+      expect(acks.find((f) => f.client_message_id === "backlog-0")!.seq).toBe(1);
+      await sleep(1500); // a few tries fail meanwhile
+      expect((await inspect(g.id)).outbox.push).toBe(total);
+    } finally {
+      relay = await startOurRelay(SECRET, relayPort);
+    }
+    expect(await toldOf(g.id, other.id, total, 20_000)).toEqual({
+      [m.id]: { seq: 1, count: 1, mentioned: true },
+      [other.id]: { seq: total, count: total, mentioned: false },
+    });
+    // oldest first, at most 100 messages a batch: more than one batch (a message in two would count twice)
+    expect((await batchesOf(g.id)).length).toBeGreaterThanOrEqual(2);
+    expect(await unreadOf(g.id)).toMatchObject({ [other.id]: { last_seq: total } });
+    await eventually(async () => ((await inspect(g.id)).outbox.push ?? 0) === 0);
+    await sa.close();
+  });
+
   it("counts a relay that refuses the secret, and hands the batch on once it takes it again", async () => {
     const [a, b] = (await people(2)) as [Seeded, Seeded];
     const d = await direct(edge, a, b);
