@@ -1,7 +1,8 @@
 // One open room: its stream (a Connection), the messages it delivered in seq order, and its part
 // of the outbox. On every (re)connect the stream resumes after the last seq and rev held; the
 // replay sends the newest messages after that seq, so a `synced` with `has_more` (or any seq
-// that jumps) leaves a range that is paged over HTTP before anything after it is delivered.
+// that jumps) leaves a range that is paged over HTTP before anything after it is delivered. The
+// rev to resume after is RevCursor's call (rev-cursor.ts): not every rev seen is one held.
 import {
   DeleteFrame,
   EditFrame,
@@ -38,6 +39,7 @@ import {
   type OutboxKind,
   type SendAck,
 } from "./outbox.js";
+import { RevCursor } from "./rev-cursor.js";
 import { SeqTracker } from "./seq-tracker.js";
 
 export type RoomState = "connecting" | "syncing" | "live" | "reconnecting" | "closed";
@@ -132,10 +134,9 @@ export class RoomClient {
   private readonly conn: Connection;
   private readyDone = false;
   private settleReady!: (err?: unknown) => void;
-  private lastRev = 0;
+  private readonly revs = new RevCursor();
   /** the highest rev of an update delivered for a message we do not hold */
   private updateRev = 0;
-  private revKnown = false;
   private everLive = false;
   private live = false;
   /** bumps with every socket: a repair of an older socket stops */
@@ -347,10 +348,11 @@ export class RoomClient {
       idempotent: true,
     });
     this.ticketGeneration = this.host.auth.generation;
+    const afterRev = this.revs.afterRev;
     const q = StreamQuery.parse({
       ticket: t.ticket,
       ...(this.tracker.started ? { after_seq: this.tracker.last } : {}),
-      ...(this.revKnown ? { after_rev: this.lastRev } : {}),
+      ...(afterRev !== undefined ? { after_rev: afterRev } : {}),
     });
     const params = new URLSearchParams({ ticket: q.ticket });
     if (q.after_seq !== undefined) params.set("after_seq", String(q.after_seq));
@@ -360,6 +362,7 @@ export class RoomClient {
 
   private opened(): void {
     this.socketGen++;
+    this.revs.opened();
     this.live = false;
     this.sentRead = 0;
     // the token was refreshed while this socket was being set up: the socket knows only the old one
@@ -447,7 +450,6 @@ export class RoomClient {
 
   private onMessage(m: Message): void {
     if (m.room_id !== this.id) return;
-    this.noteRev(m.rev);
     // our own message: stored, whatever became of its ack (a replay after a cut brings it too)
     const item = this.host.outbox.get(m.client_message_id);
     if (item?.kind === "send" && item.room_id === this.id && m.sender_id === this.host.userId()) {
@@ -473,9 +475,8 @@ export class RoomClient {
   private async onSynced(f: Extract<ServerFrame, { type: "synced" }>): Promise<void> {
     // a room new to us starts here: what came before is history (room.history()), not a gap
     if (!this.tracker.started) this.tracker.start(f.last_seq);
-    // last_rev: the replay brought every change up to it (the updates come before synced)
-    if (f.last_rev !== undefined) this.lastRev = Math.max(this.lastRev, f.last_rev);
-    this.revKnown = true;
+    // updates_has_more is still ignored here (as before): its reload comes next
+    this.revs.synced(f.last_rev, false);
     const gen = this.socketGen;
     const target = Math.max(f.last_seq, this.tracker.maxAhead() ?? 0);
     if (this.tracker.last < target) {
@@ -525,10 +526,7 @@ export class RoomClient {
           continue;
         }
         const before = this.tracker.last;
-        for (const m of page.messages) {
-          this.noteRev(m.rev);
-          for (const d of this.tracker.offer(m)) this.deliver(d);
-        }
+        for (const m of page.messages) for (const d of this.tracker.offer(m)) this.deliver(d);
         if (this.tracker.last < target && (!page.has_more || this.tracker.last === before)) {
           // seqs this member can never see (before they joined): move past them
           const gap = this.tracker.gap();
@@ -555,7 +553,7 @@ export class RoomClient {
 
   private onUpdate(rev: number, message: Message): void {
     if (message.room_id !== this.id) return;
-    this.noteRev(rev);
+    this.revs.update(rev);
     const version = message.rev ?? rev;
     const known = this.held.get(message.seq) ?? this.tracker.held(message.seq);
     if (known) {
@@ -567,10 +565,6 @@ export class RoomClient {
       this.updateRev = rev;
     }
     this.events.emit("update", { rev, message });
-  }
-
-  private noteRev(rev: number | undefined): void {
-    if (typeof rev === "number" && rev > this.lastRev) this.lastRev = rev;
   }
 
   private onError(f: ErrorFrame): void {
