@@ -3,10 +3,17 @@
 // frame of the replay the connection is cut at. A (the one away) reaches the edge through a proxy
 // that can cut its stream right before a chosen frame; B, who makes the changes, goes straight.
 import { describe, expect, it } from "vitest";
+import { MAX_REPLAY } from "../protocol/index.js";
 import type { Message } from "./index.js";
 import { UncompressedWebSocket, signedUp, until, useEdgeBehindProxy } from "../test/support/chat-clients.js";
 
-const stack = useEdgeBehindProxy({ SEND_RATE_PER_SECOND: "10000", SEND_BURST: "10000" });
+// a frame and send budget per socket that 500-odd edits in a row stay inside
+const stack = useEdgeBehindProxy({
+  SEND_RATE_PER_SECOND: "10000",
+  SEND_BURST: "10000",
+  FRAME_RATE_PER_SECOND: "10000",
+  FRAME_BURST: "10000",
+});
 const edge = stack.edge;
 const open = stack.open;
 
@@ -64,4 +71,46 @@ describe("changes made while a client was away", () => {
     expect(ra.messages().map((m) => m.body)).toEqual(["one, edited", "two", "three, edited"]);
     expect(messages).toHaveLength(3);
   }, 30_000);
+
+  it("more changes than a replay carries (MAX_REPLAY): every one is seen, also when that replay is cut among its updates", async () => {
+    const { ra, rb, messages, updates } = await pair();
+    const n = MAX_REPLAY + 5;
+    const seqs = Array.from({ length: n }, (_, i) => i + 1);
+    await Promise.all(seqs.map((i) => rb.send({ body: `m${i}` })));
+    await until(() => messages.length === n, 30_000, `A holds all ${n}`);
+
+    /** A is away while B edits every message (in seq order, so the oldest changes are the ones a replay leaves out). */
+    const editAll = async (version: string) => {
+      const back = await away(ra);
+      await Promise.all(seqs.map((i) => rb.edit(i, `m${i} ${version}`)));
+      return back;
+    };
+    const seen = async (version: string) => {
+      await until(() => updates.length === n, 30_000, `A's ${n} updates (${version})`).catch((err: Error) => {
+        throw new Error(`${err.message}: ${updates.length} came, first ${updates[0]?.message.seq}`);
+      });
+      await new Promise((r) => setTimeout(r, 300)); // a repeat would come now
+      expect(updates.map((u) => u.message.seq).sort((a, b) => a - b)).toEqual(seqs);
+      expect(updates.every((u) => u.message.body === `m${u.message.seq} ${version}` && u.rev === u.message.rev)).toBe(
+        true,
+      );
+      expect(ra.messages().map((m) => m.body)).toEqual(seqs.map((i) => `m${i} ${version}`));
+      updates.length = 0;
+    };
+
+    // 1: the replay sends the newest MAX_REPLAY changes and synced.updates_has_more; the SDK
+    // reloads the messages it holds over HTTP for the oldest ones
+    (await editAll("v1"))();
+    await seen("v1");
+
+    // 2: the same, with the replay cut after its first update frame (the change to seq 6, far
+    // above after_rev): the next resume still starts from before the changes left out
+    const back = await editAll("v2");
+    let frames = 0;
+    const cut = stack.proxy.cutBeforeFrame((text) => isUpdateOf(ra.id)(text) && ++frames === 2);
+    back();
+    await cut;
+    await seen("v2");
+    expect(messages).toHaveLength(n);
+  }, 120_000);
 });

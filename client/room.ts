@@ -475,8 +475,7 @@ export class RoomClient {
   private async onSynced(f: Extract<ServerFrame, { type: "synced" }>): Promise<void> {
     // a room new to us starts here: what came before is history (room.history()), not a gap
     if (!this.tracker.started) this.tracker.start(f.last_seq);
-    // updates_has_more is still ignored here (as before): its reload comes next
-    this.revs.synced(f.last_rev, false);
+    const reload = this.revs.synced(f.last_rev, f.updates_has_more === true);
     const gen = this.socketGen;
     const target = Math.max(f.last_seq, this.tracker.maxAhead() ?? 0);
     if (this.tracker.last < target) {
@@ -485,6 +484,9 @@ export class RoomClient {
       await this.repair(target, gen);
       if (gen === this.socketGen) await this.repairGaps(gen);
     }
+    // the replay left changes out: caught up means holding the current version of what we hold
+    if (reload !== null && gen === this.socketGen && !this.stopped && (await this.reloadHeld(gen)))
+      this.revs.reloaded(reload);
     if (gen !== this.socketGen || this.stopped) return;
     this.live = true;
     this.everLive = true;
@@ -536,6 +538,45 @@ export class RoomClient {
     } finally {
       if (this.repairingGen === gen) this.repairingGen = null;
     }
+  }
+
+  /**
+   * Fetches the current version of every held message over HTTP (synced.updates_has_more: more of
+   * them changed than the replay sent) and reports each that changed. Pages skip what is not held,
+   * so the cost follows the held set (maxHeldMessages), not the room. False when it stopped first.
+   */
+  private async reloadHeld(gen: number): Promise<boolean> {
+    const seqs = [...this.held.keys()].sort((a, b) => a - b);
+    const retry = new Backoff({ baseMs: 500, maxMs: 10_000 });
+    let i = 0;
+    while (i < seqs.length) {
+      if (gen !== this.socketGen || this.stopped) return false;
+      let page: HistoryPage;
+      try {
+        page = await this.page({ after_seq: seqs[i]! - 1, limit: HISTORY_PAGE_MAX });
+      } catch (err) {
+        if (err instanceof ChatError && (err.status === 403 || err.status === 404)) {
+          this.terminate(err.status === 403 ? "removed" : "gone", err.message);
+          return false;
+        }
+        if (err instanceof ChatError && err.code === "signed_out") return false;
+        await sleep(retry.next() + 100);
+        continue;
+      }
+      for (const m of page.messages) this.reloaded(m);
+      const end = page.messages.at(-1)?.seq;
+      if (end === undefined || !page.has_more) break;
+      while (i < seqs.length && seqs[i]! <= end) i++;
+    }
+    return true;
+  }
+
+  /** A held message's version from a reload: reported as an update when it is newer than the one held. */
+  private reloaded(m: Message): void {
+    const known = this.held.get(m.seq);
+    if (!known || (m.rev ?? 0) <= (known.rev ?? 0)) return;
+    this.held.set(m.seq, m);
+    this.events.emit("update", { rev: m.rev ?? 0, message: m });
   }
 
   private deliver(m: Message): void {
