@@ -1,7 +1,7 @@
 // Edit and delete through the SDK, against the contract in protocol/frames.ts (EditFrame and
 // DeleteFrame with op_id; `op_ack`; `update` frames; Message.status / rev; after_rev on resume).
 import { describe, expect, it } from "vitest";
-import type { Message, OpAck } from "./index.js";
+import type { FailedEvent, Message, OpAck } from "./index.js";
 import { signedUp, until, useEdgeBehindProxy } from "../test/support/chat-clients.js";
 
 const stack = useEdgeBehindProxy();
@@ -111,5 +111,39 @@ describe("edit and delete through the SDK", () => {
     expect(item).toMatchObject({ kind: "edit", status: "failed", error: { code: "forbidden" } });
     await rb.cancel(item!.id);
     expect(rb.pending()).toEqual([]);
+  });
+
+  it("a refused item waits as failed; retry() queues it again (same id) and resolves with its ack once the room takes it", async () => {
+    const { ra, messages, updates } = await pair();
+    const failed: FailedEvent[] = [];
+    ra.on("failed", (f) => failed.push(f));
+    const one = await ra.send({ body: "one" });
+
+    // the room refuses a reply to a message it does not have yet: refused after it was queued and sent
+    await expect(
+      within(ra.send({ body: "re: two", reply_to_seq: one.seq + 1 }), 5000, "refusal"),
+    ).rejects.toMatchObject({ code: "invalid" });
+    const [reply] = ra.pending();
+    expect(reply).toMatchObject({ kind: "send", status: "failed", error: { code: "invalid" } });
+    const two = await within(ra.send({ body: "two" }), 5000, "the send after the failed item");
+    const ack = await within(ra.retry(reply!.id), 5000, "ack of the retried send");
+    expect(ack).toMatchObject({ client_message_id: reply!.id, seq: two.seq + 1 });
+    expect(ra.pending()).toEqual([]);
+    await until(() => messages.length === 3, 5000, "B has all three");
+    expect(messages[2]).toMatchObject({ seq: two.seq + 1, body: "re: two", reply_to_seq: two.seq });
+
+    // an edit of a seq not there yet: not_found; the failed event's retry() once it is there
+    const next = two.seq + 2;
+    await expect(within(ra.edit(next, "four, edited"), 5000, "refusal")).rejects.toMatchObject({ code: "not_found" });
+    expect(failed.map((f) => [f.item.kind, f.error.code])).toEqual([
+      ["send", "invalid"],
+      ["edit", "not_found"],
+    ]);
+    expect((await ra.send({ body: "four" })).seq).toBe(next);
+    const opAck = (await within(failed[1]!.retry(), 5000, "op_ack of the retried edit")) as OpAck;
+    expect(opAck).toMatchObject({ op_id: failed[1]!.item.id, seq: next });
+    await until(() => updates.length === 1, 5000, "B's update of the edit");
+    expect(updates[0]).toMatchObject({ rev: opAck.rev, message: { seq: next, body: "four, edited" } });
+    expect(ra.pending()).toEqual([]);
   });
 });

@@ -174,6 +174,48 @@ describe("the SDK through a proxy that cuts every connection", () => {
     expect(ra2.pending()).toEqual([]);
     expect((await storage.entries("")).filter(([k]) => k.includes("outbox:"))).toEqual([]);
   }, 60_000);
+
+  it("a client waiting out a long backoff reconnects at once when the browser says it is online, or the page turns visible", async () => {
+    // a browser's window and document (the DOM event API): the client listens on them from its sign-in on
+    const g = globalThis as Record<string, unknown>;
+    const window = new EventTarget();
+    const document = Object.assign(new EventTarget(), { visibilityState: "hidden" });
+    g.window = window;
+    g.document = document;
+    try {
+      // every reconnect of A waits ~30 s unless something wakes it
+      const { a, b, room } = await pair({ backoff: { baseMs: 30_000, maxMs: 30_000, random: () => 0.999 } }, "edge");
+      const ra = await a.chat.openRoom(room.id);
+      const rb = await b.chat.openRoom(room.id);
+      const got: string[] = [];
+      ra.on("message", (m) => got.push(m.body));
+      await until(() => a.chat.state === "open", 10_000, "session open");
+      const wakes: Array<[string, () => void]> = [
+        ["online", () => window.dispatchEvent(new Event("online"))],
+        [
+          "visible",
+          () => {
+            document.visibilityState = "visible";
+            document.dispatchEvent(new Event("visibilitychange"));
+          },
+        ],
+      ];
+      for (const [name, wake] of wakes) {
+        stack.proxy.cut();
+        await until(() => ra.state === "reconnecting", 5000, "A lost its stream");
+        await rb.send({ body: `before ${name}` });
+        await sleep(1000);
+        expect(got).not.toContain(`before ${name}`); // still waiting out the backoff
+        wake();
+        await until(() => got.includes(`before ${name}`), 5000, `A back at once on ${name}`);
+        await until(() => a.chat.state === "open", 5000, `A's session socket back on ${name}`);
+      }
+      expect(ra.stats().opens).toBe(3);
+    } finally {
+      delete g.window;
+      delete g.document;
+    }
+  }, 30_000);
 });
 
 /** The access token the client holds (from its storage), for a plain HTTP check. */

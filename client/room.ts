@@ -1,7 +1,8 @@
 // One open room: its stream (a Connection), the messages it delivered in seq order, and its part
 // of the outbox. On every (re)connect the stream resumes after the last seq and rev held; the
 // replay sends the newest messages after that seq, so a `synced` with `has_more` (or any seq
-// that jumps) leaves a range that is paged over HTTP before anything after it is delivered.
+// that jumps) leaves a range that is paged over HTTP before anything after it is delivered. The
+// rev to resume after is RevCursor's call (rev-cursor.ts): not every rev seen is one held.
 import {
   DeleteFrame,
   EditFrame,
@@ -38,6 +39,7 @@ import {
   type OutboxKind,
   type SendAck,
 } from "./outbox.js";
+import { RevCursor } from "./rev-cursor.js";
 import { SeqTracker } from "./seq-tracker.js";
 
 export type RoomState = "connecting" | "syncing" | "live" | "reconnecting" | "closed";
@@ -132,10 +134,9 @@ export class RoomClient {
   private readonly conn: Connection;
   private readyDone = false;
   private settleReady!: (err?: unknown) => void;
-  private lastRev = 0;
+  private readonly revs = new RevCursor();
   /** the highest rev of an update delivered for a message we do not hold */
   private updateRev = 0;
-  private revKnown = false;
   private everLive = false;
   private live = false;
   /** bumps with every socket: a repair of an older socket stops */
@@ -347,10 +348,11 @@ export class RoomClient {
       idempotent: true,
     });
     this.ticketGeneration = this.host.auth.generation;
+    const afterRev = this.revs.afterRev;
     const q = StreamQuery.parse({
       ticket: t.ticket,
       ...(this.tracker.started ? { after_seq: this.tracker.last } : {}),
-      ...(this.revKnown ? { after_rev: this.lastRev } : {}),
+      ...(afterRev !== undefined ? { after_rev: afterRev } : {}),
     });
     const params = new URLSearchParams({ ticket: q.ticket });
     if (q.after_seq !== undefined) params.set("after_seq", String(q.after_seq));
@@ -360,6 +362,7 @@ export class RoomClient {
 
   private opened(): void {
     this.socketGen++;
+    this.revs.opened();
     this.live = false;
     this.sentRead = 0;
     // the token was refreshed while this socket was being set up: the socket knows only the old one
@@ -447,7 +450,6 @@ export class RoomClient {
 
   private onMessage(m: Message): void {
     if (m.room_id !== this.id) return;
-    this.noteRev(m.rev);
     // our own message: stored, whatever became of its ack (a replay after a cut brings it too)
     const item = this.host.outbox.get(m.client_message_id);
     if (item?.kind === "send" && item.room_id === this.id && m.sender_id === this.host.userId()) {
@@ -473,9 +475,7 @@ export class RoomClient {
   private async onSynced(f: Extract<ServerFrame, { type: "synced" }>): Promise<void> {
     // a room new to us starts here: what came before is history (room.history()), not a gap
     if (!this.tracker.started) this.tracker.start(f.last_seq);
-    // last_rev: the replay brought every change up to it (the updates come before synced)
-    if (f.last_rev !== undefined) this.lastRev = Math.max(this.lastRev, f.last_rev);
-    this.revKnown = true;
+    const reload = this.revs.synced(f.last_rev, f.updates_has_more === true);
     const gen = this.socketGen;
     const target = Math.max(f.last_seq, this.tracker.maxAhead() ?? 0);
     if (this.tracker.last < target) {
@@ -484,6 +484,9 @@ export class RoomClient {
       await this.repair(target, gen);
       if (gen === this.socketGen) await this.repairGaps(gen);
     }
+    // the replay left changes out: caught up means holding the current version of what we hold
+    if (reload !== null && gen === this.socketGen && !this.stopped && (await this.reloadHeld(gen)))
+      this.revs.reloaded(reload);
     if (gen !== this.socketGen || this.stopped) return;
     this.live = true;
     this.everLive = true;
@@ -525,10 +528,7 @@ export class RoomClient {
           continue;
         }
         const before = this.tracker.last;
-        for (const m of page.messages) {
-          this.noteRev(m.rev);
-          for (const d of this.tracker.offer(m)) this.deliver(d);
-        }
+        for (const m of page.messages) for (const d of this.tracker.offer(m)) this.deliver(d);
         if (this.tracker.last < target && (!page.has_more || this.tracker.last === before)) {
           // seqs this member can never see (before they joined): move past them
           const gap = this.tracker.gap();
@@ -538,6 +538,45 @@ export class RoomClient {
     } finally {
       if (this.repairingGen === gen) this.repairingGen = null;
     }
+  }
+
+  /**
+   * Fetches the current version of every held message over HTTP (synced.updates_has_more: more of
+   * them changed than the replay sent) and reports each that changed. Pages skip what is not held,
+   * so the cost follows the held set (maxHeldMessages), not the room. False when it stopped first.
+   */
+  private async reloadHeld(gen: number): Promise<boolean> {
+    const seqs = [...this.held.keys()].sort((a, b) => a - b);
+    const retry = new Backoff({ baseMs: 500, maxMs: 10_000 });
+    let i = 0;
+    while (i < seqs.length) {
+      if (gen !== this.socketGen || this.stopped) return false;
+      let page: HistoryPage;
+      try {
+        page = await this.page({ after_seq: seqs[i]! - 1, limit: HISTORY_PAGE_MAX });
+      } catch (err) {
+        if (err instanceof ChatError && (err.status === 403 || err.status === 404)) {
+          this.terminate(err.status === 403 ? "removed" : "gone", err.message);
+          return false;
+        }
+        if (err instanceof ChatError && err.code === "signed_out") return false;
+        await sleep(retry.next() + 100);
+        continue;
+      }
+      for (const m of page.messages) this.reloaded(m);
+      const end = page.messages.at(-1)?.seq;
+      if (end === undefined || !page.has_more) break;
+      while (i < seqs.length && seqs[i]! <= end) i++;
+    }
+    return true;
+  }
+
+  /** A held message's version from a reload: reported as an update when it is newer than the one held. */
+  private reloaded(m: Message): void {
+    const known = this.held.get(m.seq);
+    if (!known || (m.rev ?? 0) <= (known.rev ?? 0)) return;
+    this.held.set(m.seq, m);
+    this.events.emit("update", { rev: m.rev ?? 0, message: m });
   }
 
   private deliver(m: Message): void {
@@ -555,7 +594,7 @@ export class RoomClient {
 
   private onUpdate(rev: number, message: Message): void {
     if (message.room_id !== this.id) return;
-    this.noteRev(rev);
+    this.revs.update(rev);
     const version = message.rev ?? rev;
     const known = this.held.get(message.seq) ?? this.tracker.held(message.seq);
     if (known) {
@@ -567,10 +606,6 @@ export class RoomClient {
       this.updateRev = rev;
     }
     this.events.emit("update", { rev, message });
-  }
-
-  private noteRev(rev: number | undefined): void {
-    if (typeof rev === "number" && rev > this.lastRev) this.lastRev = rev;
   }
 
   private onError(f: ErrorFrame): void {

@@ -9,6 +9,17 @@ import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
 let devices = 0;
 
+/**
+ * `ws` without the permessage-deflate offer, as the deployed edge would have it anyway
+ * (no_web_socket_compression in wrangler.toml; locally Miniflare's entry agrees to deflate): for
+ * tests whose proxy reads the frames (TcpProxy.cutBeforeFrame).
+ */
+export class UncompressedWebSocket extends WebSocket {
+  constructor(url: string) {
+    super(url, { perMessageDeflate: false });
+  }
+}
+
 export function chatClient(baseUrl: string, o: Partial<ChatClientOptions> = {}): ChatClient {
   return createChatClient({
     baseUrl,
