@@ -168,6 +168,8 @@ async function pairsAt200(
   return i;
 }
 
+const READS = process.env.BENCH_READS === "1";
+
 async function direct() {
   const users = await seed(200);
   const pairs: Array<[User, User]> = Array.from({ length: 100 }, (_, i) => [users[2 * i]!, users[2 * i + 1]!]);
@@ -180,6 +182,7 @@ async function direct() {
   const sentAt = new Map<string, number>();
   const streams = await mapLimit(pairs, 10, async ([a, b], i) => {
     const roomId = (rooms[i] as { room: { id: string } }).room.id;
+    let sb: Stream | undefined;
     const onPeer: Handler = (f) => {
       if (f.type !== "message") return;
       const t = sentAt.get(f.client_message_id);
@@ -187,9 +190,11 @@ async function direct() {
         latencies.push(performance.now() - t);
         at.push(t - start);
       }
+      // BENCH_READS=1: the peer marks each message read, as a chat app does with what is on screen
+      if (READS) sb?.ws.send(JSON.stringify({ type: "read", room_id: roomId, seq: f.seq }));
     };
     const sa = await openStream(a, roomId, () => {});
-    const sb = await openStream(b, roomId, onPeer);
+    sb = await openStream(b, roomId, onPeer);
     return { sa, sb, roomId };
   });
   const ok = streams.filter((s): s is Exclude<typeof s, Error> => !(s instanceof Error));
@@ -205,7 +210,7 @@ async function direct() {
   start = performance.now();
   const i = await pairsAt200(ok, sentAt, start);
   await sleep(1000);
-  report("1:1 send -> peer receives (100 pairs, 200/s)", latencies, `   sent ${i}, received ${latencies.length}`);
+  report(`1:1 send -> peer receives (100 pairs, 200/s${READS ? ", peer reads" : ""})`, latencies, `   sent ${i}, received ${latencies.length}`);
   if (process.env.BENCH_TIMELINE) timeline(latencies, at, seconds);
   for (const p of ok) {
     p.sa.ws.close();

@@ -28,6 +28,7 @@ import { OutboxFlusher } from "./outbox-flusher.js";
 import { PushClient } from "./push-client.js";
 import { DEFAULT_PUSH_FLUSH, PushFlusher } from "./push-flusher.js";
 import { Recovery } from "./recovery.js";
+import { ReadCopy } from "./read-copy.js";
 import { SeqMark } from "./seq-mark.js";
 import { SendBatcher } from "./send-batcher.js";
 import { SinkClient } from "./sink-client.js";
@@ -142,10 +143,6 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
         park: (ids) => store.outbox.park(ids),
       },
       message: (seq) => store.messages.message(roomId(), seq),
-      copyReadOffsets: (room, offsets) =>
-        db((d) => copyReadOffsets(d, room, offsets)).catch((err: unknown) =>
-          console.warn(`room ${room}: read offsets not copied to PostgreSQL: ${String(err)}`),
-        ),
       pruneHotTail: (now) => transaction(() => store.messages.prune(now, cfg)),
       wake,
       clock,
@@ -166,6 +163,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     isMember: (userId) => store.member(userId) !== null,
     addReadRow: (payload, now) => store.outbox.addRead(payload, now),
     outboxNoted: (now) => outbox.noted(now),
+    readCopyNoted: (now) => readCopy.noted(now),
     pushState: (userId) => {
       const m = relay ? store.member(userId) : null;
       return m ? { read_seq: m.read_seq, pushed_seq: m.pushed_seq ?? 0 } : null;
@@ -322,6 +320,17 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     },
     cfg.roomReportMs,
   );
+  const readCopy = new ReadCopy(
+    {
+      roomId: () => meta()?.room_id ?? null,
+      uncopied: () => store.uncopiedReads(),
+      markCopied: (rows) => store.readsCopied(rows),
+      copy: (room, rows) => db((d) => copyReadOffsets(d, room, rows)),
+      wake,
+      clock,
+    },
+    cfg.roomReportMs,
+  );
   const announcements = new Announcements<RoomEvent>(
     (userId, event) => session(userId).roomEvent(roomId(), event),
     SESSION_PARALLELISM,
@@ -337,6 +346,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     outbox,
     upkeep,
     seqMark,
+    readCopy,
     pushes,
     announcements,
   );

@@ -23,6 +23,7 @@ function fake(pushedSeq = 0) {
     isMember: (u) => u === "a",
     addReadRow: (p) => void log.push(`outbox read ${p.read_seq}`),
     outboxNoted: () => void log.push("outbox noted"),
+    readCopyNoted: () => void log.push("copy noted"),
     pushState: (u) => (u === "a" ? { read_seq: readSeq, pushed_seq: pushedSeq } : null),
     addPushReadRow: (p) => void log.push(`push read ${p.user_id} ${p.read_seq}`),
     pushNoted: () => void log.push("push noted"),
@@ -38,7 +39,14 @@ describe("Offsets", () => {
   it("moves read_seq forward only, clamped to the last seq, with one outbox row, a receipt and a read_sync", () => {
     const { offsets, log } = fake();
     offsets.read("a", "phone", 99);
-    expect(log).toEqual(["tx", "outbox read 10", "outbox noted", "receipt a 10", "read_sync a 10 except phone"]);
+    expect(log).toEqual([
+      "tx",
+      "outbox read 10",
+      "outbox noted",
+      "copy noted",
+      "receipt a 10",
+      "read_sync a 10 except phone",
+    ]);
     log.length = 0;
     offsets.read("a", "phone", 4); // backwards: nothing moves, nobody hears
     expect(log).toEqual(["tx"]);
@@ -52,6 +60,7 @@ describe("Offsets", () => {
       "outbox read 3",
       "push read a 3",
       "outbox noted",
+      "copy noted",
       "push noted",
       "receipt a 3",
       "read_sync a 3 except phone",
@@ -83,7 +92,7 @@ describe("Offsets", () => {
       expect(log).toEqual(["outbox read 11"]);
       log.length = 0;
       offsets.sentCommitted(reads, 0);
-      expect(log).toEqual(["receipt a 11"]);
+      expect(log).toEqual(["copy noted", "receipt a 11"]);
     });
 
     it("says nothing to the room when the read passed only the sender's own messages", () => {
@@ -93,7 +102,8 @@ describe("Offsets", () => {
       // 12 and 13 are a's own, right after what a read
       const reads = offsets.sent([msg(12, "a"), msg(13, "a")], 11, 0);
       expect(reads).toEqual({ receipts: [], relay: false });
-      expect(log).toEqual(["outbox read 13"]);
+      // and no copy for the archive and PostgreSQL: the room holds the read
+      expect(log).toEqual([]);
     });
 
     it("counts a message of someone else's in the same batch as passed", () => {
@@ -110,7 +120,7 @@ describe("Offsets", () => {
       expect(log).toEqual(["outbox read 11", "push read a 11"]);
       log.length = 0;
       offsets.sentCommitted(reads, 0);
-      expect(log).toEqual(["push noted", "receipt a 11"]);
+      expect(log).toEqual(["copy noted", "push noted", "receipt a 11"]);
     });
 
     it("moves nothing for a sender who is no member any more, or whose read is already ahead", () => {

@@ -18,6 +18,8 @@ export interface OffsetsHost {
   addReadRow(payload: { room_id: string; user_id: string; read_seq: number; updated_at: string }, now: number): void;
   /** the outbox has new items */
   outboxNoted(now: number): void;
+  /** a read offset moved: PostgreSQL's copy of it is due (read-copy.ts) */
+  readCopyNoted(now: number): void;
   /** where the member's reading and pushing stand (before a read moves it) */
   pushState(userId: string): { read_seq: number; pushed_seq: number } | null;
   /** a read offset for the relay, and the push outbox's note of it (both nothing without a relay) */
@@ -63,6 +65,7 @@ export class Offsets {
     });
     if (moved === null) return;
     h.outboxNoted(now);
+    h.readCopyNoted(now);
     if (toRelay) h.pushNoted(now);
     h.receipts.read(userId, moved);
     h.waitUntil(
@@ -91,22 +94,29 @@ export class Offsets {
       const push = h.pushState(userId);
       const to = h.markRead(userId, seq, seq);
       if (to === null) continue;
+      const passedOthers = before < lastSeqBefore || stored.some((m) => m.sender_id !== userId && m.seq <= to);
+      // Over one's own messages only, the read stays in the room: a copy in the outbox would make
+      // every active room copy offsets to PostgreSQL at every flush (measured: 1:1 p99 30 -> 630 ms
+      // over 100 rooms), and the copies only serve a room that lost its storage, where one's own
+      // messages may then count as unread until the next read or send.
+      if (!passedOthers) continue;
       h.addReadRow(
         { room_id: meta.room_id, user_id: userId, read_seq: to, updated_at: new Date(now).toISOString() },
         now,
       );
+      // what the relay holds for them is of others' messages, so only a read that passed others clears it
       if (push !== null && push.pushed_seq > push.read_seq) {
         h.addPushReadRow({ user_id: userId, read_seq: to }, now);
         out.relay = true;
       }
-      const passedOthers = before < lastSeqBefore || stored.some((m) => m.sender_id !== userId && m.seq <= to);
-      if (passedOthers) out.receipts.push([userId, to]);
+      out.receipts.push([userId, to]);
     }
     return out;
   }
 
   /** After the batch's frames left: the receipts and the outboxes' alarms of what sent() moved. */
   sentCommitted(reads: SenderReads, now: number): void {
+    if (reads.receipts.length) this.host.readCopyNoted(now);
     if (reads.relay) this.host.pushNoted(now);
     for (const [userId, seq] of reads.receipts) this.host.receipts.read(userId, seq);
   }

@@ -38,7 +38,6 @@ function fake(answers: number[]) {
           mention_all: false,
           created_at: `2026-01-01T00:00:0${seq}.000Z`,
         }) as unknown as Message,
-      copyReadOffsets: async () => {},
       pruneHotTail: () => void pruned++,
       wake: () => {},
       clock: () => 1000,

@@ -1,7 +1,7 @@
 // Hands the room's outbox to the archive sink: the oldest messages and read offsets in order, in
 // batches by count and bytes, settled only on the sink's 200. While the sink is down the outbox
 // waits with exponential backoff; it is bounded by the object's storage, never by memory.
-import type { ArchiveBatchInput, ArchiveReadOffset, Message } from "../../protocol/index.js";
+import type { ArchiveBatchInput, Message } from "../../protocol/index.js";
 import type { TimedJob } from "../shared/alarm.js";
 import { backoffMs, buildBatch, type OutboxRow, type OutboxSettings } from "./outbox.js";
 import type { BatchAnswer } from "./sink-client.js";
@@ -22,8 +22,6 @@ export interface OutboxFlusherHost {
     park(ids: readonly number[]): void;
   };
   message(seq: number): Message | null;
-  /** best effort: PostgreSQL's copy of read offsets only serves room lists */
-  copyReadOffsets(roomId: string, offsets: readonly ArchiveReadOffset[]): Promise<void>;
   /** what the archive now holds may leave the hot tail */
   pruneHotTail(now: number): void;
   wake(at: number): void;
@@ -77,7 +75,6 @@ export class OutboxFlusher implements TimedJob {
       }
       const { status, detail } = await sink.postBatch(batch);
       if (status === 200) {
-        if (batch.read_offsets?.length) await this.host.copyReadOffsets(meta.room_id, batch.read_offsets);
         outbox.settle(ids);
         settled = true;
         continue;

@@ -208,6 +208,26 @@ export class RoomStore {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM members WHERE subscribed = 1").one().n;
   }
 
+  /** Members whose read_seq moved past PostgreSQL's copy (read-copy.ts). */
+  uncopiedReads(): Array<{ user_id: string; read_seq: number }> {
+    return this.sql
+      .exec<{ user_id: string; read_seq: number }>(
+        "SELECT user_id, read_seq FROM members WHERE read_seq > copied_read_seq",
+      )
+      .toArray();
+  }
+
+  /** PostgreSQL holds these offsets now (never moves the copy mark back). */
+  readsCopied(rows: ReadonlyArray<{ user_id: string; read_seq: number }>): void {
+    for (const r of rows)
+      this.sql.exec(
+        "UPDATE members SET copied_read_seq = ? WHERE user_id = ? AND copied_read_seq < ?",
+        r.read_seq,
+        r.user_id,
+        r.read_seq,
+      );
+  }
+
   /** Moves delivered_seq of all `userIds` forward to `seq` in one statement. */
   markDelivered(userIds: readonly string[], seq: number): void {
     this.memberCache = null;
