@@ -210,7 +210,11 @@ async function direct() {
   start = performance.now();
   const i = await pairsAt200(ok, sentAt, start);
   await sleep(1000);
-  report(`1:1 send -> peer receives (100 pairs, 200/s${READS ? ", peer reads" : ""})`, latencies, `   sent ${i}, received ${latencies.length}`);
+  report(
+    `1:1 send -> peer receives (100 pairs, 200/s${READS ? ", peer reads" : ""})`,
+    latencies,
+    `   sent ${i}, received ${latencies.length}`,
+  );
   if (process.env.BENCH_TIMELINE) timeline(latencies, at, seconds);
   for (const p of ok) {
     p.sa.ws.close();
