@@ -148,7 +148,7 @@ describe("npm start", () => {
     // the relay's restart (tsx compiling it again) can take several of its steps
     await eventually(async () => pushed(second.seq), 90_000, 100);
     await stream.close();
-  }, 150_000);
+  }, 200_000);
 
   it("stops every process it started on SIGTERM", async () => {
     const pids = [
