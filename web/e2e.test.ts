@@ -124,6 +124,31 @@ describe("the web client in a real browser", { timeout: 120_000 }, () => {
     await bob.screenshot("direct-chat-bob");
   });
 
+  it("a friend's presence shows in the chat, goes at log-out, and comes back when they sign in through the form", async () => {
+    const [ada, bob] = [await newPerson("Ada"), await newPerson("Bob")];
+    await friends(ada, bob);
+    await ada.send("Are you there?");
+    await bob.tab("Chats");
+    await bob.openRoom("Ada");
+    await bob.waitForMessage("Are you there?");
+    await ada.chatSubtitle().getByText("online", { exact: true }).waitFor({ timeout: 20_000 });
+
+    await bob.logOut();
+    await ada
+      .chatSubtitle()
+      .getByText(/^last seen /)
+      .waitFor({ timeout: 20_000 });
+
+    await bob.signIn();
+    await bob.tab("Chats");
+    await bob.openRoom("Ada");
+    expect((await bob.waitForMessage("Are you there?")).sender).toBe("Ada");
+    await ada.chatSubtitle().getByText("online", { exact: true }).waitFor({ timeout: 20_000 });
+    // and Bob, back, sees Ada online: his new session watches his friends again
+    await bob.chatSubtitle().getByText("online", { exact: true }).waitFor({ timeout: 20_000 });
+    await bob.screenshot("signed-in-again-bob");
+  });
+
   it("an edit and a delete reach the other side", async () => {
     const [ada, bob] = [await newPerson("Ada"), await newPerson("Bob")];
     await friends(ada, bob);

@@ -49,6 +49,21 @@ export class Person {
     await p.getByText(`Signed in as ${this.name}`).waitFor({ timeout: WAIT_MS });
   }
 
+  /** Logs out with the header's button: the sign-in form comes back. */
+  async logOut(): Promise<void> {
+    await this.page.getByRole("button", { name: "Log out" }).click();
+    await this.page.getByRole("heading", { name: "Sign in" }).waitFor({ timeout: WAIT_MS });
+  }
+
+  /** Signs in through the form, as someone coming back does. */
+  async signIn(password = "correct horse battery"): Promise<void> {
+    const p = this.page;
+    await p.getByLabel("Handle").fill(this.handle);
+    await p.getByLabel("Password").fill(password);
+    await p.getByRole("button", { name: "Sign in", exact: true }).click();
+    await p.getByText(`Signed in as ${this.name}`).waitFor({ timeout: WAIT_MS });
+  }
+
   /** Finds someone by handle under People and adds them as a friend. */
   async befriend(other: Person): Promise<void> {
     const p = this.page;
