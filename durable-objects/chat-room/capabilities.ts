@@ -157,19 +157,19 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
   const offsets = new Offsets({
     meta,
     transaction,
-    readSeq: (userId) => store.member(userId)?.read_seq ?? null,
     markRead: (userId, seq, lastSeq) => store.markRead(userId, seq, lastSeq),
     markDelivered: (users, seq) => store.markDelivered(users, seq),
     isMember: (userId) => store.member(userId) !== null,
     addReadRow: (payload, now) => store.outbox.addRead(payload, now),
     outboxNoted: (now) => outbox.noted(now),
     readCopyNoted: (now) => readCopy.noted(now),
-    pushState: (userId) => {
-      const m = relay ? store.member(userId) : null;
+    offsetsOf: (userId) => {
+      const m = store.member(userId);
       return m ? { read_seq: m.read_seq, pushed_seq: m.pushed_seq ?? 0 } : null;
     },
     addPushReadRow: (payload, now) => {
       if (relay) store.outbox.addPushRead(payload, now);
+      return relay !== null;
     },
     pushNoted: (now) => pushes.noted(now),
     receipts: coalescer,

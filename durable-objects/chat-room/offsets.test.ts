@@ -13,7 +13,6 @@ function fake(pushedSeq = 0) {
       log.push("tx");
       return fn();
     },
-    readSeq: (u) => (u === "a" ? readSeq : null),
     markRead: (_u, seq, last) => {
       const to = Math.min(seq, last);
       if (to <= readSeq) return null;
@@ -24,8 +23,11 @@ function fake(pushedSeq = 0) {
     addReadRow: (p) => void log.push(`outbox read ${p.read_seq}`),
     outboxNoted: () => void log.push("outbox noted"),
     readCopyNoted: () => void log.push("copy noted"),
-    pushState: (u) => (u === "a" ? { read_seq: readSeq, pushed_seq: pushedSeq } : null),
-    addPushReadRow: (p) => void log.push(`push read ${p.user_id} ${p.read_seq}`),
+    offsetsOf: (u) => (u === "a" ? { read_seq: readSeq, pushed_seq: pushedSeq } : null),
+    addPushReadRow: (p) => {
+      log.push(`push read ${p.user_id} ${p.read_seq}`);
+      return true;
+    },
     pushNoted: () => void log.push("push noted"),
     receipts: { read: (u, s) => void log.push(`receipt ${u} ${s}`) },
     readSync: async (u, _r, s, from) => void log.push(`read_sync ${u} ${s} except ${from}`),

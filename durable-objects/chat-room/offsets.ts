@@ -9,8 +9,6 @@ import type { RoomMeta } from "./store.js";
 export interface OffsetsHost {
   meta(): RoomMeta | null;
   transaction<T>(fn: () => T): T;
-  /** the member's read_seq, or null for a non-member */
-  readSeq(userId: string): number | null;
   /** moves read_seq forward; the new value, or null when it did not move */
   markRead(userId: string, seq: number, lastSeq: number): number | null;
   markDelivered(userIds: readonly string[], seq: number): void;
@@ -20,10 +18,10 @@ export interface OffsetsHost {
   outboxNoted(now: number): void;
   /** a read offset moved: PostgreSQL's copy of it is due (read-copy.ts) */
   readCopyNoted(now: number): void;
-  /** where the member's reading and pushing stand (before a read moves it) */
-  pushState(userId: string): { read_seq: number; pushed_seq: number } | null;
-  /** a read offset for the relay, and the push outbox's note of it (both nothing without a relay) */
-  addPushReadRow(payload: { user_id: string; read_seq: number }, now: number): void;
+  /** where the member's reading and pushing stand (before a read moves it); null for a non-member */
+  offsetsOf(userId: string): { read_seq: number; pushed_seq: number } | null;
+  /** a read offset for the relay's outbox; false (nothing queued) without a relay */
+  addPushReadRow(payload: { user_id: string; read_seq: number }, now: number): boolean;
   pushNoted(now: number): void;
   /** receipts to the room's streams and to senders: at once, or coalesced in a large room */
   receipts: { read(userId: string, readSeq: number): void };
@@ -49,17 +47,14 @@ export class Offsets {
     const now = h.clock();
     let toRelay = false;
     const moved = h.transaction(() => {
-      const before = h.pushState(userId);
+      const before = h.offsetsOf(userId);
       const to = h.markRead(userId, seq, meta.last_seq);
       if (to !== null) {
         h.addReadRow(
           { room_id: meta.room_id, user_id: userId, read_seq: to, updated_at: new Date(now).toISOString() },
           now,
         );
-        // the relay only holds (unread) notifications of theirs up to what it was handed for them:
-        // a member it never pushed to, or one who had read all of that, costs it no request
-        toRelay = before !== null && before.pushed_seq > before.read_seq;
-        if (toRelay) h.addPushReadRow({ user_id: userId, read_seq: to }, now);
+        toRelay = this.clearPushed(before, userId, to, now);
       }
       return to;
     });
@@ -89,12 +84,11 @@ export class Offsets {
     const newest = new Map<string, number>();
     for (const m of stored) newest.set(m.sender_id, Math.max(newest.get(m.sender_id) ?? 0, m.seq));
     for (const [userId, seq] of newest) {
-      const before = h.readSeq(userId);
+      const before = h.offsetsOf(userId);
       if (before === null) continue;
-      const push = h.pushState(userId);
       const to = h.markRead(userId, seq, seq);
       if (to === null) continue;
-      const passedOthers = before < lastSeqBefore || stored.some((m) => m.sender_id !== userId && m.seq <= to);
+      const passedOthers = before.read_seq < lastSeqBefore || stored.some((m) => m.sender_id !== userId && m.seq <= to);
       // Over one's own messages only, the read stays in the room: every send would otherwise add
       // an outbox row, an archive write and a PostgreSQL copy (read-copy.ts) that tell nobody
       // anything; the copies only serve a room that lost its storage, where one's own messages
@@ -105,10 +99,7 @@ export class Offsets {
         now,
       );
       // what the relay holds for them is of others' messages, so only a read that passed others clears it
-      if (push !== null && push.pushed_seq > push.read_seq) {
-        h.addPushReadRow({ user_id: userId, read_seq: to }, now);
-        out.relay = true;
-      }
+      if (this.clearPushed(before, userId, to, now)) out.relay = true;
       out.receipts.push([userId, to]);
     }
     return out;
@@ -119,6 +110,23 @@ export class Offsets {
     if (reads.receipts.length) this.host.readCopyNoted(now);
     if (reads.relay) this.host.pushNoted(now);
     for (const [userId, seq] of reads.receipts) this.host.receipts.read(userId, seq);
+  }
+
+  /**
+   * The relay only holds (unread) notifications of a member's up to what it was handed for them: a
+   * member it never pushed to, or one who had read all of that, costs it no request.
+   */
+  private clearPushed(
+    before: { read_seq: number; pushed_seq: number } | null,
+    userId: string,
+    to: number,
+    now: number,
+  ): boolean {
+    return (
+      before !== null &&
+      before.pushed_seq > before.read_seq &&
+      this.host.addPushReadRow({ user_id: userId, read_seq: to }, now)
+    );
   }
 
   /** Members who hold a stream have everything up to the room's last seq (written, not reported). */

@@ -2,7 +2,7 @@
 // batches by count and bytes, settled only on the sink's 200. While the sink is down the outbox
 // waits with exponential backoff; it is bounded by the object's storage, never by memory.
 import type { ArchiveBatchInput, Message } from "../../protocol/index.js";
-import type { TimedJob } from "../shared/alarm.js";
+import { windowJitter, type TimedJob } from "../shared/alarm.js";
 import { backoffMs, buildBatch, type OutboxRow, type OutboxSettings } from "./outbox.js";
 import type { BatchAnswer } from "./sink-client.js";
 import type { RoomMeta } from "./store.js";
@@ -38,7 +38,7 @@ export class OutboxFlusher implements TimedJob {
     private readonly s: OutboxSettings,
     random: () => number = Math.random,
   ) {
-    this.jitter = 0.75 + random() * 0.5;
+    this.jitter = windowJitter(random);
   }
 
   private get delay(): number {

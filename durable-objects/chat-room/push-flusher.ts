@@ -6,8 +6,9 @@
 // A backlog drains at the same one request a second, not faster: after an outage every room
 // drains at once, and the window keeps the relay that just came back at the load it takes from
 // busy rooms every day rather than a burst of all of them; and a hundred messages a second is
-// more than a room sends for long (a member may send ten a second). Settled only on the relay's 200; a batch it calls malformed (400,
-// 413) is parked loudly; anything else is retried with exponential backoff and full jitter, as
+// more than a room sends for long (a member may send ten a second).
+//
+// Settled only on the relay's 200; a batch it calls malformed (400, 413) is parked loudly; anything else is retried with exponential backoff and full jitter, as
 // the same batch (same rows, same batch_id, so a relay that took it but lost the answer says
 // `duplicate`). A send never waits for any of this: it only queues a row, in its own transaction.
 //
@@ -15,7 +16,7 @@
 // request leaves: rows queued meanwhile have higher ids and wait for the next batch, and a read
 // offset replaces only one in no batch (outbox-store.ts), so a retried batch holds what it held.
 import type { Message, PushBatch } from "../../protocol/index.js";
-import type { TimedJob } from "../shared/alarm.js";
+import { windowJitter, type TimedJob } from "../shared/alarm.js";
 import { backoffMs } from "./outbox.js";
 import type { PushClaim } from "./outbox-store.js";
 import { buildPushBatch, DEFAULT_PUSH, type BuiltPushBatch, type PushMember, type PushSettings } from "./push-batch.js";
@@ -84,7 +85,7 @@ export class PushFlusher implements TimedJob {
     private readonly s: PushFlushSettings = DEFAULT_PUSH_FLUSH,
     private readonly random: () => number = Math.random,
   ) {
-    this.jitter = 0.75 + random() * 0.5;
+    this.jitter = windowJitter(random);
   }
 
   /** whether the room queues push rows at all */

@@ -7,7 +7,7 @@
 // So a room copies the offsets that moved since its last copy at most once per window
 // (ROOM_REPORT_SECONDS, drawn per room like the seq report), the first after a quiet window at
 // once: a first read gives its presence consent promptly, and a quiet room's reads arrive at once.
-import type { TimedJob } from "../shared/alarm.js";
+import { windowJitter, type TimedJob } from "../shared/alarm.js";
 
 export interface ReadOffsetRow {
   user_id: string;
@@ -40,7 +40,7 @@ export class ReadCopy implements TimedJob {
     windowMs: number,
     random: () => number = Math.random,
   ) {
-    this.windowMs = Math.round(windowMs * (0.75 + random() * 0.5));
+    this.windowMs = Math.round(windowMs * windowJitter(random));
   }
 
   /** A member's read offset moved (and the archive's outbox has it). */

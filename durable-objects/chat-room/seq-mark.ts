@@ -2,7 +2,7 @@
 // activity time, ROOM_REPORT_SECONDS after new messages, with or without a sink: the floor a room
 // that lost its storage continues after (recovery.ts), beside the archive's own (which is at most
 // a flush window behind; without a sink, up to a report window of seqs could be given out again).
-import type { TimedJob } from "../shared/alarm.js";
+import { windowJitter, type TimedJob } from "../shared/alarm.js";
 import type { RoomMeta } from "./store.js";
 
 export interface SeqMarkHost {
@@ -33,7 +33,7 @@ export class SeqMark implements TimedJob {
     windowMs: number,
     random: () => number = Math.random,
   ) {
-    this.delayMs = Math.round(windowMs * (0.75 + random() * 0.5));
+    this.delayMs = Math.round(windowMs * windowJitter(random));
   }
 
   /** New messages were stored: report them within a window (not once per message). */

@@ -219,13 +219,13 @@ export class RoomStore {
 
   /** PostgreSQL holds these offsets now (never moves the copy mark back). */
   readsCopied(rows: ReadonlyArray<{ user_id: string; read_seq: number }>): void {
-    for (const r of rows)
-      this.sql.exec(
-        "UPDATE members SET copied_read_seq = ? WHERE user_id = ? AND copied_read_seq < ?",
-        r.read_seq,
-        r.user_id,
-        r.read_seq,
-      );
+    if (rows.length === 0) return;
+    this.sql.exec(
+      `UPDATE members SET copied_read_seq = v.read_seq
+       FROM (SELECT json_extract(value, '$.user_id') AS user_id, json_extract(value, '$.read_seq') AS read_seq FROM json_each(?)) AS v
+       WHERE members.user_id = v.user_id AND members.copied_read_seq < v.read_seq`,
+      JSON.stringify(rows),
+    );
   }
 
   /** Moves delivered_seq of all `userIds` forward to `seq` in one statement. */

@@ -43,6 +43,14 @@ export class AlarmSlot {
   }
 }
 
+/**
+ * A room's own draw of a job's window factor, 0.75-1.25: rooms that got busy together do not all
+ * reach for the sink, the relay or PostgreSQL in the same instant.
+ */
+export function windowJitter(random: () => number = Math.random): number {
+  return 0.75 + random() * 0.5;
+}
+
 /** A timed job of an object: when it is next due, and what it does then. */
 export interface TimedJob {
   dueAt(now: number): number | null;
