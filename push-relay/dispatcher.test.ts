@@ -475,6 +475,35 @@ describe("push relay dispatcher", () => {
     expect(perNotification.rows).toEqual([]);
   });
 
+  it("sleeps while nothing is pending: an empty queue costs a round per poll interval, not a busy loop", async () => {
+    const intake = await relayWith(recordingProviders(), { enabled: false });
+    let queries = 0;
+    const db = intake.store.db;
+    const counting = new Proxy(db, {
+      get: (target, key, receiver) =>
+        key === "execute"
+          ? (...args: Parameters<typeof db.execute>) => {
+              queries++;
+              return target.execute(...args);
+            }
+          : Reflect.get(target, key, receiver),
+    });
+    const settings = { ...DEFAULT_DISPATCH, ...FAST, idlePollMs: 5_000 };
+    const d = new Dispatcher({
+      db: counting,
+      providers: recordingProviders(),
+      metrics: intake.metrics,
+      settings,
+      log: (l) => logs.push(l),
+    });
+    extraStops.push(() => d.stop());
+    d.start();
+    await new Promise((r) => setTimeout(r, 1_000));
+    // one round (claim) and one look at when the next row is due; a spinning loop makes hundreds
+    expect(queries).toBeGreaterThanOrEqual(2);
+    expect(queries).toBeLessThanOrEqual(4);
+  });
+
   it("takes back a notification whose round died only after its lease ran out", async () => {
     const intake = await relayWith(recordingProviders(), { enabled: false });
     const [ann, bob] = await seedUsers(database.pool, 2);

@@ -61,6 +61,9 @@ const REASON_MAX = 500;
 const DONE_OUTCOMES = [PushOutcome.sent, PushOutcome.recorded, PushOutcome.failed, PushOutcome.token_retired];
 const statusOf = (o: Outcome): number | null => ("status" in o ? o.status : null);
 
+/** the shortest pause between rounds that claimed less than a batch */
+const MIN_SLEEP_MS = 10;
+
 export class Dispatcher {
   private readonly pauses: ProviderPauses;
   private readonly sends: Semaphore;
@@ -119,7 +122,9 @@ export class Dispatcher {
         if (claimed >= this.o.settings.claimBatch || this.stopped) continue;
         if (this.woken) continue;
         const due = await this.nextDueMs();
-        await this.sleep(due === null ? this.o.settings.idlePollMs : Math.min(this.o.settings.idlePollMs, due));
+        // a due row this round did not claim is another relay's (skip locked): not a reason to spin
+        const wait = due === null ? this.o.settings.idlePollMs : Math.min(this.o.settings.idlePollMs, due);
+        await this.sleep(Math.max(MIN_SLEEP_MS, wait));
       } catch (err) {
         failures += 1;
         this.o.log(`dispatch round failed (${failures} in a row): ${dbError(err)}`);
@@ -142,11 +147,13 @@ export class Dispatcher {
   }
 
   private async nextDueMs(): Promise<number | null> {
+    // no greatest(0, …) in SQL: greatest ignores a NULL, so an empty queue would read as "due now"
+    // and the loop would poll PostgreSQL back to back while idle
     const r = await this.o.db.execute<{ ms: number | null }>(sql`
-      select greatest(0, extract(epoch from (min(scheduled_at) - now())) * 1000)::float8 as ms
+      select (extract(epoch from (min(scheduled_at) - now())) * 1000)::float8 as ms
       from push_notifications where status = ${PushStatus.pending} and read_at is null`);
     const ms = r.rows[0]?.ms;
-    return ms === null || ms === undefined ? null : Math.ceil(Number(ms));
+    return ms === null || ms === undefined ? null : Math.max(0, Math.ceil(Number(ms)));
   }
 
   /** One round: claims what is due and dispatches it. Resolves to the number of rows claimed. */
