@@ -2,7 +2,7 @@
 // session socket, and what the server sends back. Every client frame is checked against these
 // before it can change anything.
 import { z } from "zod";
-import { Id, codePoints } from "./http.js";
+import { Id, withinCodePoints, withinUtf8Bytes } from "./http.js";
 
 export const MAX_FRAME_BYTES = 64 * 1024;
 export const MAX_BODY_CODE_POINTS = 4000;
@@ -16,7 +16,6 @@ export const HISTORY_PAGE_MAX = 100;
 export const PING_FRAME = '{"type":"ping"}';
 export const PONG_FRAME = '{"type":"pong"}';
 
-const utf8Length = (s: string) => new TextEncoder().encode(s).length;
 const frameId = z.string().min(1).max(64).optional();
 
 export const ClientMessageId = z
@@ -27,8 +26,8 @@ export const ClientMessageId = z
 
 export const MessageBody = z
   .string()
-  .refine((s) => codePoints(s) <= MAX_BODY_CODE_POINTS, `body must be at most ${MAX_BODY_CODE_POINTS} characters`)
-  .refine((s) => utf8Length(s) <= MAX_BODY_BYTES, `body must be at most ${MAX_BODY_BYTES} bytes of UTF-8`);
+  .refine((s) => withinCodePoints(s, MAX_BODY_CODE_POINTS), `body must be at most ${MAX_BODY_CODE_POINTS} characters`)
+  .refine((s) => withinUtf8Bytes(s, MAX_BODY_BYTES), `body must be at most ${MAX_BODY_BYTES} bytes of UTF-8`);
 
 export const Attachment = z.strictObject({
   id: z.string().min(1).max(128),

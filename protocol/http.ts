@@ -9,13 +9,22 @@ export const Id = z.uuid({ message: "must be a UUID" });
 /** Counts Unicode code points, not UTF-16 units, so an emoji counts once. */
 export const codePoints = (s: string) => [...s].length;
 
+// Bounds checked on every frame and message: most strings are far inside them, and the length in
+// UTF-16 units bounds both counts (a unit is one code point at most, and 1-3 bytes of UTF-8; a
+// pair is 4 bytes), so only a string near a bound is counted or encoded.
+/** whether `s` has at most `max` code points */
+export const withinCodePoints = (s: string, max: number) => s.length <= max || codePoints(s) <= max;
+/** whether `s` is at most `max` bytes as UTF-8 (an unpaired surrogate counts as U+FFFD's 3) */
+export const withinUtf8Bytes = (s: string, max: number) =>
+  s.length <= max && (s.length * 3 <= max || new TextEncoder().encode(s).length <= max);
+
 // Names people see: bounded, and nothing that hides or reorders them (protocol/text.ts).
 const humanText = (max: number) =>
   z
     .string()
     .trim()
     .min(1)
-    .refine((s) => codePoints(s) <= max, `must be at most ${max} characters`)
+    .refine((s) => withinCodePoints(s, max), `must be at most ${max} characters`)
     .superRefine((s, ctx) => {
       const problem = nameProblem(s);
       if (problem) ctx.addIssue({ code: "custom", message: problem });

@@ -46,7 +46,14 @@ const SESSION_PARALLELISM = 32;
 export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: RealtimeConfig) {
   const store = new RoomStore(ctx.storage.sql);
   const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
-  const transaction = <T>(fn: () => T): T => ctx.storage.transactionSync(fn);
+  const transaction = <T>(fn: () => T): T => {
+    try {
+      return ctx.storage.transactionSync(fn);
+    } catch (err) {
+      store.forget(); // SQLite rolled back: so do the store's in-memory copies
+      throw err;
+    }
+  };
   const clock = () => Date.now();
   const meta = () => store.meta();
   const roomId = () => store.meta()?.room_id ?? "";

@@ -66,32 +66,59 @@ export class RoomStore {
   /** After deleteAll(): the tables are gone and come back with the next write. */
   dropped(): void {
     this.tables.dropped();
+    this.forget();
+  }
+
+  /**
+   * Drops every in-memory copy (meta, members, blocks): after a transaction that rolled back, the
+   * copies may hold writes that SQLite undid, so the next read goes to SQLite.
+   */
+  forget(): void {
+    this.kvCache = null;
+    this.metaCache = undefined;
     this.memberCache = null;
+    this.memberIndex = null;
     this.blockCache = null;
   }
 
   // ---- meta ----
-  meta(): RoomMeta | null {
+  // Read by every frame, several times over (the profile of a busy room had a third of its CPU in
+  // re-reading these rows), so they are kept in memory. Every write goes through setKv or setName,
+  // which keep the copy; forget() drops it after a rollback. A returned RoomMeta is never changed
+  // afterwards: a write makes a new one, so a caller's `meta.last_seq` stays what it read.
+  private kvCache: Map<string, string> | null = null;
+  private metaCache: RoomMeta | null | undefined = undefined;
+
+  private kvRows(): Map<string, string> | null {
+    if (this.kvCache) return this.kvCache;
     if (!this.tables.exist()) return null;
     const rows = this.sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta").toArray();
-    if (rows.length === 0) return null;
-    const kv = Object.fromEntries(rows.map((r) => [r.key, r.value]));
-    if (!kv.room_id) return null;
-    return {
-      room_id: kv.room_id,
-      type: kv.type === "direct" ? "direct" : "group",
-      version: Number(kv.version ?? 0),
-      active: kv.active !== "0",
-      last_seq: Number(kv.last_seq ?? 0),
-      last_activity: Number(kv.last_activity ?? 0),
-      name: kv.name ?? null,
-    };
+    this.kvCache = new Map(rows.map((r) => [r.key, r.value]));
+    return this.kvCache;
+  }
+
+  meta(): RoomMeta | null {
+    if (this.metaCache !== undefined) return this.metaCache;
+    const kv = this.kvRows();
+    if (!kv) return null; // no tables yet: nothing to keep, the first write makes them
+    const id = kv.get("room_id");
+    this.metaCache = id
+      ? {
+          room_id: id,
+          type: kv.get("type") === "direct" ? "direct" : "group",
+          version: Number(kv.get("version") ?? 0),
+          active: kv.get("active") !== "0",
+          last_seq: Number(kv.get("last_seq") ?? 0),
+          last_activity: Number(kv.get("last_activity") ?? 0),
+          name: kv.get("name") ?? null,
+        }
+      : null;
+    return this.metaCache;
   }
 
   /** A free-form setting of the room's own upkeep (e.g. when maintenance is next due). */
   kv(key: string): string | undefined {
-    if (!this.tables.exist()) return undefined;
-    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+    return this.kvRows()?.get(key);
   }
 
   setKv(key: string, value: string): void {
@@ -100,6 +127,8 @@ export class RoomStore {
       key,
       value,
     );
+    this.kvRows()!.set(key, value);
+    this.metaCache = undefined;
   }
 
   setMeta(values: Partial<Record<Exclude<keyof RoomMeta, "name">, string | number | boolean>>): void {
@@ -110,14 +139,20 @@ export class RoomStore {
 
   /** The group's name (null: none). Kept only for push notifications, so a stale one is cosmetic. */
   setName(name: string | null): void {
-    if (name === null) this.sql.exec("DELETE FROM meta WHERE key = 'name'");
-    else this.setKv("name", name);
+    if (name !== null) return this.setKv("name", name);
+    this.sql.exec("DELETE FROM meta WHERE key = 'name'");
+    this.kvRows()!.delete("name");
+    this.metaCache = undefined;
   }
 
   // ---- members ----
-  // Every send plans its fan-out over all members; they are read from SQLite once and kept until
-  // something changes them (every write below drops the copy).
+  // Every send plans its fan-out over all members, and every frame looks its sender up: they are
+  // read from SQLite once and kept. A write that changes who is here drops the copy; the offsets
+  // that move with every message (read, delivered, pushed, subscribed) patch it instead, so a
+  // 1,000-member room is not reloaded per message. Members in the copy are never changed in place
+  // (a patch makes new ones), so a caller may hold one across a write.
   private memberCache: MemberState[] | null = null;
+  private memberIndex: Map<string, MemberState> | null = null;
 
   /** All members; the array is shared, treat it as read-only. */
   members(): readonly MemberState[] {
@@ -126,8 +161,20 @@ export class RoomStore {
   }
 
   member(userId: string): MemberState | null {
-    const [row] = this.sql.exec("SELECT * FROM members WHERE user_id = ?", userId).toArray();
-    return row ? toMember(row) : null;
+    this.memberIndex ??= new Map(this.members().map((m) => [m.user_id, m]));
+    return this.memberIndex.get(userId) ?? null;
+  }
+
+  private dropMembers(): void {
+    this.memberCache = null;
+    this.memberIndex = null;
+  }
+
+  /** Applies `change` to the cached copies of `userIds` (nothing cached: nothing to do). */
+  private patchMembers(userIds: ReadonlySet<string>, change: (m: MemberState) => MemberState): void {
+    if (!this.memberCache) return;
+    this.memberCache = this.memberCache.map((m) => (userIds.has(m.user_id) ? change(m) : m));
+    this.memberIndex = null;
   }
 
   memberCount(): number {
@@ -135,7 +182,7 @@ export class RoomStore {
   }
 
   upsertMember(m: MemberState): void {
-    this.memberCache = null;
+    this.dropMembers();
     this.sql.exec(
       `INSERT INTO members (user_id, role, can_send, joined_at, joined_seq, read_seq, delivered_seq, subscribed, hidden, can_mention_all, muted, pushed_seq, can_delete_any) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, can_send = excluded.can_send, can_mention_all = excluded.can_mention_all, can_delete_any = excluded.can_delete_any, joined_at = excluded.joined_at,
@@ -157,7 +204,7 @@ export class RoomStore {
   }
 
   removeMember(userId: string): void {
-    this.memberCache = null;
+    this.dropMembers();
     this.sql.exec("DELETE FROM members WHERE user_id = ?", userId);
   }
 
@@ -200,8 +247,10 @@ export class RoomStore {
   }
 
   setSubscribed(userId: string, on: boolean): boolean {
-    this.memberCache = null;
-    return this.sql.exec("UPDATE members SET subscribed = ? WHERE user_id = ?", on ? 1 : 0, userId).rowsWritten > 0;
+    const changed =
+      this.sql.exec("UPDATE members SET subscribed = ? WHERE user_id = ?", on ? 1 : 0, userId).rowsWritten > 0;
+    if (changed) this.patchMembers(new Set([userId]), (m) => ({ ...m, subscribed: on }));
+    return changed;
   }
 
   subscribedCount(): number {
@@ -230,7 +279,6 @@ export class RoomStore {
 
   /** Moves delivered_seq of all `userIds` forward to `seq` in one statement. */
   markDelivered(userIds: readonly string[], seq: number): void {
-    this.memberCache = null;
     if (userIds.length === 0) return;
     this.sql.exec(
       "UPDATE members SET delivered_seq = ? WHERE delivered_seq < ? AND user_id IN (SELECT value FROM json_each(?))",
@@ -238,11 +286,11 @@ export class RoomStore {
       seq,
       JSON.stringify(userIds),
     );
+    this.patchMembers(new Set(userIds), (m) => (m.delivered_seq < seq ? { ...m, delivered_seq: seq } : m));
   }
 
   /** `userIds` were handed to the relay for messages up to `seq`: a later batch leaves them out of those. */
   markPushed(userIds: readonly string[], seq: number): void {
-    this.memberCache = null;
     if (userIds.length === 0) return;
     this.sql.exec(
       "UPDATE members SET pushed_seq = ? WHERE pushed_seq < ? AND user_id IN (SELECT value FROM json_each(?))",
@@ -250,6 +298,7 @@ export class RoomStore {
       seq,
       JSON.stringify(userIds),
     );
+    this.patchMembers(new Set(userIds), (m) => ((m.pushed_seq ?? 0) < seq ? { ...m, pushed_seq: seq } : m));
   }
 
   /** Moves read_seq forward only, clamped to the last seq; the new value, or null when it did not move. */
@@ -264,9 +313,7 @@ export class RoomStore {
       )
       .toArray();
     const read = res[0]?.read_seq ?? null;
-    // every send moves its sender's read: the cache of a 1,000-member room is patched, not reloaded
-    if (read !== null && this.memberCache)
-      this.memberCache = this.memberCache.map((m) => (m.user_id === userId ? { ...m, read_seq: read } : m));
+    if (read !== null) this.patchMembers(new Set([userId]), (m) => ({ ...m, read_seq: read }));
     return read;
   }
 
@@ -312,7 +359,7 @@ export class RoomStore {
 
   /** After a recovery: the member's history starts no earlier than `seq`, and nothing before it is unread. */
   private raiseJoinedSeq(userId: string, seq: number): void {
-    this.memberCache = null;
+    this.dropMembers();
     this.sql.exec(
       "UPDATE members SET joined_seq = max(joined_seq, ?1), read_seq = max(read_seq, ?1), delivered_seq = max(delivered_seq, ?1) WHERE user_id = ?2",
       seq,

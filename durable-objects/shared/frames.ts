@@ -1,7 +1,7 @@
 // Turns a raw WebSocket message into a validated client frame, or into the `error` frame that
 // answers it. Nothing here touches state: a bad frame must change nothing.
 import { z } from "zod";
-import { MAX_FRAME_BYTES, type ServerFrame } from "../../protocol/index.js";
+import { MAX_FRAME_BYTES, withinUtf8Bytes, type ServerFrame } from "../../protocol/index.js";
 
 export type ErrorFrame = Extract<ServerFrame, { type: "error" }>;
 export type Parsed<T> = { ok: true; frame: T } | { ok: false; error: ErrorFrame };
@@ -32,8 +32,7 @@ export function errorFrame(code: ErrorFrame["code"], message: string, ref?: stri
 export function parseClientFrame<S extends z.ZodType>(message: string | ArrayBuffer, schema: S): Parsed<z.output<S>> {
   if (typeof message !== "string")
     return { ok: false, error: errorFrame("invalid", "frames are JSON text; binary frames are not accepted") };
-  // length in UTF-16 units is at most the UTF-8 byte length's bound times 3; check cheaply first
-  if (message.length > MAX_FRAME_BYTES || new TextEncoder().encode(message).length > MAX_FRAME_BYTES) {
+  if (!withinUtf8Bytes(message, MAX_FRAME_BYTES)) {
     return { ok: false, error: errorFrame("too_large", `a frame is at most ${MAX_FRAME_BYTES} bytes`) };
   }
   let raw: unknown;
