@@ -27,13 +27,23 @@ export async function startBenchEdge(opts: {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   // --var NAME=value (repeatable) overrides one of npm start's settings, e.g. --var ARCHIVE_FLUSH_MS=60000
+  // --persist DIR keeps the objects' SQLite there (default: a temporary folder on disk); a tmpfs
+  // such as /dev/shm takes the disk's fsync out of the measurement (README: Benchmarks)
   const { values } = parseArgs({
-    options: { port: { type: "string", default: "8788" }, var: { type: "string", multiple: true, default: [] } },
+    options: {
+      port: { type: "string", default: "8788" },
+      var: { type: "string", multiple: true, default: [] },
+      persist: { type: "string" },
+    },
   });
   const vars = Object.fromEntries(
     values.var!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
   );
-  const edge = await startBenchEdge({ port: Number(values.port), vars });
+  const edge = await startBenchEdge({
+    port: Number(values.port),
+    vars,
+    ...(values.persist ? { persist: fs.mkdtempSync(path.join(values.persist, "edge-chat-bench-")) } : {}),
+  });
   console.log(`miniflare edge on ${edge.url} (Ctrl-C to stop)`);
   process.on("SIGINT", () => void edge.close().then(() => process.exit(0)));
 }

@@ -16,6 +16,7 @@
 //   steps       one room, 10 senders and 10 receivers, open-loop paced rate steps: the highest
 //               rate whose send -> receiver p99 stays within 100 ms (send limits lifted as above)
 import os from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import WebSocket from "ws";
@@ -107,10 +108,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let cmidCounter = 0;
 const cmid = () => `b-${process.pid}-${++cmidCounter}`;
 
+// This one process plays every client: when its own event loop stalls, every latency it measures
+// grows with it, so each report says how late its timers ran (since the measurement began).
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+const measuring = () => loopDelay.reset();
+const clientLoop = () =>
+  `   (client loop delay p99 ${fmt(loopDelay.percentile(99) / 1e6)} max ${fmt(loopDelay.max / 1e6)})`;
+
 function report(name: string, samples: number[], extra = "") {
   const s = summary(samples);
   console.log(
-    `${name.padEnd(44)} n=${String(s.n).padEnd(6)} p50 ${fmt(s.p50).padEnd(10)} p95 ${fmt(s.p95).padEnd(10)} p99 ${fmt(s.p99).padEnd(10)} max ${fmt(s.max)}${extra}`,
+    `${name.padEnd(44)} n=${String(s.n).padEnd(6)} p50 ${fmt(s.p50).padEnd(10)} p95 ${fmt(s.p95).padEnd(10)} p99 ${fmt(s.p99).padEnd(10)} max ${fmt(s.max)}${extra}${clientLoop()}`,
   );
 }
 
@@ -156,6 +165,7 @@ async function pairsAt200(
 ): Promise<number> {
   const end = Date.now() + seconds * 1000;
   let i = 0;
+  measuring();
   while (Date.now() < end) {
     const wait = start + i * 5 - performance.now();
     if (wait > 1) await sleep(wait);
@@ -259,6 +269,7 @@ async function large() {
   }
   await sleep(1000);
   const count = seconds * 5;
+  measuring();
   for (let i = 0; i < count; i++) {
     const id = cmid();
     sentAt.set(id, performance.now());
@@ -436,6 +447,7 @@ async function steps() {
     const interval = 1000 / rate;
     const count = rate * STEP_SECONDS;
     const t0 = performance.now();
+    measuring();
     for (let i = 0; i < count; i++) {
       const wait = t0 + i * interval - performance.now();
       if (wait > 1) await sleep(wait);
@@ -452,7 +464,7 @@ async function steps() {
     const held = s.p99 <= 100 && latencies.length >= count * RECEIVERS * 0.99;
     if (held) best = rate;
     console.log(
-      `  ${String(rate).padStart(5)}/s offered: acked ${ackRate.toFixed(0).padStart(5)}/s, send -> receiver p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} max ${fmt(s.max)}${held ? "" : "   (p99 > 100 ms or deliveries missing)"}`,
+      `  ${String(rate).padStart(5)}/s offered: acked ${ackRate.toFixed(0).padStart(5)}/s, send -> receiver p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} max ${fmt(s.max)}${held ? "" : "   (p99 > 100 ms or deliveries missing)"}${clientLoop()}`,
     );
     if (!held) break;
   }
