@@ -173,8 +173,13 @@ export class RoomStore {
   /** Applies `change` to the cached copies of `userIds` (nothing cached: nothing to do). */
   private patchMembers(userIds: ReadonlySet<string>, change: (m: MemberState) => MemberState): void {
     if (!this.memberCache) return;
-    this.memberCache = this.memberCache.map((m) => (userIds.has(m.user_id) ? change(m) : m));
-    this.memberIndex = null;
+    const index = this.memberIndex;
+    this.memberCache = this.memberCache.map((m) => {
+      if (!userIds.has(m.user_id)) return m;
+      const changed = change(m);
+      index?.set(m.user_id, changed);
+      return changed;
+    });
   }
 
   memberCount(): number {
