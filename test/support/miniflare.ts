@@ -76,6 +76,11 @@ export async function startEdge(o: EdgeOptions): Promise<Edge> {
     modulesRoot: path.dirname(o.script),
     ...(o.port !== undefined ? { port: o.port } : {}),
     ...(o.persist ? { durableObjectsPersist: o.persist } : {}),
+    // EDGE_DIRECT_PORT=8794 also serves the Worker on that port straight from workerd, without
+    // Miniflare's entry worker (which pipes every WebSocket frame once more); benchmarks only
+    ...(process.env.EDGE_DIRECT_PORT
+      ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(process.env.EDGE_DIRECT_PORT) }] }
+      : {}),
     // EDGE_INSPECTOR_PORT=9229 opens V8's inspector on the edge (bench/profile.ts takes CPU profiles through it)
     ...(process.env.EDGE_INSPECTOR_PORT ? { inspectorPort: Number(process.env.EDGE_INSPECTOR_PORT) } : {}),
     // EDGE_LOG=1 shows workerd's own log (console output of the Worker and the objects)
