@@ -4,7 +4,7 @@
 // talk TLS to local stand-ins that check what the real services check (JWT signatures, topics,
 // the FCM v1 shape, VAPID and aes128gcm). The stand-ins' CA reaches the relay the production way,
 // through NODE_EXTRA_CA_CERTS. Devices register through POST /v1/devices.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import webpush from "web-push";
@@ -106,6 +106,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // the relay's own account of the run, for a failure seen only in a loaded full run
+  mkdirSync(path.join(root, ".artifacts"), { recursive: true });
+  writeFileSync(path.join(root, ".artifacts/push-delivery-relay.log"), relayLines.join("\n"));
   await edge?.close();
   await relay?.stop();
   await Promise.all([apple?.close(), google?.close(), browsers?.close()]);
