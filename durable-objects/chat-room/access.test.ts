@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { blockedFrom, mayDeleteAny, mayMentionAll, readAccess, sendAccess, type AccessFacts } from "./access.js";
 import type { MemberState } from "./members.js";
 import type { RoomMeta } from "./store.js";
+import { roomMember } from "../../test/support/room-member.js";
 
 const meta = (over: Partial<RoomMeta> = {}): RoomMeta => ({
   room_id: "r",
@@ -12,17 +13,7 @@ const meta = (over: Partial<RoomMeta> = {}): RoomMeta => ({
   last_activity: 0,
   ...over,
 });
-const member = (over: Partial<MemberState> = {}): MemberState => ({
-  user_id: "a",
-  role: "member",
-  can_send: true,
-  joined_at: "2026-01-01T00:00:00.000Z",
-  joined_seq: 0,
-  read_seq: 0,
-  delivered_seq: 0,
-  subscribed: false,
-  ...over,
-});
+const member = (over: Partial<MemberState> = {}): MemberState => roomMember("a", over);
 const facts = (over: Partial<AccessFacts> = {}): AccessFacts => ({
   meta: meta(),
   member: member(),

@@ -2,6 +2,7 @@
 // the batch a retry resends, backoff, parking, reads, and what settles without a request.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PUSH_BATCH_MAX_DELETES, PushBatch } from "../../protocol/index.js";
+import { roomMember } from "../../test/support/room-member.js";
 import { memorySql } from "../../test/support/sqlite-storage.js";
 import { TimeUuidGenerator } from "../shared/timeuuid.js";
 import { backoffMs } from "./outbox.js";
@@ -24,17 +25,7 @@ function room(
   const store = new RoomStore(memorySql());
   store.setMeta({ room_id: ROOM, type: "group", version: 1, active: true, last_seq: 0 });
   for (const user_id of [A, B, C]) {
-    store.upsertMember({
-      user_id,
-      role: "member",
-      can_send: true,
-      joined_at: "2026-01-01T00:00:00.000Z",
-      joined_seq: 0,
-      read_seq: 0,
-      delivered_seq: 0,
-      subscribed: false,
-      muted: opts.muted?.includes(user_id) ?? false,
-    });
+    store.upsertMember(roomMember(user_id, { muted: opts.muted?.includes(user_id) ?? false }));
   }
   const answers = opts.answers ?? [];
   const posted: PushBatch[] = [];

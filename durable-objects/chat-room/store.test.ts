@@ -2,25 +2,13 @@
 // they must follow every write the store makes, never change under a caller that holds one, and
 // go back to SQLite after a rollback. Against a real SQLite (test/support/sqlite-storage.ts).
 import { describe, expect, it } from "vitest";
+import { roomMember } from "../../test/support/room-member.js";
 import { memorySql } from "../../test/support/sqlite-storage.js";
-import type { MemberState } from "./members.js";
 import { RoomStore } from "./store.js";
 
 const ROOM = "00000000-0000-4000-8000-00000000000a";
 
-const member = (user_id: string): MemberState => ({
-  user_id,
-  role: "member",
-  can_send: true,
-  joined_at: "2026-01-01T00:00:00.000Z",
-  joined_seq: 0,
-  read_seq: 0,
-  delivered_seq: 0,
-  subscribed: false,
-  hidden: false,
-  muted: false,
-  pushed_seq: 0,
-});
+const member = (user_id: string) => roomMember(user_id, { hidden: false, muted: false, pushed_seq: 0 });
 
 function room() {
   const sql = memorySql();
