@@ -13,6 +13,7 @@
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { mapLimit } from "../lib/parallel/index.js";
+import { unpackFrames } from "../protocol/batch.js";
 import type {
   AuthResponse,
   RegisterBody,
@@ -113,18 +114,23 @@ type Stream = { ws: WebSocket; synced: Promise<void> };
 
 function openStream(base: string, roomId: string, ticket: string, onFrame: (f: ServerFrame) => void): Stream {
   // No permessage-deflate offer and no UTF-8 checks: one process plays every client here (see bench/realtime.ts).
-  const ws = new WebSocket(`${base.replace(/^http/, "ws")}/v1/rooms/${roomId}/stream?ticket=${ticket}&after_seq=0`, {
-    perMessageDeflate: false,
-    skipUTF8Validation: true,
-  });
+  const ws = new WebSocket(
+    `${base.replace(/^http/, "ws")}/v1/rooms/${roomId}/stream?ticket=${ticket}&after_seq=0&batch=1`,
+    {
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+    },
+  );
   const synced = new Promise<void>((resolve, reject) => {
     ws.once("error", reject);
     ws.once("unexpected-response", (_q, r) => reject(new Error(`upgrade answered ${r.statusCode}`)));
     ws.once("close", (code) => reject(new Error(`closed (${code}) before synced`)));
     ws.on("message", (data) => {
-      const f = JSON.parse(data.toString()) as ServerFrame;
-      if (f.type === "synced") resolve();
-      onFrame(f);
+      // batch=1, as the SDK: a replay or a busy commit comes as arrays of frames
+      for (const f of unpackFrames(data.toString()) as ServerFrame[]) {
+        if (f.type === "synced") resolve();
+        onFrame(f);
+      }
     });
   });
   const ping = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"type":"ping"}'), 25_000);

@@ -15,12 +15,14 @@
 //               room's first use costs, without the load of the others)
 //   steps       one room, 10 senders and 10 receivers, open-loop paced rate steps: the highest
 //               rate whose send -> receiver p99 stays within 100 ms (send limits lifted as above)
+// Streams open with batch=1, as the SDK's do; BENCH_BATCH=0 measures one frame per message.
 import os from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import WebSocket from "ws";
 import { mapLimit } from "../lib/parallel/index.js";
+import { unpackFrames } from "../protocol/batch.js";
 import { accessToken } from "../test/support/tokens.js";
 import { readEdgeEnv } from "./edge-env.js";
 import { fmt, summary } from "./stats.js";
@@ -87,7 +89,9 @@ async function openStream(user: User, roomId: string, on: Handler): Promise<Stre
   // wrangler.toml), but locally the entry proxy in front of it (wrangler's, Miniflare's) would
   // still agree to compress every frame for every socket. UTF-8 checks are skipped because this
   // one process plays a thousand clients; a real device checks only its own frames.
-  const ws = new WebSocket(`${base.replace(/^http/, "ws")}/v1/rooms/${roomId}/stream?ticket=${ticket}`, {
+  // batch=1 as the SDK asks (BENCH_BATCH=0: one frame a message, the v1 default)
+  const batch = process.env.BENCH_BATCH === "0" ? "" : "&batch=1";
+  const ws = new WebSocket(`${base.replace(/^http/, "ws")}/v1/rooms/${roomId}/stream?ticket=${ticket}${batch}`, {
     perMessageDeflate: process.env.BENCH_DEFLATE === "1",
     skipUTF8Validation: true,
   });
@@ -97,7 +101,9 @@ async function openStream(user: User, roomId: string, on: Handler): Promise<Stre
     ws.once("error", reject);
     ws.once("unexpected-response", (_q, r) => reject(new Error(`upgrade ${r.statusCode}`)));
   });
-  ws.on("message", (data) => stream.on(JSON.parse(data.toString())));
+  ws.on("message", (data) => {
+    for (const frame of unpackFrames(data.toString())) stream.on(frame);
+  });
   // keep the sockets alive as a client would
   const ping = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"type":"ping"}'), 25_000);
   ws.once("close", () => clearInterval(ping));
@@ -442,7 +448,9 @@ async function steps() {
   const senders = ok.slice(0, SENDERS);
   await sleep(500);
   let best = 0;
-  for (const rate of [500, 1000, 1500, 2000, 2750, 3500, 4500]) {
+  // BENCH_STEPS=500,1000,… replaces the rates tried (in order; the first that fails ends the run)
+  const rates = (process.env.BENCH_STEPS ?? "500,1000,1500,2000,2750,3500,4500,6000,8000").split(",").map(Number);
+  for (const rate of rates) {
     latencies = [];
     const a0 = acked;
     const interval = 1000 / rate;

@@ -17,9 +17,18 @@ const stack = useEdgeBehindProxy({
 const edge = stack.edge;
 const open = stack.open;
 
-/** A (through the proxy, retrying within a second, its frames readable there) and B share a direct room; A records what it hears. */
+/**
+ * A (through the proxy, retrying within a second, its frames readable there) and B share a direct
+ * room; A records what it hears. A reads one frame per message (batchFrames: false) so the proxy
+ * can cut between any two frames of a replay: with batches a cut falls between arrays instead,
+ * which a replay over one array's bound (~256 K characters) meets the same way.
+ */
 async function pair() {
-  const a = await signedUp(stack.proxy.url, { backoff: { maxMs: 1000 }, WebSocket: UncompressedWebSocket });
+  const a = await signedUp(stack.proxy.url, {
+    backoff: { maxMs: 1000 },
+    WebSocket: UncompressedWebSocket,
+    batchFrames: false,
+  });
   const b = await signedUp(edge.url);
   open.push(a.chat, b.chat);
   const ra = await a.chat.openDirect(b.user.id);

@@ -2,7 +2,7 @@
 // heartbeat, the server's `closing` frame answered with our own close, and reconnects with
 // full-jitter backoff. What a close means is the owner's call (room.ts, session.ts): this class
 // only asks and carries it out.
-import { PING_FRAME, type ServerFrame } from "../protocol/index.js";
+import { PING_FRAME, unpackFrames, type ServerFrame } from "../protocol/index.js";
 import type { Backoff } from "./backoff.js";
 
 /** The part of the WebSocket API used here: browsers, workerd and Node's `ws` all have it. */
@@ -176,20 +176,25 @@ export class Connection {
       if (done || gen !== this.gen) return;
       this.heard();
       if (typeof event.data !== "string") return;
-      let frame: ServerFrame;
+      let frames: ServerFrame[];
       try {
-        frame = JSON.parse(event.data) as ServerFrame;
+        // a stream opened with batch=1 may carry several frames in one message (protocol/batch.ts)
+        frames = unpackFrames(event.data) as ServerFrame[];
       } catch {
         return;
       }
-      if (frame.type === "pong") return;
-      if (frame.type === "closing") {
-        // README "Closes and the closing frame": answer with our own close, which completes at
-        // once; nothing else arrives after it, so the socket is done for us now
-        safeClose(ws, frame.code, frame.reason);
-        return finish(frame.code, frame.reason);
+      for (const frame of frames) {
+        // a frame before this one may have ended the socket for us (a reconnect, a stop)
+        if (done || gen !== this.gen) return;
+        if (frame.type === "pong") continue;
+        if (frame.type === "closing") {
+          // README "Closes and the closing frame": answer with our own close, which completes at
+          // once; nothing else arrives after it, so the socket is done for us now
+          safeClose(ws, frame.code, frame.reason);
+          return finish(frame.code, frame.reason);
+        }
+        this.hooks.frame(frame);
       }
-      this.hooks.frame(frame);
     });
     ws.addEventListener("close", (event: { code: number; reason: string }) => finish(event.code, event.reason));
     // an `error` is followed by `close`; a runtime that skipped it would leave us waiting forever

@@ -100,6 +100,11 @@ export interface ChatClientOptions {
   ackTimeoutMs?: number;
   /** default 5000: messages each open room keeps in memory (room.messages()) */
   maxHeldMessages?: number;
+  /**
+   * default true: streams open with batch=1, so a replay or a busy room's commit comes as one
+   * message instead of one per frame; false: one frame per message (protocol v1's default)
+   */
+  batchFrames?: boolean;
 }
 
 export interface ChatEvents {
@@ -311,6 +316,7 @@ export class ChatClient {
         },
         ackTimeoutMs: this.o.ackTimeoutMs ?? 10_000,
         maxHeldMessages: this.o.maxHeldMessages ?? 5000,
+        batchFrames: this.o.batchFrames ?? true,
       });
       this.openRooms.set(id, room);
     }

@@ -102,6 +102,8 @@ export interface RoomHost {
   ackTimeoutMs: number;
   /** messages a room keeps in memory (messages()); older ones are dropped, history() fetches them again */
   maxHeldMessages: number;
+  /** open the stream with batch=1 (protocol/batch.ts) */
+  batchFrames: boolean;
 }
 
 interface Deferred<T> {
@@ -353,8 +355,11 @@ export class RoomClient {
       ticket: t.ticket,
       ...(this.tracker.started ? { after_seq: this.tracker.last } : {}),
       ...(afterRev !== undefined ? { after_rev: afterRev } : {}),
+      ...(this.host.batchFrames ? { batch: "1" as const } : {}),
     });
     const params = new URLSearchParams({ ticket: q.ticket });
+    // batch=1: a replay or a busy room's commit comes as one message (the connection unpacks it)
+    if (q.batch) params.set("batch", q.batch);
     if (q.after_seq !== undefined) params.set("after_seq", String(q.after_seq));
     if (q.after_rev !== undefined) params.set("after_rev", String(q.after_rev));
     return this.host.wsUrl(`/v1/rooms/${this.id}/stream?${params}`);

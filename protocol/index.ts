@@ -3,6 +3,7 @@ export * from "./limits.js";
 export * from "./http.js";
 export * from "./models.js";
 export * from "./frames.js";
+export * from "./batch.js";
 export * from "./social.js";
 export * from "./rooms.js";
 export * from "./realtime.js";

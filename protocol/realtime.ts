@@ -21,6 +21,8 @@ export const StreamQuery = z.strictObject({
   after_seq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   /** the last `rev` the client holds: edits and deletes after it are replayed as `update` frames */
   after_rev: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** `1`: the server may put several frames of one moment into one message, as a JSON array (batch.ts) */
+  batch: z.enum(["0", "1"]).optional(),
 });
 export const ConnectQuery = z.strictObject({ ticket: z.string().min(1).max(4096) });
 

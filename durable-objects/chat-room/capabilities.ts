@@ -248,8 +248,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     commitSends: (m, queued, now) => store.messages.commitSends(m.room_id, queued, now, ids, m.last_seq),
     planFanout: (all, stored, now) => activity.planCommit(all, stored, now),
     sendersRead: (stored, lastSeqBefore, now) => offsets.sent(stored, lastSeqBefore, now),
-    broadcast: (frame) => sockets.broadcast(frame),
-    send: (ws, frame) => sockets.send(ws, frame),
+    deliver: (messages, acks) => sockets.deliver(messages, acks),
     refuse: (ws, error) => sockets.refuse(ws, error, { counts: false }),
     committed: (m, plan, reads, stored, lastSeq, now) => {
       offsets.sentCommitted(reads, now);

@@ -6,6 +6,7 @@
 // wired in capabilities.ts: the RPC methods and the runtime's hooks each delegate in a few lines.
 import { DurableObject } from "cloudflare:workers";
 import {
+  packFrames,
   PING_FRAME,
   PONG_FRAME,
   RoomClientFrame,
@@ -21,7 +22,7 @@ import type { ObjectEnv } from "../env.js";
 import { realtimeConfig, type RealtimeConfig } from "../shared/config.js";
 import { errorFrame, parseClientFrame } from "../shared/frames.js";
 import { claimsOf, jsonError } from "../shared/upgrade.js";
-import { CloseCode, type SocketInfo } from "../shared/sockets.js";
+import { CloseCode, trySend, type SocketInfo } from "../shared/sockets.js";
 import { TokenBuckets } from "../shared/token-bucket.js";
 import { mayMentionAll, readAccess, sendAccess, type AccessFacts, type Denied } from "./access.js";
 import { roomCapabilities, type RoomParts } from "./capabilities.js";
@@ -187,18 +188,21 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
     const access = readAccess(this.facts(meta, claims.user_id), claims.user_id);
     if (!access.ok) return jsonError(access.status, access.code, access.message);
     const { store, sockets } = this.room;
-    const opened = sockets.acceptTicketed(claims, (id, exp) => store.useTicket(id, exp), Date.now());
-    if (!opened) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
-    if (opened.refused) return new Response(null, { status: 101, webSocket: opened.client });
     // the Worker validated the query (StreamQuery)
     const query = new URL(request.url).searchParams;
+    const batch = query.get("batch") === "1";
+    const opened = sockets.acceptTicketed(claims, (id, exp) => store.useTicket(id, exp), Date.now(), { batch });
+    if (!opened) return jsonError(401, "unauthorized", "this ticket was already used; get a new one");
+    if (opened.refused) return new Response(null, { status: 101, webSocket: opened.client });
     const afterRev = query.get("after_rev");
     const resume = {
       afterSeq: Number(query.get("after_seq") ?? 0),
       ...(afterRev !== null ? { afterRev: Number(afterRev) } : {}),
     };
+    // a stream that reads batches gets its replay in a few messages instead of one per frame
+    const replayed: string[] = [];
     replayInto(
-      opened.server,
+      batch ? { send: (data) => void replayed.push(data as string) } : opened.server,
       store.messages,
       meta!,
       access.member,
@@ -207,6 +211,7 @@ export class ChatRoom extends DurableObject<ObjectEnv> {
       this.room.replayBudget,
       Date.now(),
     );
+    for (const data of packFrames(replayed)) trySend(opened.server, data);
     this.room.offsets.caughtUp(claims.user_id);
     store.setMeta({ last_activity: Date.now() });
     await this.room.alarms.reschedule();

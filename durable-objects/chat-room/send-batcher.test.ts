@@ -67,8 +67,11 @@ function fakeRoom(opts: { failCommit?: boolean; members?: string[]; full?: boole
       log.push(`read by ${[...new Set(stored.map((m) => m.sender_id))].join()} after ${before}`);
       return "reads";
     },
-    broadcast: (frame) => log.push(`broadcast ${JSON.parse(frame).seq}`),
-    send: (ws, frame) => framesTo.set(ws, [...(framesTo.get(ws) ?? []), frame]),
+    deliver: (messages, acks) => {
+      for (const frame of messages) log.push(`broadcast ${JSON.parse(frame).seq}`);
+      for (const [ws, frames] of acks)
+        framesTo.set(ws, [...(framesTo.get(ws) ?? []), ...frames.map((f) => JSON.parse(f))]);
+    },
     refuse: (ws, frame) => framesTo.set(ws, [...(framesTo.get(ws) ?? []), frame]),
     committed: (_m, plan, reads, stored, lastSeq) =>
       log.push(`committed ${plan} and ${reads} up to ${lastSeq} (${stored.length})`),

@@ -1,6 +1,6 @@
 // The write path. Sends that arrive in the same turn of the event loop are committed together in
-// one synchronous storage transaction; their acks and the message frames leave in that same turn,
-// right after it.
+// one synchronous storage transaction; their message frames and acks leave in that same turn,
+// right after it: to a stream opened with `batch=1` as one message per socket.
 //
 // Why that is safe: the runtime's output gate holds every frame an object sends until the writes
 // before it are durable, so no ack and no message leaves before the write does (an ack is a
@@ -26,8 +26,11 @@ export interface SendBatcherHost<Plan, Reads = unknown> {
   planFanout(members: readonly MemberState[], stored: readonly Message[], now: number): Plan;
   /** each sender has read up to their newest message (offsets.ts); inside the transaction */
   sendersRead(stored: readonly Message[], lastSeqBefore: number, now: number): Reads;
-  broadcast(frame: string): void;
-  send(ws: WebSocket, frame: ServerFrame): void;
+  /**
+   * the batch's frames: `messages` to every stream, then each sender's acks to its socket (a
+   * stream that reads batches gets them in one message: SocketHost.deliver)
+   */
+  deliver(messages: readonly string[], acks: ReadonlyMap<WebSocket, readonly string[]>): void;
   refuse(ws: WebSocket, error: ServerFrame): void;
   /** after the frames left: activity, receipts, the outbox's and upkeep's alarms */
   committed(meta: RoomMeta, plan: Plan, reads: Reads, stored: readonly Message[], lastSeq: number, now: number): void;
@@ -103,9 +106,10 @@ export class SendBatcher<Plan, Reads = unknown> {
       const reads = h.sendersRead(stored, lastSeqBefore, now);
       return { results, stored, plan: h.planFanout(members, stored, now), reads, lastSeq };
     });
-    for (const m of stored) h.broadcast(JSON.stringify({ type: "message", ...m } satisfies ServerFrame));
+    const messages = stored.map((m) => JSON.stringify({ type: "message", ...m } satisfies ServerFrame));
+    const acks = new Map<WebSocket, string[]>();
     results.forEach((r, i) => {
-      h.send(admitted[i]!.ws, {
+      const ack: ServerFrame = {
         type: "ack",
         room_id: meta.room_id,
         client_message_id: r.client_message_id,
@@ -113,8 +117,13 @@ export class SendBatcher<Plan, Reads = unknown> {
         message_id: r.message_id,
         created_at: r.created_at,
         ...(r.duplicate ? { duplicate: true } : {}),
-      });
+      };
+      const ws = admitted[i]!.ws;
+      const list = acks.get(ws);
+      if (list) list.push(JSON.stringify(ack));
+      else acks.set(ws, [JSON.stringify(ack)]);
     });
+    h.deliver(messages, acks);
     if (stored.length) h.committed(meta, plan, reads, stored, lastSeq, now);
   }
 }

@@ -165,6 +165,35 @@ describe("SocketHost closing", () => {
     expect(h.hasDevice("a", "desk")).toBe(false);
   });
 
+  it("delivers a commit's frames: packed to a socket that reads batches, one by one to the others, acks last", () => {
+    const { h, f } = host();
+    h.acceptTicketed(claims("a", "t1"), () => true, 0, { batch: true });
+    h.acceptTicketed(claims("b", "t2"), () => true, 0, { batch: true });
+    h.acceptTicketed(claims("c", "t3"), () => true, 0);
+    const [a, b, c] = f.sockets.map((s) => s.ws);
+    const messages = ['{"type":"message","seq":1}', '{"type":"message","seq":2}'];
+    const ackA = '{"type":"ack","seq":2}';
+    h.deliver(messages, new Map([[as(a!), [ackA]]]));
+    expect(a!.sent).toEqual([`[${messages.join(",")},${ackA}]`]);
+    expect(b!.sent).toEqual([`[${messages.join(",")}]`]);
+    expect(c!.sent).toEqual(messages);
+    // a lone frame goes as itself, even to a socket that reads batches
+    h.deliver([messages[0]!]);
+    expect(b!.sent.at(-1)).toBe(messages[0]);
+    // the choice survives hibernation (it is on the attachment)
+    const woken = new SocketHost(f.ctx, { silentMs: 60_000, verify: async () => null });
+    expect([woken.batches(as(a!)), woken.batches(as(c!))]).toEqual([true, false]);
+  });
+
+  it("still sends a sender's ack when its socket is closing (no longer held), and nothing else", () => {
+    const { h, f } = host();
+    h.acceptTicketed(claims("a", "t1"), () => true, 0, { batch: true });
+    const a = f.sockets[0]!.ws;
+    h.close(as(a), CloseCode.removed, "removed", 0);
+    h.deliver(['{"type":"message","seq":1}'], new Map([[as(a), ['{"type":"ack","seq":1}']]]));
+    expect(frames(a).map((x) => x.type)).toEqual(["closing", "ack"]);
+  });
+
   it("answers frames over a socket's budget with rate_limited and closes a socket that keeps flooding", () => {
     const { h, f } = host({ frames: { perSecond: 10, burst: 3 } });
     h.acceptTicketed(claims("a", "t1"), () => true, 0);

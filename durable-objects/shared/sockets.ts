@@ -15,6 +15,7 @@ import { CloseCode, closeDecision, echoCode, nextCheck } from "./close-rules.js"
 import { FrameBudget } from "./frame-budget.js";
 import { SocketCaps } from "./socket-caps.js";
 import { errorFrame } from "./frames.js";
+import { packFrames } from "../../protocol/batch.js";
 import type { BucketConfig } from "./token-bucket.js";
 
 export { CloseCode, closeDecision, echoCode, nextCheck, type CloseDecision } from "./close-rules.js";
@@ -29,6 +30,8 @@ export interface SocketInfo {
   openedAt: number;
   /** epoch ms of the last frame we saw (stored at most every few seconds) */
   seenAt: number;
+  /** the client reads several frames from one message (a stream opened with `batch=1`) */
+  batch?: boolean;
 }
 
 // The attachment is written on every open and re-auth and read back after each wake: short keys
@@ -39,6 +42,7 @@ interface Attachment {
   t: number;
   o: number;
   s: number;
+  b?: 1;
   /** closing: [deadline, code, reason] (the socket is no longer held, only waited for) */
   x?: [number, number, string];
 }
@@ -48,6 +52,7 @@ const toAttachment = (i: SocketInfo): Attachment => ({
   t: i.tokenExpiresAt,
   o: i.openedAt,
   s: i.seenAt,
+  ...(i.batch ? { b: 1 as const } : {}),
 });
 
 function rawAttachment(ws: WebSocket): Attachment | null {
@@ -61,7 +66,10 @@ function rawAttachment(ws: WebSocket): Attachment | null {
 /** The info of a socket still held (null for one that is closing, or not ours). */
 function readAttachment(ws: WebSocket): SocketInfo | null {
   const a = rawAttachment(ws);
-  return a && !a.x ? { userId: a.u, deviceId: a.d, tokenExpiresAt: a.t, openedAt: a.o, seenAt: a.s } : null;
+  if (!a || a.x) return null;
+  const info: SocketInfo = { userId: a.u, deviceId: a.d, tokenExpiresAt: a.t, openedAt: a.o, seenAt: a.s };
+  if (a.b) info.batch = true;
+  return info;
 }
 
 /** Sends if the socket is still open; a socket closing under us is not an error of the sender. */
@@ -177,6 +185,7 @@ export class SocketHost {
     claims: SocketClaims,
     useTicket: (id: string, expiresAt: number) => boolean,
     now: number,
+    opts: { batch?: boolean } = {},
   ): { client: WebSocket; server: WebSocket; info: SocketInfo; refused: boolean } | null {
     if (!useTicket(claims.ticket_id, claims.ticket_expires_at)) return null;
     const pair = new WebSocketPair();
@@ -187,6 +196,7 @@ export class SocketHost {
       tokenExpiresAt: claims.token_expires_at,
       openedAt: now,
       seenAt: now,
+      ...(opts.batch ? { batch: true } : {}),
     };
     this.ctx.acceptWebSocket(server, [userTag(info.userId), deviceTag(info.deviceId)]);
     server.serializeAttachment(toAttachment(info));
@@ -262,6 +272,34 @@ export class SocketHost {
   broadcast(frame: ServerFrame | string, opts: { skip?: WebSocket; exceptUser?: string } = {}): void {
     const data = typeof frame === "string" ? frame : JSON.stringify(frame);
     for (const [ws, info] of this.held) if (ws !== opts.skip && info.userId !== opts.exceptUser) trySend(ws, data);
+  }
+
+  /**
+   * The frames of one moment (a commit): `shared` to every held socket, then each socket's `own`
+   * frames (its acks; a socket no longer held still gets those). A socket that reads batches gets
+   * them packed (protocol/batch.ts); `shared` is packed once for all of them.
+   */
+  deliver(shared: readonly string[], own: ReadonlyMap<WebSocket, readonly string[]> = new Map()): void {
+    let packed: string[] | undefined;
+    for (const [ws, info] of this.held) {
+      const mine = own.get(ws);
+      if (info.batch) {
+        const out = mine?.length ? packFrames([...shared, ...mine]) : (packed ??= packFrames(shared));
+        for (const data of out) trySend(ws, data);
+        continue;
+      }
+      for (const data of shared) trySend(ws, data);
+      if (mine) for (const data of mine) trySend(ws, data);
+    }
+    for (const [ws, mine] of own) {
+      if (this.held.has(ws)) continue;
+      for (const data of mine) trySend(ws, data);
+    }
+  }
+
+  /** Whether this socket reads batches. */
+  batches(ws: WebSocket): boolean {
+    return this.held.get(ws)?.batch === true;
   }
 
   sendToUser(userId: string, frame: ServerFrame): void {

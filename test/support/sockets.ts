@@ -16,16 +16,24 @@ export class TestSocket {
   closingAt?: number;
   closedAt?: number;
 
+  /** WebSocket messages received, and how many of them held an array of frames (batch=1) */
+  messages = 0;
+  arrays = 0;
+
   constructor(readonly ws: WebSocket) {
     ws.on("message", (data, isBinary) => {
       const text = isBinary ? "" : data.toString();
+      this.messages++;
       try {
-        const frame = JSON.parse(text) as Frame;
-        this.frames.push(frame);
-        // the protocol's answer to `closing`: our own close, which the server completes at once
-        if (frame.type === "closing") {
-          this.closingAt = Date.now();
-          ws.close(frame.code, frame.reason);
+        const parsed = JSON.parse(text) as Frame | Frame[];
+        if (Array.isArray(parsed)) this.arrays++;
+        for (const frame of Array.isArray(parsed) ? parsed : [parsed]) {
+          this.frames.push(frame);
+          // the protocol's answer to `closing`: our own close, which the server completes at once
+          if (frame.type === "closing") {
+            this.closingAt = Date.now();
+            ws.close(frame.code, frame.reason);
+          }
         }
       } catch {
         this.frames.push({ type: "unparsed", text } as unknown as Frame);
@@ -130,11 +138,12 @@ export async function openStream(
   edge: Edge,
   user: { token: string },
   roomId: string,
-  opts: { device?: string; afterSeq?: number; afterRev?: number; waitSynced?: boolean } = {},
+  opts: { device?: string; afterSeq?: number; afterRev?: number; waitSynced?: boolean; batch?: boolean } = {},
 ): Promise<TestSocket> {
   const t = await ticket(edge, user.token, opts.device ?? "dev-1", roomId);
   const q = new URLSearchParams({
     ticket: t,
+    ...(opts.batch ? { batch: "1" } : {}),
     ...(opts.afterSeq !== undefined ? { after_seq: String(opts.afterSeq) } : {}),
     ...(opts.afterRev !== undefined ? { after_rev: String(opts.afterRev) } : {}),
   });

@@ -2,7 +2,15 @@
 import { describe, expect, it } from "vitest";
 import { call } from "../../test/support/api.js";
 import { useEdge } from "../../test/support/edge.js";
-import { TestSocket, eventually, openStream, sleep, type Frame } from "../../test/support/sockets.js";
+import {
+  TestSocket,
+  eventually,
+  openStream,
+  sleep,
+  ticket,
+  upgradeUrl,
+  type Frame,
+} from "../../test/support/sockets.js";
 import { direct, group, people, type Seeded } from "../../test/support/rooms.js";
 
 const edge = useEdge({
@@ -18,6 +26,7 @@ const send = (s: TestSocket, roomId: string, extra: Record<string, unknown> = {}
   s.send({ type: "send", room_id: roomId, client_message_id, body: `hello ${n}`, ...extra });
   return client_message_id;
 };
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const ackFor = (s: TestSocket, cmid: string) => s.take((f) => f.type === "ack" && f.client_message_id === cmid);
 const history = (user: Seeded, roomId: string, q = "") =>
   call(edge, "GET", `/v1/rooms/${roomId}/messages${q}`, { token: user.token });
@@ -56,6 +65,44 @@ describe("sending on a stream", () => {
     // the peer's stream counts as delivered, reported to the sender only
     expect(await aPhone.take((f) => f.type === "receipt" && f.user_id === b.id)).toMatchObject({ delivered_seq: 1 });
     await Promise.all([aPhone.close(), aLaptop.close(), bPhone.close()]);
+  });
+
+  it("packs a replay and a commit's frames into one message for a stream opened with batch=1, and never for one without", async () => {
+    const [a, b] = (await people(2)) as [Seeded, Seeded];
+    const room = await direct(edge, a, b);
+    const plainSender = await openStream(edge, a, room.id, { device: "plain" });
+    const sent = Array.from({ length: 30 }, () => send(plainSender, room.id));
+    for (const c of sent) await ackFor(plainSender, c);
+
+    // the replay: 30 messages and `synced` in one WebSocket message, or 31 of them
+    const packed = await openStream(edge, b, room.id, { afterSeq: 0, batch: true, device: "packed" });
+    const plain = await openStream(edge, b, room.id, { afterSeq: 0, device: "plain" });
+    expect([packed.messages, packed.arrays]).toEqual([1, 1]);
+    expect([plain.messages, plain.arrays]).toEqual([31, 0]);
+    for (const s of [packed, plain]) expect((await s.takeN("message", 30)).map((m) => m.seq)).toEqual(range(1, 30));
+
+    // a send: its sender's batch stream hears the message and its ack in one message, in that order
+    const before = packed.messages;
+    const cmid = send(packed, room.id);
+    const ack = await ackFor(packed, cmid);
+    expect(ack.seq).toBe(31);
+    expect([packed.messages - before, packed.arrays]).toEqual([1, 2]);
+    expect((await packed.takeType("message")).seq).toBe(31);
+    expect((await plain.takeType("message")).seq).toBe(31);
+    expect(plain.arrays).toBe(0);
+    await Promise.all([plainSender.close(), packed.close(), plain.close()]);
+  });
+
+  it("refuses a stream whose batch parameter is neither 0 nor 1", async () => {
+    const [a, b] = (await people(2)) as [Seeded, Seeded];
+    const room = await direct(edge, a, b);
+    const t = await ticket(edge, a.token, "dev-1", room.id);
+    const url = upgradeUrl(edge, `/v1/rooms/${room.id}/stream?ticket=${t}&batch=yes`);
+    await expect(TestSocket.open(url)).rejects.toMatchObject({ status: 400 });
+    // the ticket was not spent on the refused upgrade
+    const ok = await TestSocket.open(upgradeUrl(edge, `/v1/rooms/${room.id}/stream?ticket=${t}&batch=1`));
+    expect((await ok.takeType("synced")).last_seq).toBe(0);
+    await ok.close();
   });
 
   it("gives concurrent senders gap-free increasing seqs, in order on every stream", async () => {
