@@ -60,7 +60,7 @@ async function take(): Promise<Profile> {
     });
 
   await call("Profiler.enable");
-  await call("Profiler.setSamplingInterval", { interval: 200 });
+  await call("Profiler.setSamplingInterval", { interval: INTERVAL_US });
   await call("Profiler.start");
   console.log(`profiling ${target.title ?? target.webSocketDebuggerUrl} for ${values.seconds} s`);
   await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
@@ -70,10 +70,15 @@ async function take(): Promise<Profile> {
   return profile;
 }
 
-// self time per node: the sum of the deltas of the samples that landed on it
+// Self time per node: its samples times the sampling interval. Not the samples' time deltas:
+// workerd's isolate is sampled only while it runs JavaScript, so the delta of the first sample
+// after the thread was away (socket writes, SQLite, waiting) holds that whole gap, and weighting by
+// it charged the idle time to whatever ran next: the entry of each event (webSocketMessage, zod).
+const INTERVAL_US = 200;
 const selfUs = new Map<number, number>();
-profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+for (const id of profile.samples) selfUs.set(id, (selfUs.get(id) ?? 0) + INTERVAL_US);
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
+const wallUs = profile.timeDeltas.reduce((a, b) => a + b, 0);
 const byFunction = new Map<string, number>();
 const byFile = new Map<string, number>();
 for (const n of profile.nodes) {
@@ -104,7 +109,9 @@ for (const [id, us] of selfUs) {
     totalByFunction.set(k, (totalByFunction.get(k) ?? 0) + us);
   }
 }
-console.log(`${(total / 1000).toFixed(0)} ms sampled; profile in ${values.out}`);
+console.log(
+  `${profile.samples.length} samples: ~${(total / 1000).toFixed(0)} ms in the isolate of ${(wallUs / 1000).toFixed(0)} ms (${((total / wallUs) * 100).toFixed(0)}%; the rest is the thread outside JavaScript or idle); profile in ${values.out}`,
+);
 show("self time by function", byFunction, Number(values.top));
 show("total time by function (self and callees)", totalByFunction, Number(values.top));
 show("self time by file", byFile, 15);
