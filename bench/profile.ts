@@ -21,6 +21,9 @@ const { values } = parseArgs({
   },
 });
 
+/** the sampling interval asked of V8, in µs */
+const INTERVAL_US = 200;
+
 interface ProfileNode {
   id: number;
   children?: number[];
@@ -74,7 +77,6 @@ async function take(): Promise<Profile> {
 // workerd's isolate is sampled only while it runs JavaScript, so the delta of the first sample
 // after the thread was away (socket writes, SQLite, waiting) holds that whole gap, and weighting by
 // it charged the idle time to whatever ran next: the entry of each event (webSocketMessage, zod).
-const INTERVAL_US = 200;
 const selfUs = new Map<number, number>();
 for (const id of profile.samples) selfUs.set(id, (selfUs.get(id) ?? 0) + INTERVAL_US);
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);

@@ -286,6 +286,14 @@ async function large() {
   const lat = [...lastAt].filter(([id]) => sentAt.has(id)).map(([id, t]) => t - sentAt.get(id)!);
   const incomplete = count - lat.length;
   report("1,000-member room: send -> last of 999 (5/s)", lat, incomplete ? `   ${incomplete} not received by all` : "");
+  // BENCH_SLOW_MS=30: when each send whose first copy took longer than that left (to line up with a trace of the edge)
+  const slowMs = Number(process.env.BENCH_SLOW_MS ?? 0);
+  if (slowMs > 0)
+    for (const [id, t] of firstAt)
+      if (sentAt.has(id) && t - sentAt.get(id)! > slowMs)
+        console.log(
+          `  slow: sent ${new Date(performance.timeOrigin + sentAt.get(id)!).toISOString()}, first after ${fmt(t - sentAt.get(id)!)}`,
+        );
   report(
     "  (the same sends -> first of 999)",
     [...firstAt].filter(([id]) => sentAt.has(id)).map(([id, t]) => t - sentAt.get(id)!),
