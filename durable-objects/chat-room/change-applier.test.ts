@@ -2,25 +2,15 @@
 // frames; dedupe by op_id; refusals that change nothing.
 import { describe, expect, it, vi } from "vitest";
 import type { Message, ServerFrame } from "../../protocol/index.js";
+import { roomMember } from "../../test/support/room-member.js";
 import { memorySql } from "../../test/support/sqlite-storage.js";
 import { TimeUuidGenerator } from "../shared/timeuuid.js";
 import { ChangeApplier } from "./change-applier.js";
 import type { ChangeTarget } from "./message-changes.js";
-import type { MemberState } from "./members.js";
 import { RoomStore } from "./store.js";
 
 const ROOM = "00000000-0000-4000-8000-00000000000a";
-const member = (user_id: string, over: Partial<MemberState> = {}): MemberState => ({
-  user_id,
-  role: "member",
-  can_send: true,
-  joined_at: "",
-  joined_seq: 0,
-  read_seq: 0,
-  delivered_seq: 0,
-  subscribed: false,
-  ...over,
-});
+const member = roomMember;
 
 function room(opts: { failWrite?: boolean; full?: boolean } = {}) {
   const store = new RoomStore(memorySql());

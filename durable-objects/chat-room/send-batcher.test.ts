@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { Message, ServerFrame } from "../../protocol/index.js";
-import type { MemberState } from "./members.js";
+import { roomMember } from "../../test/support/room-member.js";
 import { SendBatcher, type QueuedSend } from "./send-batcher.js";
 import type { RoomMeta } from "./store.js";
 
-const member = (user_id: string): MemberState => ({
-  user_id,
-  role: "member",
-  can_send: true,
-  joined_at: "",
-  joined_seq: 0,
-  read_seq: 0,
-  delivered_seq: 0,
-  subscribed: false,
-});
+const member = (user_id: string) => roomMember(user_id);
 
 function fakeRoom(opts: { failCommit?: boolean; members?: string[]; full?: boolean } = {}) {
   const log: string[] = [];
