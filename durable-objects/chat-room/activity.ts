@@ -15,7 +15,7 @@ export interface ActivityHost {
   members(): readonly MemberState[];
   latestMessage(): Message | null;
   /** the devices of each user holding a stream here */
-  streamDevices(): Map<string, string[]>;
+  streamDevices(): ReadonlyMap<string, readonly string[]>;
   transaction<T>(fn: () => T): T;
   /** queues a message for the push outbox (nothing when no relay is configured) */
   queuePush(seq: number, now: number): void;
@@ -54,7 +54,7 @@ export class ActivityPlanner {
     const targets = this.host.members().flatMap((m) => {
       const mentioned = users.get(m.user_id);
       if (mentioned === undefined || !m.subscribed) return [];
-      return [{ member: m, mentioned, stream_devices: streams.get(m.user_id) ?? [] }];
+      return [{ member: m, mentioned, stream_devices: [...(streams.get(m.user_id) ?? [])] }];
     });
     this.host.waitUntil(this.send(meta.room_id, targets, last, changeOnly));
   }

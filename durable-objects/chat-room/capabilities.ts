@@ -244,6 +244,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
   const sends = new SendBatcher<FanoutPlan, SenderReads>({
     meta,
     members,
+    isMember: (userId) => store.member(userId) !== null,
     transaction,
     commitSends: (m, queued, now) => store.messages.commitSends(m.room_id, queued, now, ids, m.last_seq),
     planFanout: (all, stored, now) => activity.planCommit(all, stored, now),

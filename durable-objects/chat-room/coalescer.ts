@@ -54,16 +54,21 @@ export class Coalescer implements TimedJob {
 
   /** `users` have `seq`: only its sender hears it. */
   deliveredTo(sender: string, users: readonly string[], seq: number): void {
-    const others = users.filter((u) => u !== sender);
-    if (others.length === 0) return;
     if (!this.isLarge()) {
-      for (const u of others) this.host.sendToUser(sender, this.receipt({ user_id: u, delivered_seq: seq }));
+      for (const u of users)
+        if (u !== sender) this.host.sendToUser(sender, this.receipt({ user_id: u, delivered_seq: seq }));
       return;
     }
-    const pending = this.delivered.get(sender) ?? new Map<string, number>();
-    for (const u of others) pending.set(u, seq);
-    this.delivered.set(sender, pending);
-    this.pending();
+    // no copy of `users` here: in a large room it is every member with a stream, on every commit
+    let pending = this.delivered.get(sender);
+    let added = false;
+    for (const u of users) {
+      if (u === sender) continue;
+      if (!pending) this.delivered.set(sender, (pending = new Map<string, number>()));
+      pending.set(u, seq);
+      added = true;
+    }
+    if (added) this.pending();
   }
 
   /** Typing is ephemeral: over the interval it is dropped, never answered with an error. */

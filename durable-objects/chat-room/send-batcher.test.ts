@@ -15,6 +15,7 @@ function fakeRoom(opts: { failCommit?: boolean; members?: string[]; full?: boole
   const batcher = new SendBatcher<string, string>({
     meta: () => meta,
     members: () => (opts.members ?? ["a", "b"]).map(member),
+    isMember: (id) => (opts.members ?? ["a", "b"]).includes(id),
     transaction: (fn) => {
       log.push("begin");
       const out = fn();

@@ -18,6 +18,7 @@ export interface QueuedSend extends PendingSend {
 export interface SendBatcherHost<Plan, Reads = unknown> {
   meta(): RoomMeta | null;
   members(): readonly MemberState[];
+  isMember(userId: string): boolean;
   /** runs `fn` as one storage transaction */
   transaction<T>(fn: () => T): T;
   /** stores the sends (dedupe, seq, outbox rows); inside the transaction */
@@ -83,10 +84,9 @@ export class SendBatcher<Plan, Reads = unknown> {
     const meta = h.meta();
     if (!meta) throw new Error("room has no state");
     const members = h.members();
-    const memberIds = new Set(members.map((m) => m.user_id));
     // the membership may have changed while the batch waited for its turn
     const admitted = batch.filter((q) => {
-      if (memberIds.has(q.sender_id)) return true;
+      if (h.isMember(q.sender_id)) return true;
       h.refuse(q.ws, errorFrame("forbidden", "you are no longer a member of this room", q.frame.client_message_id));
       return false;
     });

@@ -185,6 +185,23 @@ describe("SocketHost closing", () => {
     expect([woken.batches(as(a!)), woken.batches(as(c!))]).toEqual([true, false]);
   });
 
+  it("keeps the devices of each user until a socket comes or goes", () => {
+    const { h, f } = host();
+    h.acceptTicketed(claims("a", "t1"), () => true, 0);
+    const first = h.devicesByUser();
+    expect([...first]).toEqual([["a", ["a-phone"]]]);
+    expect(h.devicesByUser()).toBe(first); // asked again with nothing changed: the same map
+    h.acceptTicketed({ ...claims("a", "t2"), device_id: "a-laptop" }, () => true, 0);
+    h.acceptTicketed(claims("b", "t3"), () => true, 0);
+    expect([...h.devicesByUser()]).toEqual([
+      ["a", ["a-phone", "a-laptop"]],
+      ["b", ["b-phone"]],
+    ]);
+    h.closed(as(f.sockets[0]!.ws), 1000, "bye");
+    h.close(as(f.sockets[2]!.ws), CloseCode.removed, "removed", 0);
+    expect([...h.devicesByUser()]).toEqual([["a", ["a-laptop"]]]);
+  });
+
   it("still sends a sender's ack when its socket is closing (no longer held), and nothing else", () => {
     const { h, f } = host();
     h.acceptTicketed(claims("a", "t1"), () => true, 0, { batch: true });
