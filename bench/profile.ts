@@ -4,6 +4,9 @@
 //   npx tsx bench/profile.ts [--port 9229] [--seconds 10] [--out .data/edge.cpuprofile]
 // Open the .cpuprofile in Chrome's DevTools (Performance) for the flame chart; the table here is
 // self time per function (where the CPU was), then the same by source file.
+//   npx tsx bench/profile.ts --heap [--seconds 10]
+// samples allocations instead (V8's sampling heap profiler, collected objects included): what the
+// isolate allocated, by the three innermost frames, which is what sets how often it collects.
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
@@ -18,6 +21,7 @@ const { values } = parseArgs({
     target: { type: "string", default: "core:user:" },
     // --from FILE: summarise a profile taken earlier instead of taking one
     from: { type: "string" },
+    heap: { type: "boolean", default: false },
   },
 });
 
@@ -36,9 +40,16 @@ interface Profile {
   timeDeltas: number[];
 }
 
+if (values.heap) {
+  await heap();
+  process.exit(0);
+}
 const profile: Profile = values.from ? (JSON.parse(fs.readFileSync(values.from, "utf8")) as Profile) : await take();
 
-async function take(): Promise<Profile> {
+type Call = <T>(method: string, params?: object) => Promise<T>;
+
+/** A session with the edge isolate's inspector; `close` ends it. */
+async function inspector(): Promise<{ call: Call; title: string; close: () => void }> {
   const targets = (await (await fetch(`http://127.0.0.1:${values.port}/json/list`)).json()) as Array<{
     id: string;
     webSocketDebuggerUrl: string;
@@ -55,22 +66,60 @@ async function take(): Promise<Profile> {
     if (m.id !== undefined)
       pending.get(m.id)?.(m.error ? Promise.reject(new Error(JSON.stringify(m.error))) : m.result);
   });
-  const call = <T>(method: string, params: object = {}) =>
+  const call: Call = <T>(method: string, params: object = {}) =>
     new Promise<T>((resolve) => {
       const id = nextId++;
       pending.set(id, resolve as (v: unknown) => void);
       ws.send(JSON.stringify({ id, method, params }));
     });
+  return { call, title: target.title ?? target.webSocketDebuggerUrl, close: () => ws.close() };
+}
 
+async function take(): Promise<Profile> {
+  const { call, title, close } = await inspector();
   await call("Profiler.enable");
   await call("Profiler.setSamplingInterval", { interval: INTERVAL_US });
   await call("Profiler.start");
-  console.log(`profiling ${target.title ?? target.webSocketDebuggerUrl} for ${values.seconds} s`);
+  console.log(`profiling ${title} for ${values.seconds} s`);
   await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
   const { profile } = await call<{ profile: Profile }>("Profiler.stop");
-  ws.close();
+  close();
   fs.writeFileSync(values.out!, JSON.stringify(profile));
   return profile;
+}
+
+interface HeapNode {
+  callFrame: { functionName: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** Allocations over the window, summed by their three innermost frames. */
+async function heap(): Promise<void> {
+  const { call, title, close } = await inspector();
+  await call("HeapProfiler.enable");
+  await call("HeapProfiler.startSampling", {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  console.log(`sampling allocations of ${title} for ${values.seconds} s`);
+  await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
+  const { profile } = await call<{ profile: { head: HeapNode } }>("HeapProfiler.stopSampling");
+  close();
+  const bySite = new Map<string, number>();
+  const walk = (n: HeapNode, inner: string[]) => {
+    const frame = `${n.callFrame.functionName || "(anonymous)"}:${n.callFrame.lineNumber + 1}`;
+    const stack = [frame, ...inner];
+    const key = stack.slice(0, 3).join(" < ");
+    bySite.set(key, (bySite.get(key) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c, stack);
+  };
+  walk(profile.head, []);
+  const total = [...bySite.values()].reduce((a, b) => a + b, 0);
+  console.log(`${(total / 1e6).toFixed(1)} MB allocated (sampled estimate)`);
+  for (const [k, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top)))
+    console.log(`${(bytes / 1e6).toFixed(2).padStart(7)} MB  ${k}`);
 }
 
 // Self time per node: its samples times the sampling interval. Not the samples' time deltas:
