@@ -7,7 +7,6 @@ export * from "./errors.js";
 export * from "./membership.js";
 export * from "./online-hint.js";
 export * from "./presence-scope.js";
-export * from "./read-offsets.js";
 export * from "./room-snapshot.js";
 export * from "./room-seq.js";
 export * from "./schema/index.js";

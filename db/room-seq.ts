@@ -1,23 +1,47 @@
 // What PostgreSQL knows of a room's sequence: the highest seq its object reported (forward only)
 // and the members' read offsets. A ChatRoom that lost its storage reads both back before it takes
 // another message, so it neither gives a seq out twice nor forgets how far its members read.
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, sql, type SQL } from "drizzle-orm";
 import type { Exec } from "./client.js";
 import { isActiveMember } from "./membership.js";
 import { chatMembers, chatRooms } from "./schema/index.js";
 
 /**
- * Raises chat_rooms.last_seq to `seq`, and the room's activity time (which orders room lists and
- * subscriptions) to its newest message's; an older report arriving late lowers neither.
+ * One room's report, one statement: raises chat_rooms.last_seq to `seq` and the room's activity
+ * time (which orders room lists and subscriptions) to its newest message's, and raises each
+ * member's last_read_seq to the offset given; a report arriving late lowers nothing.
  */
-export async function recordLastSeq(db: Exec, roomId: string, seq: number, activityAt: string | null): Promise<void> {
-  await db
-    .update(chatRooms)
-    .set({
-      lastSeq: sql`greatest(${chatRooms.lastSeq}, ${seq}::bigint)`,
-      ...(activityAt ? { updatedAt: sql`greatest(${chatRooms.updatedAt}, ${activityAt}::timestamptz)` } : {}),
-    })
-    .where(eq(chatRooms.id, roomId));
+export async function reportRoom(
+  db: Exec,
+  roomId: string,
+  report: {
+    seq: number | null;
+    activityAt: string | null;
+    reads: ReadonlyArray<{ user_id: string; read_seq: number }>;
+  },
+): Promise<void> {
+  const parts: SQL[] = [];
+  if (report.seq !== null) {
+    const activity = report.activityAt
+      ? sql`, updated_at = greatest(updated_at, ${report.activityAt}::timestamptz)`
+      : sql``;
+    parts.push(sql`seq as (
+      update chat_rooms set last_seq = greatest(last_seq, ${report.seq}::bigint)${activity}
+      where id = ${roomId} returning 1)`);
+  }
+  if (report.reads.length > 0) {
+    const rows = sql.join(
+      report.reads.map((o) => sql`(${o.user_id}::uuid, ${o.read_seq}::bigint)`),
+      sql`, `,
+    );
+    parts.push(sql`reads as (
+      update chat_members m set last_read_seq = v.seq, updated_at = now()
+      from (values ${rows}) as v(user_id, seq)
+      where m.room_id = ${roomId} and m.user_id = v.user_id and m.last_read_seq < v.seq returning 1)`);
+  }
+  if (parts.length === 0) return;
+  // data-modifying CTEs run whether or not the outer query reads them
+  await db.execute(sql`with ${sql.join(parts, sql`, `)} select 1`);
 }
 
 export interface RoomSeqFacts {

@@ -2,12 +2,11 @@
 // capability sees only the narrow host it declares (and is unit-tested against a fake of it);
 // this file is the one place that says which real part answers each of those calls.
 import {
-  copyReadOffsets,
   loadRoomSeqFacts,
   loadRoomSnapshot,
   markRoomCleaned,
   recordJoinedSeqs,
-  recordLastSeq,
+  reportRoom,
   withDb,
 } from "../../db/index.js";
 import type { RoomEvent } from "../../protocol/index.js";
@@ -28,8 +27,7 @@ import { OutboxFlusher } from "./outbox-flusher.js";
 import { PushClient } from "./push-client.js";
 import { DEFAULT_PUSH_FLUSH, PushFlusher } from "./push-flusher.js";
 import { Recovery } from "./recovery.js";
-import { ReadCopy } from "./read-copy.js";
-import { SeqMark } from "./seq-mark.js";
+import { RoomReport } from "./room-report.js";
 import { SendBatcher } from "./send-batcher.js";
 import { SinkClient } from "./sink-client.js";
 import { StorageLimit } from "./storage-limit.js";
@@ -169,7 +167,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     isMember: (userId) => store.member(userId) !== null,
     addReadRow: (payload, now) => store.outbox.addRead(payload, now),
     outboxNoted: (now) => outbox.noted(now),
-    readCopyNoted: (now) => readCopy.noted(now),
+    readsMoved: (now) => report.readsNoted(now),
     offsetsOf: (userId) => {
       const m = store.member(userId);
       return m ? { read_seq: m.read_seq, pushed_seq: m.pushed_seq ?? 0 } : null;
@@ -257,7 +255,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
       if (m.last_seq === 0) waitUntil(alarms.reschedule());
       outbox.noted(now);
       if (plan.push.length) pushes.noted(now);
-      seqMark.noted(now);
+      report.messagesNoted(now);
       for (const sender of new Set(stored.map((s) => s.sender_id))) {
         coalescer.deliveredTo(sender, plan.delivered, lastSeq);
       }
@@ -314,25 +312,22 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     wake,
     clock,
   });
-  const seqMark = new SeqMark(
+  const report = new RoomReport(
     {
       meta,
       recovering,
       reported,
       setReported: (seq) => store.setSeqReported(seq),
-      record: (room, seq) =>
-        db((d) => recordLastSeq(d, room, seq, store.messages.message(room, seq)?.created_at ?? null)),
-      wake,
-      clock,
-    },
-    cfg.roomReportMs,
-  );
-  const readCopy = new ReadCopy(
-    {
-      roomId: () => meta()?.room_id ?? null,
       uncopied: () => store.uncopiedReads(),
       markCopied: (rows) => store.readsCopied(rows),
-      copy: (room, rows) => db((d) => copyReadOffsets(d, room, rows)),
+      send: (room, { seq, reads }) =>
+        db((d) =>
+          reportRoom(d, room, {
+            seq,
+            activityAt: seq !== null ? (store.messages.message(room, seq)?.created_at ?? null) : null,
+            reads,
+          }),
+        ),
       wake,
       clock,
     },
@@ -352,8 +347,7 @@ export function roomCapabilities(ctx: DurableObjectState, env: ObjectEnv, cfg: R
     coalescer,
     outbox,
     upkeep,
-    seqMark,
-    readCopy,
+    report,
     pushes,
     announcements,
   );

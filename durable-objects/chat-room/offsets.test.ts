@@ -22,7 +22,7 @@ function fake(pushedSeq = 0) {
     isMember: (u) => u === "a",
     addReadRow: (p) => void log.push(`outbox read ${p.read_seq}`),
     outboxNoted: () => void log.push("outbox noted"),
-    readCopyNoted: () => void log.push("copy noted"),
+    readsMoved: () => void log.push("copy noted"),
     offsetsOf: (u) => (u === "a" ? { read_seq: readSeq, pushed_seq: pushedSeq } : null),
     addPushReadRow: (p) => {
       log.push(`push read ${p.user_id} ${p.read_seq}`);

@@ -16,8 +16,8 @@ export interface OffsetsHost {
   addReadRow(payload: { room_id: string; user_id: string; read_seq: number; updated_at: string }, now: number): void;
   /** the outbox has new items */
   outboxNoted(now: number): void;
-  /** a read offset moved: PostgreSQL's copy of it is due (read-copy.ts) */
-  readCopyNoted(now: number): void;
+  /** a read offset moved: PostgreSQL's copy of it is due (room-report.ts) */
+  readsMoved(now: number): void;
   /** where the member's reading and pushing stand (before a read moves it); null for a non-member */
   offsetsOf(userId: string): { read_seq: number; pushed_seq: number } | null;
   /** a read offset for the relay's outbox; false (nothing queued) without a relay */
@@ -60,7 +60,7 @@ export class Offsets {
     });
     if (moved === null) return;
     h.outboxNoted(now);
-    h.readCopyNoted(now);
+    h.readsMoved(now);
     if (toRelay) h.pushNoted(now);
     h.receipts.read(userId, moved);
     h.waitUntil(
@@ -90,7 +90,7 @@ export class Offsets {
       if (to === null) continue;
       const passedOthers = before.read_seq < lastSeqBefore || stored.some((m) => m.sender_id !== userId && m.seq <= to);
       // Over one's own messages only, the read stays in the room: every send would otherwise add
-      // an outbox row, an archive write and a PostgreSQL copy (read-copy.ts) that tell nobody
+      // an outbox row, an archive write and a PostgreSQL copy (room-report.ts) that tell nobody
       // anything; the copies only serve a room that lost its storage, where one's own messages
       // may then count as unread until the next read or send.
       if (!passedOthers) continue;
@@ -107,7 +107,7 @@ export class Offsets {
 
   /** After the batch's frames left: the receipts and the outboxes' alarms of what sent() moved. */
   sentCommitted(reads: SenderReads, now: number): void {
-    if (reads.receipts.length) this.host.readCopyNoted(now);
+    if (reads.receipts.length) this.host.readsMoved(now);
     if (reads.relay) this.host.pushNoted(now);
     for (const [userId, seq] of reads.receipts) this.host.receipts.read(userId, seq);
   }

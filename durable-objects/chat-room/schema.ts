@@ -75,7 +75,7 @@ export const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: strin
   ["members", "pushed_seq", "INTEGER NOT NULL DEFAULT 0"],
   // null: a member stored before the permission existed (decided by role until the next sync)
   ["members", "can_delete_any", "INTEGER"],
-  // the read_seq PostgreSQL was last given (read-copy.ts copies what moved past it, once a window)
+  // the read_seq PostgreSQL was last given (room-report.ts reports what moved past it, once a window)
   ["members", "copied_read_seq", "INTEGER NOT NULL DEFAULT 0"],
   // edits and deletes (message-changes.ts): null while a message is as sent; rev is the room's
   // change cursor (meta 'rev') at its latest change, updated_at that change's time (epoch ms)

@@ -262,7 +262,7 @@ export class RoomStore {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM members WHERE subscribed = 1").one().n;
   }
 
-  /** Members whose read_seq moved past PostgreSQL's copy (read-copy.ts). */
+  /** Members whose read_seq moved past PostgreSQL's copy (room-report.ts). */
   uncopiedReads(): Array<{ user_id: string; read_seq: number }> {
     return this.sql
       .exec<{ user_id: string; read_seq: number }>(
@@ -322,7 +322,7 @@ export class RoomStore {
     return read;
   }
 
-  // ---- sequence (recovery.ts, seq-mark.ts) ----
+  // ---- sequence (recovery.ts, room-report.ts) ----
   /** whether the room started without storage and has not learned where its sequence stands */
   seqUnknown(): boolean {
     return this.kv(SEQ_UNKNOWN) === "1";

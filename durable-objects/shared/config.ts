@@ -24,7 +24,7 @@ export interface RealtimeConfig {
   archiveBatchMaxItems: number;
   archiveFlushMs: number;
   /**
-   * how often an active room reports its last seq and activity time to PostgreSQL (seq-mark.ts):
+   * how often an active room reports its last seq, activity time and moved read offsets to PostgreSQL (room-report.ts):
    * each report is a PostgreSQL connection from the object, so not once per flush window
    */
   roomReportMs: number;
