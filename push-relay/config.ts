@@ -13,7 +13,7 @@ export interface DispatchSettings {
   enabled: boolean;
   /** notifications claimed per round */
   claimBatch: number;
-  /** requests in flight at once to each provider, over every round in flight */
+  /** provider requests in flight at once, over all notifications of a round */
   sendConcurrency: number;
   /** how long a claimed notification is ours; longer than a round's slowest provider answer */
   leaseMs: number;

@@ -475,33 +475,6 @@ describe("push relay dispatcher", () => {
     expect(perNotification.rows).toEqual([]);
   });
 
-  it("a slow provider holds only its own round: another user's push goes out meanwhile, the slow user's next waits its turn", async () => {
-    const providers = recordingProviders();
-    providers.apns.delayMs = 3_000; // a provider answering slowly (the real ones time out at 10 s)
-    const relay = await relayWith(providers);
-    const [sender, ann, bob] = (await seedUsers(database.pool, 3)) as [string, string, string];
-    const room = await seedRoom(database.pool, { members: [sender, ann, bob].map((user) => ({ user })) });
-    const other = await seedRoom(database.pool, { members: [{ user: sender }, { user: ann }] });
-    const annPhone = await seedDevice(database.pool, ann, "apns");
-    const bobPhone = await seedDevice(database.pool, bob, "fcm");
-
-    await post(relay, batch({ room, messages: [message(1, sender)], audience: only(ann) }));
-    await waitFor(async () => providers.apns.callsFor(annPhone).length === 1, "Ann's push on its way");
-    await post(relay, batch({ room: other, messages: [message(1, sender)], audience: only(ann) }));
-    await post(relay, batch({ room, messages: [message(2, sender)], audience: only(bob) }));
-    // Bob's push goes out while Ann's first is still with the slow provider
-    await waitFor(async () => providers.fcm.callsFor(bobPhone).length === 1, "Bob's push");
-    expect((await rowsOf(ann, room))[0]!.status).toBe(PushStatus.pending);
-    // Ann's second waits for her first: one person's banners keep their order
-    expect(providers.apns.callsFor(annPhone)).toHaveLength(1);
-    expect((await rowsOf(ann, other))[0]).toMatchObject({ status: PushStatus.pending, attempts: 0 });
-    const [first] = await settled(ann, room);
-    const [second] = await settled(ann, other);
-    expect([first!.status, second!.status]).toEqual([PushStatus.sent, PushStatus.sent]);
-    expect(providers.apns.callsFor(annPhone).map((c) => c.content.room_id)).toEqual([room, other]);
-    expect(second!.sent_at!.getTime()).toBeGreaterThanOrEqual(first!.sent_at!.getTime());
-  });
-
   it("sleeps while nothing is pending: an empty queue costs a round per poll interval, not a busy loop", async () => {
     const intake = await relayWith(recordingProviders(), { enabled: false });
     let queries = 0;

@@ -4,11 +4,6 @@
 // devices, logs one push_delivery_logs row per device attempt and applies what the answers mean
 // (outcomes.ts). A device that already has the notification's content (a log row at its seq) is
 // not sent it again when other devices are retried.
-//
-// Rounds overlap (up to MAX_ROUNDS): a provider that answers slowly, or times out, holds only the
-// round it is in, and each provider has its own bound on requests in flight, so one provider's
-// outage does not hold another's pushes. A user with a notification in flight here is left out of
-// the next claims until it is done, so one person's banners never overtake each other.
 import { sql } from "drizzle-orm";
 import { PushEnvironment, PushOutcome, PushPlatform, PushStatus } from "../db/index.js";
 import { MAX_ACTIVE_DEVICES_PER_USER } from "../protocol/limits.js";
@@ -69,16 +64,9 @@ const statusOf = (o: Outcome): number | null => ("status" in o ? o.status : null
 /** the shortest pause between rounds that claimed less than a batch */
 const MIN_SLEEP_MS = 10;
 
-/** dispatch rounds in flight at once in one relay */
-const MAX_ROUNDS = 4;
-
 export class Dispatcher {
   private readonly pauses: ProviderPauses;
-  private readonly sends: Record<ProviderName, Semaphore>;
-  /** rounds whose sends are still out */
-  private readonly rounds = new Set<Promise<void>>();
-  /** users with a notification in a round in flight (how many) */
-  private readonly busy = new Map<string, number>();
+  private readonly sends: Semaphore;
   private readonly random: () => number;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -87,8 +75,7 @@ export class Dispatcher {
 
   constructor(private readonly o: DispatcherOptions) {
     this.pauses = new ProviderPauses(o.settings.providerPauseMs, o.metrics);
-    const limit = o.settings.sendConcurrency;
-    this.sends = { apns: new Semaphore(limit), fcm: new Semaphore(limit), webpush: new Semaphore(limit) };
+    this.sends = new Semaphore(o.settings.sendConcurrency);
     this.random = o.random ?? Math.random;
   }
 
@@ -130,11 +117,7 @@ export class Dispatcher {
     let failures = 0;
     while (!this.stopped) {
       try {
-        if (this.rounds.size >= MAX_ROUNDS) {
-          await Promise.race(this.rounds);
-          continue;
-        }
-        const claimed = await this.startRound();
+        const claimed = await this.runOnce();
         failures = 0;
         if (claimed >= this.o.settings.claimBatch || this.stopped) continue;
         if (this.woken) continue;
@@ -148,7 +131,6 @@ export class Dispatcher {
         await this.sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
       }
     }
-    await Promise.all(this.rounds);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -166,48 +148,19 @@ export class Dispatcher {
 
   private async nextDueMs(): Promise<number | null> {
     // no greatest(0, …) in SQL: greatest ignores a NULL, so an empty queue would read as "due now"
-    // and the loop would poll PostgreSQL back to back while idle; nor are the rows of busy users
-    // due (the end of their round wakes the loop)
+    // and the loop would poll PostgreSQL back to back while idle
     const r = await this.o.db.execute<{ ms: number | null }>(sql`
       select (extract(epoch from (min(scheduled_at) - now())) * 1000)::float8 as ms
-      from push_notifications where status = ${PushStatus.pending} and read_at is null
-        and ${this.notBusy()}`);
+      from push_notifications where status = ${PushStatus.pending} and read_at is null`);
     const ms = r.rows[0]?.ms;
     return ms === null || ms === undefined ? null : Math.max(0, Math.ceil(Number(ms)));
   }
 
   /** One round: claims what is due and dispatches it. Resolves to the number of rows claimed. */
   async runOnce(): Promise<number> {
-    const claimed = await this.startRound();
-    await Promise.all(this.rounds);
-    return claimed;
-  }
-
-  /** Claims what is due and starts sending it (the round is kept in `rounds` until it is done). */
-  private async startRound(): Promise<number> {
     this.woken = false;
     const claimed = await this.claim();
     if (claimed.length === 0) return 0;
-    const users = claimed.map((n) => n.user_id);
-    for (const u of users) this.busy.set(u, (this.busy.get(u) ?? 0) + 1);
-    const round = this.dispatch(claimed)
-      // (a database error before any send: the rows return after their lease)
-      .catch((err: unknown) => this.o.log(`dispatch round failed, its rows return after their lease: ${dbError(err)}`))
-      .finally(() => {
-        this.rounds.delete(round);
-        for (const u of users) {
-          const n = (this.busy.get(u) ?? 1) - 1;
-          if (n > 0) this.busy.set(u, n);
-          else this.busy.delete(u);
-        }
-        // their next notifications may be due: the loop looks again
-        this.wake();
-      });
-    this.rounds.add(round);
-    return claimed.length;
-  }
-
-  private async dispatch(claimed: Claimed[]): Promise<void> {
     const users = [...new Set(claimed.map((n) => n.user_id))];
     const [devices, badges, history] = await Promise.all([
       this.devicesOf(users),
@@ -223,12 +176,7 @@ export class Dispatcher {
         ),
       ),
     );
-  }
-
-  /** the rows of users with a notification in flight here are not claimed until it is done */
-  private notBusy() {
-    const ids = [...this.busy.keys()];
-    return ids.length ? sql`not (user_id = any(${`{${ids.join(",")}}`}::uuid[]))` : sql`true`;
+    return claimed.length;
   }
 
   private async claim(): Promise<Claimed[]> {
@@ -238,7 +186,7 @@ export class Dispatcher {
       set scheduled_at = now() + ${leaseMs} * interval '1 millisecond'
       where n.id in (
         select id from push_notifications
-        where status = ${PushStatus.pending} and read_at is null and scheduled_at <= now() and ${this.notBusy()}
+        where status = ${PushStatus.pending} and read_at is null and scheduled_at <= now()
         order by scheduled_at
         limit ${claimBatch}
         for update skip locked)
@@ -355,7 +303,7 @@ export class Dispatcher {
     }
 
     const attempt = n.attempts + 1;
-    const results = await Promise.all(toSend.map((d) => this.sends[d.provider].run(() => this.sendOne(d, content))));
+    const results = await Promise.all(toSend.map((d) => this.sends.run(() => this.sendOne(d, content))));
     const actions = results.map(({ outcome }, i) =>
       actionFor(outcome, (history.get(toSend[i]!.id)?.retries ?? 0) + 1, this.rule(), this.random),
     );
