@@ -67,7 +67,15 @@ const providers = providersFromEnv(
   () => {},
   { ca: tls.ca },
 );
-const relay = await startRelay({ secret: SECRET, databaseUrl, providers, port: 0, poolMax: 5, log: () => {} });
+const relayLog: string[] = [];
+const relay = await startRelay({
+  secret: SECRET,
+  databaseUrl,
+  providers,
+  port: 0,
+  poolMax: 5,
+  log: (l) => void relayLog.push(l),
+});
 const edge = await startEdge({
   script: bundleWorker(path.join(root, ".data", "bench-push-bundle")),
   bindings: {
@@ -180,7 +188,7 @@ try {
   );
   const pairs = people.filter((p): p is User => !(p instanceof Error));
   const direct: number[] = [];
-  await mapLimit(
+  const directRuns = await mapLimit(
     Array.from({ length: PAIRS }, (_, i) => i),
     PAIRS,
     async (i) => {
@@ -197,6 +205,10 @@ try {
     },
   );
   line(`direct, ack -> push at the Web Push service (${PAIRS} rooms × ${MESSAGES})`, summary(direct));
+  // a pair that failed (a refused request, a push that never came) says so instead of shrinking n
+  for (const r of directRuns) if (r instanceof Error) console.log(`  a pair failed: ${r.message}`);
+  if (process.env.BENCH_RELAY_LOG === "1") for (const l of relayLog) console.log(`  relay: ${l}`);
+  if (pairs.length < PAIRS * 2) console.log(`  ${PAIRS * 2 - pairs.length} of ${PAIRS * 2} registrations failed`);
 
   // one big group, everyone offline
   const crowd = (
