@@ -5,6 +5,7 @@
 // with POST /v1/auth/register, subscribe with POST /v1/devices (a browser's PushSubscription),
 // rooms come from POST /v1/rooms, messages go over a stream. Nobody but the sender is online.
 //   npx tsx bench/push.ts [--pairs 50] [--messages 5] [--members 1000] [--group-messages 5]
+// (BENCH_RELAY_LOG=1 also prints the relay's log; a pair whose push never came is named)
 // Reports, from the message's ack to the push service receiving the encrypted request:
 //   direct: one offline peer per room, `--pairs` rooms, each sending `--messages` a few seconds apart
 //   group:  one room of `--members`, all offline: ack -> first and last of members-1 pushes, and

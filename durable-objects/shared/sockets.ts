@@ -304,11 +304,6 @@ export class SocketHost {
     }
   }
 
-  /** Whether this socket reads batches. */
-  batches(ws: WebSocket): boolean {
-    return this.held.get(ws)?.batch === true;
-  }
-
   sendToUser(userId: string, frame: ServerFrame): void {
     const data = JSON.stringify(frame);
     for (const ws of this.ctx.getWebSockets(userTag(userId))) if (this.held.has(ws)) trySend(ws, data);
